@@ -1,0 +1,100 @@
+// Magic-link email delivery: a pg-boss worker (run by the server process) opens the sealed token and
+// sends it with Resend, or, with no RESEND_API_KEY, writes it to the log as the local mailbox.
+import { Resend } from 'resend';
+import type { PgBoss } from 'pg-boss';
+import type { Logger } from '../logger.ts';
+import type { Metrics } from '../observability/metrics.ts';
+import type { Sealer } from './crypto.ts';
+import { QUEUES } from '../db/migrate.ts';
+
+export interface MagicLinkJob {
+  to: string;
+  sealed_token: string;
+}
+
+export interface Email {
+  to: string;
+  subject: string;
+  text: string;
+  html: string;
+  link: string;
+}
+
+/** Where emails go. */
+export interface MailTransport {
+  send(email: Email): Promise<void>;
+}
+
+/** Sends through the Resend API (or a compatible stand-in at `baseUrl`). */
+export class ResendTransport implements MailTransport {
+  private readonly resend: Resend;
+  constructor(
+    apiKey: string,
+    private readonly from: string,
+    baseUrl?: string,
+  ) {
+    this.resend = new Resend(apiKey, baseUrl ? { baseUrl } : undefined);
+  }
+  async send(email: Email): Promise<void> {
+    const { error } = await this.resend.emails.send({
+      from: this.from,
+      to: email.to,
+      subject: email.subject,
+      text: email.text,
+      html: email.html,
+    });
+    if (error) throw new Error(`resend: ${error.name}: ${error.message}`);
+  }
+}
+
+/** Development mailbox: one JSON log line per email, with the link in the field `magic_link`. */
+export class LogTransport implements MailTransport {
+  constructor(private readonly log: Logger) {}
+  send(email: Email): Promise<void> {
+    this.log.info({ to: email.to, magic_link: email.link }, 'sign-in link (no RESEND_API_KEY: this log is the mailbox)');
+    return Promise.resolve();
+  }
+}
+
+const escapeHtml = (s: string) =>
+  s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+
+/** The magic-link email for `link`. */
+export function magicLinkEmail(to: string, link: string, ttlMinutes: number): Email {
+  return {
+    to,
+    link,
+    subject: 'Your dist-job-scheduler sign-in link',
+    text: `Open this link to sign in (valid for ${ttlMinutes} minutes, once):\n\n${link}\n\nIf you did not ask for it, ignore this email.`,
+    html: `<p>Open this link to sign in (valid for ${ttlMinutes} minutes, once):</p><p><a href="${escapeHtml(link)}">${escapeHtml(link)}</a></p><p>If you did not ask for it, ignore this email.</p>`,
+  };
+}
+
+/** Starts the worker; pg-boss retries a failed send with exponential backoff (queue options, set by migrate). */
+export async function startMailWorker(deps: {
+  boss: PgBoss;
+  transport: MailTransport;
+  sealer: Sealer;
+  publicUrl: string;
+  ttlSeconds: number;
+  log: Logger;
+  metrics: Metrics;
+}): Promise<string> {
+  return deps.boss.work<MagicLinkJob>(
+    QUEUES.magicLinkEmail,
+    { batchSize: 1, pollingIntervalSeconds: 1 },
+    async ([job]) => {
+      if (!job) return;
+      const token = deps.sealer.open(job.data.sealed_token);
+      const link = `${deps.publicUrl}/v1/auth/verify?token=${encodeURIComponent(token)}`;
+      try {
+        await deps.transport.send(magicLinkEmail(job.data.to, link, Math.round(deps.ttlSeconds / 60)));
+        deps.metrics.mailSent.inc();
+      } catch (err) {
+        deps.metrics.mailFailed.inc();
+        deps.log.warn({ err: { message: (err as Error).message }, job_id: job.id }, 'magic-link email failed; will retry');
+        throw err;
+      }
+    },
+  );
+}

@@ -1,0 +1,91 @@
+// Sign-in flow: request a link (transactional outbox), exchange it for a session, authenticate
+// bearers, log out. No step reveals whether an email has an account.
+import { z } from 'zod';
+import type { PgBoss } from 'pg-boss';
+import { withTransaction, type Pool } from '../db/pool.ts';
+import { AppError, rateLimited, unauthorized } from '../errors.ts';
+import * as users from '../sql/users.ts';
+import * as links from '../sql/magicLinks.ts';
+import { bossDb } from '../queue/boss.ts';
+import { QUEUES } from '../db/migrate.ts';
+import { generateToken, hashToken, type Sealer } from './crypto.ts';
+import type { SessionTokens } from './jwt.ts';
+import type { MagicLinkJob } from './mailer.ts';
+
+/** Trimmed, lower-cased, syntactically valid email (≤ 254 chars). */
+export const emailSchema = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .max(254)
+  .pipe(z.email({ message: 'must be a valid email address' }));
+
+export interface AuthenticatedUser {
+  id: string;
+  email: string;
+  created_at: Date;
+}
+
+export interface AuthServiceDeps {
+  pool: Pool;
+  boss: PgBoss;
+  sealer: Sealer;
+  tokens: SessionTokens;
+  linkTtlSeconds: number;
+  perEmailPerHour: number;
+  perIpPerHour: number;
+}
+
+export class AuthService {
+  constructor(private readonly d: AuthServiceDeps) {}
+
+  /** Stores a new link (revoking older ones) and enqueues its email in the same transaction. */
+  async requestLink(email: string, ip: string | null): Promise<void> {
+    const token = generateToken();
+    await withTransaction(this.d.pool, async (tx) => {
+      await links.lockEmail(tx, email);
+      const counts = await links.recentRequestCounts(tx, email, ip);
+      if (counts.byIp >= this.d.perIpPerHour) throw rateLimited(counts.ipRetryAfterS);
+      if (counts.byEmail >= this.d.perEmailPerHour) throw rateLimited(counts.emailRetryAfterS);
+      await links.replaceLink(tx, { email, tokenHash: hashToken(token), ip, ttlSeconds: this.d.linkTtlSeconds });
+      const job: MagicLinkJob = { to: email, sealed_token: this.d.sealer.seal(token) };
+      await this.d.boss.send(QUEUES.magicLinkEmail, job, { db: bossDb(tx) });
+    });
+  }
+
+  /** Consumes a link and opens a session; unknown, expired, revoked and used links look the same. */
+  async signIn(token: string) {
+    if (token.length < 20 || token.length > 200) throw invalidToken();
+    const result = await withTransaction(this.d.pool, async (tx) => {
+      const email = await links.consumeLink(tx, hashToken(token));
+      if (!email) return null;
+      return users.upsertUserByEmail(tx, email);
+    });
+    if (!result) throw invalidToken();
+    const session = await this.d.tokens.issue(result.id, result.token_version);
+    return {
+      access_token: session.token,
+      token_type: 'Bearer' as const,
+      expires_at: session.expiresAt.toISOString(),
+      user: { id: result.id, email: result.email },
+    };
+  }
+
+  /** Resolves an Authorization header to its user, checking the token version against the database. */
+  async authenticate(header: string | undefined): Promise<AuthenticatedUser> {
+    const match = /^Bearer ([A-Za-z0-9_.-]+)$/i.exec(header?.trim() ?? '');
+    if (!match) throw unauthorized();
+    const claims = await this.d.tokens.verify(match[1]!);
+    if (!claims || !z.uuid().safeParse(claims.userId).success) throw unauthorized('invalid or expired token');
+    const user = await users.findUserById(this.d.pool, claims.userId);
+    if (!user || user.token_version !== claims.tokenVersion) throw unauthorized('invalid or expired token');
+    return { id: user.id, email: user.email, created_at: user.created_at };
+  }
+
+  /** Ends every session of the user issued until now. */
+  async logout(userId: string): Promise<void> {
+    await users.bumpTokenVersion(this.d.pool, userId);
+  }
+}
+
+const invalidToken = () => new AppError(401, 'invalid_token', 'the sign-in link is invalid, expired or already used');

@@ -1,0 +1,157 @@
+// The only reader of process.env. Every setting is parsed once, at start, by one zod schema; a bad
+// environment fails with every problem listed at once rather than one per restart.
+import { z } from 'zod';
+
+/** Raised when the environment does not describe a runnable process; `problems` lists each fault. */
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+const postgresUrl = z.string().refine(
+  (v) => {
+    try {
+      const u = new URL(v);
+      return (u.protocol === 'postgres:' || u.protocol === 'postgresql:') && u.hostname.length > 0;
+    } catch {
+      return false;
+    }
+  },
+  { message: 'must be a postgres:// or postgresql:// URL with a host' },
+);
+
+/** Decodes a base64/base64url secret; a secret shorter than 32 bytes is refused (HS256 and AES-256 need 256 bits). */
+const secret32 = z
+  .string()
+  .min(1, 'is required')
+  .transform((v, ctx) => {
+    const bytes = /^[A-Za-z0-9+/_-]+={0,2}$/.test(v) ? Buffer.from(v, 'base64') : Buffer.alloc(0);
+    if (bytes.length < 32) {
+      ctx.addIssue({
+        code: 'custom',
+        message: 'must be base64 that decodes to at least 32 bytes (e.g. `openssl rand -base64 48`)',
+      });
+      return z.NEVER;
+    }
+    return bytes;
+  });
+
+const cidrList = z
+  .string()
+  .default('')
+  .transform((v) =>
+    v
+      .split(',')
+      .map((s) => s.trim())
+      .filter((s) => s.length > 0),
+  );
+
+const logLevel = z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info');
+
+const databaseShape = {
+  // `npm run dev` and the tests start embedded Postgres and set this themselves when it is unset.
+  DATABASE_URL: postgresUrl,
+  PG_POOL_MAX: int(1, 200).default(20),
+  LOG_LEVEL: logLevel,
+  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+};
+
+const fullSchema = z.object({
+  ...databaseShape,
+  HOST: z.string().default('0.0.0.0'),
+  PORT: int(0, 65535).default(3000),
+  PUBLIC_URL: z.url().optional(),
+  TRUST_PROXY: z.string().default('loopback'),
+  JWT_SECRET: secret32,
+  // Encrypts queued sign-in tokens and derives per-user webhook signing secrets; rotate with care.
+  SECRETS_KEY: secret32,
+  JWT_ISSUER: z.string().min(1).default('dist-job-scheduler'),
+  JWT_AUDIENCE: z.string().min(1).default('dist-job-scheduler-api'),
+  SESSION_TTL_SECONDS: int(60, 30 * 86400).default(86400),
+  MAGIC_LINK_TTL_SECONDS: int(60, 86400).default(900),
+  MAGIC_LINK_RATE_PER_EMAIL_PER_HOUR: int(1, 10000).default(5),
+  MAGIC_LINK_RATE_PER_IP_PER_HOUR: int(1, 100000).default(30),
+  RESEND_API_KEY: z.string().min(1).optional(),
+  // Only for tests and self-hosted relays; the resend SDK reads it as its API base URL.
+  RESEND_BASE_URL: z.url().optional(),
+  MAIL_FROM: z.string().min(3).default('dist-job-scheduler <login@example.com>'),
+  JOB_TIMEOUT_DEFAULT_MS: int(1000, 600000).default(10000),
+  JOB_TIMEOUT_MAX_MS: int(1000, 600000).default(120000),
+  JOB_BODY_MAX_BYTES: int(0, 10 * 1024 * 1024).default(256 * 1024),
+  JOB_FIRE_AT_MAX_DAYS: int(1, 3650).default(365),
+  JOB_MAX_ACTIVE_PER_USER: int(1, 10_000_000).default(100_000),
+  JOB_CREATE_RATE_PER_MINUTE: int(1, 10_000_000).default(100_000),
+  TARGET_ALLOWLIST: cidrList,
+  SCHEDULER_CONCURRENCY: int(1, 10000).default(200),
+  SCHEDULER_BATCH_SIZE: int(1, 1000).default(100),
+  SCHEDULER_USER_MAX_IN_FLIGHT: int(1, 10000).default(50),
+  SCHEDULER_POLL_INTERVAL_MS: int(50, 60000).default(5000),
+  SCHEDULER_LEASE_MS: int(1000, 3600000).default(30000),
+  SCHEDULER_HEARTBEAT_INTERVAL_MS: int(100, 600000).default(5000),
+  SCHEDULER_REAPER_INTERVAL_MS: int(100, 600000).default(5000),
+  // Below Kubernetes' default 30 s termination grace, so hand-back finishes before SIGKILL.
+  SCHEDULER_SHUTDOWN_GRACE_MS: int(0, 600000).default(20000),
+  RESPONSE_BODY_MAX_BYTES: int(0, 1024 * 1024).default(8192),
+  METRICS_PORT: int(0, 65535).default(9464),
+  METRICS_HOST: z.string().default('0.0.0.0'),
+});
+
+export type Config = z.infer<typeof fullSchema> & { PUBLIC_URL: string };
+export type DatabaseConfig = z.infer<z.ZodObject<typeof databaseShape>>;
+export type Env = Record<string, string | undefined>;
+
+function problemsOf(error: z.ZodError): string[] {
+  return error.issues.map((i) => {
+    const key = i.path.join('.') || '(root)';
+    const msg = i.code === 'invalid_type' && i.input === undefined ? 'is required' : i.message;
+    return `${key} ${msg}`;
+  });
+}
+
+function clean(env: Env): Env {
+  // An empty variable means "unset", as in most deployment tools.
+  return Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+}
+
+/** Parses the full process configuration (server and scheduler); throws ConfigError listing every problem. */
+export function parseConfig(env: Env = process.env): Config {
+  const result = fullSchema.safeParse(clean(env));
+  if (!result.success) throw new ConfigError(problemsOf(result.error));
+  const cfg = result.data;
+  const problems: string[] = [];
+  if (cfg.JOB_TIMEOUT_DEFAULT_MS > cfg.JOB_TIMEOUT_MAX_MS)
+    problems.push('JOB_TIMEOUT_DEFAULT_MS must not exceed JOB_TIMEOUT_MAX_MS');
+  if (cfg.SCHEDULER_HEARTBEAT_INTERVAL_MS * 2 > cfg.SCHEDULER_LEASE_MS)
+    problems.push('SCHEDULER_HEARTBEAT_INTERVAL_MS must be at most half of SCHEDULER_LEASE_MS');
+  if (problems.length) throw new ConfigError(problems);
+  return { ...cfg, PUBLIC_URL: (cfg.PUBLIC_URL ?? `http://localhost:${cfg.PORT}`).replace(/\/+$/, '') };
+}
+
+/** Parses just what the migrate step needs. */
+export function parseDatabaseConfig(env: Env = process.env): DatabaseConfig {
+  const result = z.object(databaseShape).safeParse(clean(env));
+  if (!result.success) throw new ConfigError(problemsOf(result.error));
+  return result.data;
+}
+
+/** Settings of the local development stack (cmd/dev.ts) and the test harness. */
+export function parseDevSettings(env: Env = process.env) {
+  return z
+    .object({
+      DATABASE_URL: postgresUrl.optional(),
+      TEST_DATABASE_URL: postgresUrl.optional(),
+      DEV_PG_PORT: int(1, 65535).default(54329),
+      DEV_DATA_DIR: z.string().default('.data'),
+      PORT: int(0, 65535).default(3000),
+      LOG_LEVEL: logLevel,
+    })
+    .parse(clean(env));
+}
+
+/** The environment as a plain object, for entry points that must hand it to child processes. */
+export function currentEnv(): Env {
+  return { ...process.env };
+}

@@ -1,0 +1,58 @@
+// The pg Pool factory and the transaction helper. Everything that runs SQL takes a Queryable, so a
+// repository function works the same on the pool and inside a transaction.
+import pg from 'pg';
+
+export type Queryable = Pick<pg.Pool | pg.PoolClient, 'query'>;
+export type Pool = pg.Pool;
+
+// timestamptz/int8 parsing: keep bigint counters as strings only where they could overflow; our
+// counters (attempts, counts) fit in a JS number, so COUNT(*) returns a number.
+pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number(v));
+
+const openPools = new Set<pg.Pool>();
+
+/** Pools not yet ended; the test harness fails a file that leaks one. */
+export function openPoolCount(): number {
+  return openPools.size;
+}
+
+/** Creates a pool; `applicationName` shows in pg_stat_activity, which helps when several processes share a database. */
+export function createPool(
+  connectionString: string,
+  opts: { max?: number; applicationName?: string; statementTimeoutMs?: number } = {},
+): pg.Pool {
+  const pool = new pg.Pool({
+    connectionString,
+    max: opts.max ?? 10,
+    application_name: opts.applicationName ?? 'dist-job-scheduler',
+    // A dead server must not hang requests: fail fast and let callers report 503 / back off.
+    connectionTimeoutMillis: 5000,
+    idleTimeoutMillis: 30000,
+    statement_timeout: opts.statementTimeoutMs ?? 30000,
+  });
+  // An idle client losing its connection (database restart) emits here; without a listener Node crashes.
+  pool.on('error', () => {});
+  openPools.add(pool);
+  const end = pool.end.bind(pool);
+  pool.end = (async () => {
+    openPools.delete(pool);
+    if (!pool.ended) await end();
+  });
+  return pool;
+}
+
+/** Runs `fn` in a transaction on one client; commits on success, rolls back on any throw. */
+export async function withTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    const result = await fn(client);
+    await client.query('COMMIT');
+    return result;
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => {});
+    throw err;
+  } finally {
+    client.release();
+  }
+}

@@ -1,0 +1,112 @@
+// Cross-cutting HTTP concerns: request ids, access logs + metrics, content types, error mapping.
+import crypto from 'node:crypto';
+import type { NextFunction, Request, Response, RequestHandler, ErrorRequestHandler } from 'express';
+import { AppError, isDatabaseUnavailable } from '../errors.ts';
+import type { Logger } from '../logger.ts';
+import type { Metrics } from '../observability/metrics.ts';
+
+declare module 'express-serve-static-core' {
+  interface Request {
+    id: string;
+    user?: { id: string; email: string; created_at: Date };
+  }
+}
+
+const SAFE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/** Accepts a well-formed incoming X-Request-Id (from a proxy) or makes one; echoes it back. */
+export function requestId(): RequestHandler {
+  return (req, res, next) => {
+    const incoming = req.get('x-request-id');
+    req.id = incoming && SAFE_REQUEST_ID.test(incoming) ? incoming : crypto.randomUUID();
+    res.setHeader('X-Request-Id', req.id);
+    next();
+  };
+}
+
+/** One log line and one histogram sample per request; the path only (never the query string or bodies). */
+export function accessLog(log: Logger, metrics: Metrics): RequestHandler {
+  return (req, res, next) => {
+    const start = process.hrtime.bigint();
+    res.on('finish', () => {
+      const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+      const route = req.route ? `${req.baseUrl}${(req.route as { path: string }).path}` : 'unmatched';
+      metrics.httpDuration.observe(
+        { route, method: req.method, status_class: `${Math.floor(res.statusCode / 100)}xx` },
+        seconds,
+      );
+      log.info(
+        {
+          request_id: req.id,
+          method: req.method,
+          path: req.path,
+          route,
+          status: res.statusCode,
+          duration_ms: Math.round(seconds * 1e4) / 10,
+          user_id: req.user?.id,
+        },
+        'request',
+      );
+    });
+    next();
+  };
+}
+
+/** Refuses a request body that is not JSON (415) on routes that take one. */
+export function requireJson(): RequestHandler {
+  return (req, _res, next) => {
+    if (!req.is('application/json')) {
+      next(new AppError(415, 'unsupported_media_type', 'send the body as application/json'));
+      return;
+    }
+    next();
+  };
+}
+
+/** Maps thrown errors to `{"error": {code, message, details?}}`; unknown errors become a bare 500. */
+export function errorHandler(log: Logger): ErrorRequestHandler {
+  return (err: unknown, req: Request, res: Response, _next: NextFunction) => {
+    const appErr = toAppError(err);
+    if (!appErr) {
+      log.error({ request_id: req.id, err }, 'unhandled error');
+    } else if (appErr.status >= 500) {
+      log.warn({ request_id: req.id, code: appErr.code, err: { message: (err as Error).message } }, 'request failed');
+    }
+    const e = appErr ?? new AppError(500, 'internal_error', 'internal server error');
+    if (res.headersSent) return;
+    for (const [k, v] of Object.entries(e.headers)) res.setHeader(k, v);
+    res.status(e.status).json({ error: { code: e.code, message: e.message, ...(e.details ? { details: e.details } : {}) } });
+  };
+}
+
+function toAppError(err: unknown): AppError | null {
+  if (err instanceof AppError) return err;
+  if (isDatabaseUnavailable(err)) return new AppError(503, 'service_unavailable', 'the database is unavailable; retry shortly', undefined, { headers: { 'Retry-After': '5' } });
+  // body-parser errors carry a `type`; they are the client's fault, never a 500.
+  const type = (err as { type?: unknown })?.type;
+  switch (type) {
+    case 'entity.parse.failed':
+      return new AppError(400, 'malformed_json', 'the request body is not valid JSON');
+    case 'entity.too.large':
+      return new AppError(413, 'payload_too_large', 'the request body is too large');
+    case 'encoding.unsupported':
+    case 'charset.unsupported':
+      return new AppError(415, 'unsupported_media_type', 'unsupported body encoding or charset');
+    case 'request.aborted':
+      return new AppError(400, 'request_aborted', 'the request was aborted');
+    case 'parameters.too.many':
+      return new AppError(413, 'payload_too_large', 'too many form parameters');
+    default:
+      break;
+  }
+  const status = (err as { status?: unknown })?.status;
+  if (typeof status === 'number' && status >= 400 && status < 500) {
+    return new AppError(status, 'bad_request', 'the request could not be read');
+  }
+  return null;
+}
+
+/** zod issues to our `details` list of {path, message}. */
+export function zodDetails(issues: { path: PropertyKey[]; message: string }[]) {
+  return issues.map((i) => ({ path: i.path.map(String).join('.') || '(body)', message: i.message }));
+}

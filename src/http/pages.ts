@@ -1,0 +1,54 @@
+// Server-rendered pages of the sign-in flow: no scripts, no third-party assets, a CSP that allows only
+// the one inline stylesheet (by hash) and forms posting back to us.
+import crypto from 'node:crypto';
+
+const STYLE = `body{font-family:system-ui,sans-serif;max-width:40rem;margin:3rem auto;padding:0 1rem;color:#222}
+button{font-size:1.1rem;padding:.6rem 1.4rem;cursor:pointer}code,textarea{font-family:ui-monospace,monospace}
+textarea{width:100%;height:6rem;word-break:break-all}pre{background:#f4f4f4;padding:1rem;overflow-x:auto;white-space:pre-wrap;word-break:break-all}`;
+
+const styleHash = crypto.createHash('sha256').update(STYLE).digest('base64');
+
+/** Headers every HTML page is sent with. */
+export const PAGE_HEADERS: Record<string, string> = {
+  'Content-Security-Policy': `default-src 'none'; style-src 'sha256-${styleHash}'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'`,
+  'Referrer-Policy': 'no-referrer',
+  'X-Content-Type-Options': 'nosniff',
+  'X-Frame-Options': 'DENY',
+  'Cache-Control': 'no-store',
+};
+
+export const escapeHtml = (s: string) =>
+  s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+
+function page(title: string, body: string): string {
+  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1"><meta name="robots" content="noindex"><title>${escapeHtml(title)}</title><style>${STYLE}</style></head><body>${body}</body></html>`;
+}
+
+/** The page a magic link opens: a button, because a GET (mail scanners, previews) must not sign in. */
+export function confirmPage(token: string): string {
+  return page(
+    'Sign in — dist-job-scheduler',
+    `<h1>Sign in to dist-job-scheduler</h1><p>Press the button to finish signing in.</p>
+<form method="post" action="/v1/auth/verify"><input type="hidden" name="token" value="${escapeHtml(token)}"><button type="submit" id="sign-in">Sign in</button></form>`,
+  );
+}
+
+/** Shown after a successful sign-in: the token, its expiry and a curl example. */
+export function signedInPage(s: { email: string; accessToken: string; expiresAt: string; publicUrl: string }): string {
+  const curl = `curl -H "Authorization: Bearer ${s.accessToken}" ${s.publicUrl}/v1/me`;
+  return page(
+    'Signed in — dist-job-scheduler',
+    `<h1>Signed in</h1><p>Signed in as <strong id="email">${escapeHtml(s.email)}</strong>.</p>
+<p>Your API access token (expires <time id="expires-at" datetime="${escapeHtml(s.expiresAt)}">${escapeHtml(s.expiresAt)}</time>):</p>
+<textarea id="access-token" readonly>${escapeHtml(s.accessToken)}</textarea>
+<p>Try it:</p><pre id="curl-example">${escapeHtml(curl)}</pre>`,
+  );
+}
+
+/** Shown for an unusable link. */
+export function invalidLinkPage(): string {
+  return page(
+    'Link not valid — dist-job-scheduler',
+    `<h1>This sign-in link cannot be used</h1><p id="error">It is invalid, has expired, or was already used. Request a new one.</p>`,
+  );
+}

@@ -1,0 +1,44 @@
+// Liveness, readiness and metrics, shared by the server and the scheduler's small listener.
+import { Router } from 'express';
+import type { Pool } from '../../db/pool.ts';
+import type { Metrics } from '../../observability/metrics.ts';
+import { schemaVersion } from '../../sql/meta.ts';
+
+export interface ReadinessCheck {
+  name: string;
+  check(): Promise<string | null>; // null when fine, else why not
+}
+
+/** A readiness check: the database answers and is migrated to the version this build expects. */
+export function databaseReady(pool: Pool, expected: string): ReadinessCheck {
+  return {
+    name: 'database',
+    async check() {
+      try {
+        const version = await schemaVersion(pool);
+        return version === expected ? null : `schema at ${version ?? 'none'}, expected ${expected}`;
+      } catch (err) {
+        return `unreachable: ${(err as Error).message}`;
+      }
+    },
+  };
+}
+
+export function healthRoutes(deps: { checks: ReadinessCheck[]; metrics: Metrics }): Router {
+  const r = Router();
+  r.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+  r.get('/readyz', async (_req, res) => {
+    const results = await Promise.all(deps.checks.map(async (c) => [c.name, await c.check()] as const));
+    const failing = results.filter(([, why]) => why !== null);
+    res.status(failing.length ? 503 : 200).json({
+      status: failing.length ? 'unavailable' : 'ready',
+      checks: Object.fromEntries(results.map(([n, why]) => [n, why ?? 'ok'])),
+    });
+  });
+  r.get('/metrics', async (_req, res) => {
+    res.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics());
+  });
+  return r;
+}

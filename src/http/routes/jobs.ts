@@ -1,0 +1,45 @@
+// /v1/jobs and /v1/signing-secret. Every route needs a session; the services scope all SQL to it.
+import { Router } from 'express';
+import type { AuthService } from '../../auth/service.ts';
+import type { JobsService } from '../../jobs/service.ts';
+import type { SigningSecrets } from '../../scheduler/secrets.ts';
+import { requireJson } from '../middleware.ts';
+import { requireUser } from './auth.ts';
+
+export function jobsRoutes(deps: { auth: AuthService; jobs: JobsService; secrets: SigningSecrets; publicUrl: string }): Router {
+  const r = Router();
+  const { jobs } = deps;
+  r.use(['/v1/jobs', '/v1/signing-secret'], requireUser(deps.auth));
+
+  r.post('/v1/jobs', requireJson(), async (req, res) => {
+    const { job, replayed } = await jobs.create(req.user!.id, req.body, req.get('idempotency-key'));
+    res.setHeader('Location', `/v1/jobs/${job.id}`);
+    if (replayed) res.setHeader('Idempotent-Replayed', 'true');
+    res.status(replayed ? 200 : 201).json(job);
+  });
+  r.get('/v1/jobs', async (req, res) => {
+    res.json(await jobs.list(req.user!.id, req.query));
+  });
+  r.get('/v1/jobs/:id', async (req, res) => {
+    res.json(await jobs.get(req.user!.id, req.params.id));
+  });
+  r.get('/v1/jobs/:id/executions', async (req, res) => {
+    res.json(await jobs.executions(req.user!.id, req.params.id));
+  });
+  r.post('/v1/jobs/:id/cancel', async (req, res) => {
+    res.json(await jobs.cancel(req.user!.id, req.params.id));
+  });
+  r.post('/v1/jobs/:id/retry', async (req, res) => {
+    res.json(await jobs.redrive(req.user!.id, req.params.id));
+  });
+
+  r.get('/v1/signing-secret', async (req, res) => {
+    res.set('Cache-Control', 'no-store');
+    res.json(await deps.secrets.current(req.user!.id));
+  });
+  r.post('/v1/signing-secret/rotate', async (req, res) => {
+    res.set('Cache-Control', 'no-store');
+    res.json(await deps.secrets.rotate(req.user!.id));
+  });
+  return r;
+}

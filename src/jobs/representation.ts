@@ -1,0 +1,67 @@
+// Rows to the API's JSON: snake_case, UTC ISO-8601 with Z, no internal columns.
+import type { ExecutionRow, JobRow, JobWithLast } from '../sql/jobs.ts';
+
+const iso = (d: Date | string | null) => (d === null ? null : new Date(d).toISOString());
+
+export function executionJson(e: ExecutionRow) {
+  const started = e.started_at ? new Date(e.started_at) : null;
+  return {
+    attempt: e.attempt,
+    started_at: iso(e.started_at),
+    finished_at: iso(e.finished_at),
+    duration_ms: e.duration_ms ?? (started ? new Date(e.finished_at).getTime() - started.getTime() : null),
+    outcome: e.outcome,
+    status_code: e.status_code,
+    error: e.error,
+    response_body: e.response_body,
+    response_truncated: e.response_truncated,
+  };
+}
+
+export function jobJson(j: JobRow & Partial<Pick<JobWithLast, 'last_execution'>>) {
+  const last = j.last_execution;
+  return {
+    id: j.id,
+    name: j.name,
+    status: j.status,
+    request: { method: j.method, url: j.url, headers: j.headers, body: j.body },
+    fire_at: iso(j.fire_at),
+    next_attempt_at: j.status === 'scheduled' || j.status === 'retrying' ? iso(j.next_attempt_at) : null,
+    timeout_ms: j.timeout_ms,
+    retry: {
+      strategy: j.retry_strategy,
+      max_attempts: j.max_attempts,
+      base_delay_ms: j.base_delay_ms,
+      max_delay_ms: j.max_delay_ms,
+    },
+    attempts: j.attempts,
+    created_at: iso(j.created_at),
+    updated_at: iso(j.updated_at),
+    completed_at: iso(j.completed_at),
+    last_execution: last
+      ? {
+          attempt: last.attempt,
+          started_at: iso(last.started_at),
+          finished_at: iso(last.finished_at),
+          duration_ms: last.duration_ms,
+          outcome: last.outcome,
+          status_code: last.status_code,
+          error: last.error,
+        }
+      : null,
+  };
+}
+
+/** Opaque keyset cursor: base64url of "v1:<seq>". */
+export function encodeCursor(seq: number): string {
+  return Buffer.from(`v1:${seq}`).toString('base64url');
+}
+
+/** Decodes a cursor or returns null when it is not one of ours. */
+export function decodeCursor(cursor: string): number | null {
+  if (!/^[A-Za-z0-9_-]{1,64}$/.test(cursor)) return null;
+  const m = /^v1:(\d{1,18})$/.exec(Buffer.from(cursor, 'base64url').toString('utf8'));
+  if (!m) return null;
+  const n = Number(m[1]);
+  return Number.isSafeInteger(n) && n > 0 ? n : null;
+}

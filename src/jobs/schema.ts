@@ -1,0 +1,124 @@
+// The create-job request: strict zod schemas (unknown fields are errors) plus the target policy.
+import crypto from 'node:crypto';
+import { DateTime } from 'luxon';
+import { z } from 'zod';
+import { checkTargetUrl, type TargetPolicy } from './urlPolicy.ts';
+import { RESERVED_HEADERS } from '../scheduler/signing.ts';
+
+export const METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
+const FORBIDDEN_HEADERS = new Set(['host', 'content-length', 'transfer-encoding', 'connection', 'keep-alive', 'upgrade', 'te', 'trailer', 'proxy-connection', ...RESERVED_HEADERS]);
+const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+const MAX_HEADERS = 50;
+const MAX_HEADER_BYTES = 16 * 1024;
+// Requires an explicit offset: "2026-12-01T09:00:00" would mean a different instant on each server.
+const ISO_WITH_OFFSET = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}(:?\d{2})?)$/i;
+
+export interface JobLimits {
+  timeoutDefaultMs: number;
+  timeoutMaxMs: number;
+  bodyMaxBytes: number;
+  fireAtMaxDays: number;
+}
+
+/** Parses an ISO-8601 instant with an offset; returns null when malformed or offset-less. */
+export function parseInstant(s: string): DateTime | null {
+  if (!ISO_WITH_OFFSET.test(s)) return null;
+  const dt = DateTime.fromISO(s, { setZone: true });
+  return dt.isValid ? dt.toUTC() : null;
+}
+
+/** Builds the create schema for these limits and target policy. */
+export function createJobSchema(limits: JobLimits, policy: TargetPolicy) {
+  const headers = z
+    .record(z.string(), z.string())
+    .superRefine((h, ctx) => {
+      const entries = Object.entries(h);
+      if (entries.length > MAX_HEADERS) ctx.addIssue({ code: 'custom', message: `at most ${MAX_HEADERS} headers` });
+      let total = 0;
+      const seen = new Set<string>();
+      for (const [name, value] of entries) {
+        total += Buffer.byteLength(name) + Buffer.byteLength(value);
+        const lower = name.toLowerCase();
+        if (!TOKEN.test(name)) ctx.addIssue({ code: 'custom', path: [name], message: 'not a valid header name' });
+        else if (FORBIDDEN_HEADERS.has(lower)) ctx.addIssue({ code: 'custom', path: [name], message: 'this header is set by the scheduler and may not be given' });
+        if (seen.has(lower)) ctx.addIssue({ code: 'custom', path: [name], message: 'duplicate header (names are case-insensitive)' });
+        seen.add(lower);
+        // eslint-disable-next-line no-control-regex
+        if (/[\r\n\0]/.test(value) || /[\x00-\x08\x0a-\x1f\x7f]/.test(value)) ctx.addIssue({ code: 'custom', path: [name], message: 'header value contains control characters' });
+      }
+      if (total > MAX_HEADER_BYTES) ctx.addIssue({ code: 'custom', message: `headers total more than ${MAX_HEADER_BYTES} bytes` });
+    });
+
+  const request = z
+    .strictObject({
+      method: z.enum(METHODS),
+      url: z.string().superRefine((u, ctx) => {
+        const r = checkTargetUrl(u, policy);
+        if (!r.ok) ctx.addIssue({ code: 'custom', message: r.reason });
+      }),
+      headers: headers.optional(),
+      body: z.string().optional(),
+    })
+    .superRefine((r, ctx) => {
+      if (r.body !== undefined && r.method === 'GET') ctx.addIssue({ code: 'custom', path: ['body'], message: 'a GET request cannot have a body' });
+      if (r.body !== undefined && Buffer.byteLength(r.body) > limits.bodyMaxBytes)
+        ctx.addIssue({ code: 'custom', path: ['body'], message: `at most ${limits.bodyMaxBytes} bytes` });
+    });
+
+  const retry = z
+    .strictObject({
+      strategy: z.enum(['linear', 'exponential']).default('exponential'),
+      max_attempts: z.number().int().min(1).max(25).default(5),
+      base_delay_ms: z.number().int().min(0).max(86_400_000).default(1000),
+      max_delay_ms: z.number().int().min(0).max(7 * 86_400_000).default(3_600_000),
+    })
+    .refine((r) => r.base_delay_ms <= r.max_delay_ms, { message: 'base_delay_ms must not exceed max_delay_ms', path: ['max_delay_ms'] });
+
+  const maxSeconds = limits.fireAtMaxDays * 86400;
+  return z
+    .strictObject({
+      name: z.string().min(1).max(200).optional(),
+      request,
+      fire_at: z
+        .string()
+        .max(64)
+        .transform((s, ctx) => {
+          const dt = parseInstant(s);
+          if (!dt) {
+            ctx.addIssue({ code: 'custom', message: 'must be an ISO-8601 date-time with an offset or Z, e.g. 2026-12-01T09:00:00Z' });
+            return z.NEVER;
+          }
+          if (dt.diffNow('seconds').seconds > maxSeconds) {
+            ctx.addIssue({ code: 'custom', message: `must be at most ${limits.fireAtMaxDays} days ahead` });
+            return z.NEVER;
+          }
+          return dt;
+        })
+        .optional(),
+      delay_seconds: z.number().int().min(0).max(maxSeconds).optional(),
+      timeout_ms: z.number().int().min(1000).max(limits.timeoutMaxMs).default(limits.timeoutDefaultMs),
+      retry: retry.default({ strategy: 'exponential', max_attempts: 5, base_delay_ms: 1000, max_delay_ms: 3_600_000 }),
+    })
+    .superRefine((j, ctx) => {
+      if (j.fire_at !== undefined && j.delay_seconds !== undefined)
+        ctx.addIssue({ code: 'custom', path: ['delay_seconds'], message: 'give fire_at or delay_seconds, not both' });
+    });
+}
+
+export type CreateJobInput = z.output<ReturnType<typeof createJobSchema>>;
+
+/** A stable hash of the raw request body, for telling an idempotent replay from a key reuse. */
+export function requestHash(body: unknown): Buffer {
+  return crypto.createHash('sha256').update(canonicalJson(body)).digest();
+}
+
+function canonicalJson(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(canonicalJson).join(',')}]`;
+  if (v && typeof v === 'object') {
+    return `{${Object.keys(v)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonicalJson((v as Record<string, unknown>)[k])}`)
+      .join(',')}}`;
+  }
+  return JSON.stringify(v) ?? 'null';
+}

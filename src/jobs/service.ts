@@ -1,0 +1,177 @@
+// Jobs use cases: validation, quotas, idempotency, and the owner-scoped reads and commands.
+import { z } from 'zod';
+import type { Pool } from '../db/pool.ts';
+import { AppError, notFound, rateLimited, SQLSTATE } from '../errors.ts';
+import * as jobsSql from '../sql/jobs.ts';
+import { createJobSchema, parseInstant, requestHash, type JobLimits } from './schema.ts';
+import { JOB_STATUSES } from './stateMachine.ts';
+import { decodeCursor, encodeCursor, executionJson, jobJson } from './representation.ts';
+import type { TargetPolicy } from './urlPolicy.ts';
+import { zodDetails } from '../http/middleware.ts';
+import { SlidingWindowLimiter } from '../lib/rateLimit.ts';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
+
+export interface JobsServiceDeps {
+  pool: Pool;
+  limits: JobLimits;
+  policy: TargetPolicy;
+  maxActivePerUser: number;
+  createRatePerMinute: number;
+  onCreated?: () => void;
+}
+
+const listQuery = z.strictObject({
+  status: z
+    .string()
+    .transform((s) => s.split(',').map((x) => x.trim()))
+    .pipe(z.array(z.enum(JOB_STATUSES)).min(1))
+    .optional(),
+  fire_at_from: z.string().optional(),
+  fire_at_to: z.string().optional(),
+  limit: z
+    .string()
+    .regex(/^\d{1,3}$/, 'must be an integer from 1 to 100')
+    .transform(Number)
+    .pipe(z.number().int().min(1).max(100))
+    .default(50),
+  cursor: z.string().optional(),
+});
+
+const invalid = (details: { path: string; message: string }[]) =>
+  new AppError(400, 'validation_failed', 'the request is not valid', details);
+
+export class JobsService {
+  private readonly schema: ReturnType<typeof createJobSchema>;
+  private readonly createLimiter: SlidingWindowLimiter;
+
+  constructor(private readonly d: JobsServiceDeps) {
+    this.schema = createJobSchema(d.limits, d.policy);
+    this.createLimiter = new SlidingWindowLimiter(d.createRatePerMinute, 60_000);
+  }
+
+  /** Creates a job; returns it and whether this was an idempotent replay. */
+  async create(userId: string, body: unknown, idempotencyKey: string | undefined) {
+    if (idempotencyKey !== undefined && !IDEMPOTENCY_KEY.test(idempotencyKey)) {
+      throw invalid([{ path: 'Idempotency-Key', message: 'must be 1 to 255 visible ASCII characters' }]);
+    }
+    const parsed = this.schema.safeParse(body);
+    if (!parsed.success) throw invalid(zodDetails(parsed.error.issues));
+    const input = parsed.data;
+    const hash = idempotencyKey ? requestHash(body) : null;
+
+    if (idempotencyKey) {
+      const existing = await jobsSql.findByIdempotencyKey(this.d.pool, userId, idempotencyKey);
+      if (existing) return this.replay(existing, hash!);
+    }
+    const wait = this.createLimiter.take(userId);
+    if (wait > 0) throw rateLimited(wait / 1000, 'rate_limited', 'job creation rate limit reached');
+    const active = await jobsSql.countActive(this.d.pool, userId, this.d.maxActivePerUser);
+    if (active >= this.d.maxActivePerUser) {
+      throw new AppError(429, 'quota_exceeded', `at most ${this.d.maxActivePerUser} active jobs per user`);
+    }
+    let row: jobsSql.JobRow | null;
+    try {
+      row = await jobsSql.insertJob(this.d.pool, {
+        userId,
+        name: input.name ?? null,
+        method: input.request.method,
+        url: input.request.url,
+        headers: input.request.headers ?? {},
+        body: input.request.body ?? null,
+        fireAt: input.fire_at ? input.fire_at.toJSDate() : null,
+        delaySeconds: input.delay_seconds ?? 0,
+        timeoutMs: input.timeout_ms,
+        retry: input.retry,
+        idempotencyKey: idempotencyKey ?? null,
+        requestHash: hash,
+      });
+    } catch (err) {
+      if ((err as { code?: string }).code === SQLSTATE.CHECK_VIOLATION) {
+        throw invalid([{ path: '(body)', message: 'the job violates a constraint' }]);
+      }
+      throw err;
+    }
+    if (!row) {
+      // Lost a race with an identical key: the winner's row decides replay vs conflict.
+      const existing = await jobsSql.findByIdempotencyKey(this.d.pool, userId, idempotencyKey!);
+      if (!existing) throw new AppError(409, 'idempotency_key_reused', 'the idempotency key is in use; retry');
+      return this.replay(existing, hash!);
+    }
+    this.d.onCreated?.();
+    return { job: jobJson({ ...row, last_execution: null }), replayed: false };
+  }
+
+  private replay(existing: jobsSql.JobWithLast, hash: Buffer) {
+    if (!existing.request_hash || !existing.request_hash.equals(hash)) {
+      throw new AppError(409, 'idempotency_key_reused', 'this Idempotency-Key was used with a different request body');
+    }
+    return { job: jobJson(existing), replayed: true };
+  }
+
+  async get(userId: string, id: string) {
+    if (!UUID.test(id)) throw notFound('job');
+    const job = await jobsSql.getJob(this.d.pool, userId, id);
+    if (!job) throw notFound('job');
+    return jobJson(job);
+  }
+
+  async list(userId: string, query: unknown) {
+    const q = listQuery.safeParse(query);
+    if (!q.success) throw invalid(zodDetails(q.error.issues));
+    const details: { path: string; message: string }[] = [];
+    const instant = (name: string, v: string | undefined) => {
+      if (v === undefined) return null;
+      const dt = parseInstant(v);
+      if (!dt) details.push({ path: name, message: 'must be an ISO-8601 date-time with an offset or Z' });
+      return dt ? dt.toJSDate() : null;
+    };
+    const from = instant('fire_at_from', q.data.fire_at_from);
+    const to = instant('fire_at_to', q.data.fire_at_to);
+    let beforeSeq: number | null = null;
+    if (q.data.cursor !== undefined) {
+      beforeSeq = decodeCursor(q.data.cursor);
+      if (beforeSeq === null) details.push({ path: 'cursor', message: 'is not a valid cursor' });
+    }
+    if (details.length) throw invalid(details);
+    const rows = await jobsSql.listJobs(this.d.pool, userId, {
+      statuses: (q.data.status) ?? null,
+      fireAtFrom: from,
+      fireAtTo: to,
+      beforeSeq,
+      limit: q.data.limit,
+    });
+    const page = rows.slice(0, q.data.limit);
+    const more = rows.length > q.data.limit;
+    return { data: page.map(jobJson), next_cursor: more ? encodeCursor(page.at(-1)!.seq) : null };
+  }
+
+  async executions(userId: string, id: string) {
+    if (!UUID.test(id)) throw notFound('job');
+    if (!(await jobsSql.jobStatus(this.d.pool, userId, id))) throw notFound('job');
+    const rows = await jobsSql.listExecutions(this.d.pool, id);
+    return { data: rows.map(executionJson) };
+  }
+
+  async cancel(userId: string, id: string) {
+    if (!UUID.test(id)) throw notFound('job');
+    const r = await jobsSql.cancelJob(this.d.pool, userId, id);
+    if (!r) throw notFound('job');
+    if (r.before === 'succeeded' || r.before === 'failed') {
+      throw new AppError(409, 'job_finished', `the job already ${r.before === 'succeeded' ? 'succeeded' : 'failed'}; it cannot be cancelled`);
+    }
+    return jobJson(r.job);
+  }
+
+  async redrive(userId: string, id: string) {
+    if (!UUID.test(id)) throw notFound('job');
+    const row = await jobsSql.redriveJob(this.d.pool, userId, id);
+    if (!row) {
+      const status = await jobsSql.jobStatus(this.d.pool, userId, id);
+      if (!status) throw notFound('job');
+      throw new AppError(409, 'job_not_failed', `only a failed job can be re-driven; this one is ${status}`);
+    }
+    return jobJson(row);
+  }
+}

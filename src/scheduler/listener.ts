@@ -1,0 +1,84 @@
+// A dedicated LISTEN connection (NOTIFY needs a session, not a pooled client). Reconnects with
+// backoff when the database goes away, and reports each (re)connect so the caller can rescan for
+// anything notified while it was deaf.
+import pg from 'pg';
+import type { Logger } from '../logger.ts';
+
+export class Listener {
+  private client: pg.Client | null = null;
+  private stopped = false;
+  private retryTimer: NodeJS.Timeout | null = null;
+  private backoffMs = 100;
+
+  constructor(
+    private readonly databaseUrl: string,
+    private readonly channels: string[],
+    private readonly onNotify: (channel: string, payload: string) => void,
+    private readonly onConnect: () => void,
+    private readonly log: Logger,
+  ) {}
+
+  async start(): Promise<void> {
+    await this.connect().catch(() => this.scheduleReconnect());
+  }
+
+  private async connect(): Promise<void> {
+    const client = new pg.Client({ connectionString: this.databaseUrl, application_name: 'djs-scheduler-listen', keepAlive: true });
+    client.on('error', (err) => {
+      this.log.warn({ err: { message: err.message } }, 'LISTEN connection lost');
+      this.drop(client);
+    });
+    client.on('end', () => this.drop(client));
+    client.on('notification', (n) => this.onNotify(n.channel, n.payload ?? ''));
+    try {
+      await client.connect();
+      for (const ch of this.channels) await client.query(`LISTEN ${ch}`);
+    } catch (err) {
+      client.removeAllListeners('end');
+      await client.end().catch(() => {});
+      throw err;
+    }
+    if (this.stopped) {
+      await client.end().catch(() => {});
+      return;
+    }
+    this.client = client;
+    this.backoffMs = 100;
+    this.onConnect();
+  }
+
+  private drop(client: pg.Client): void {
+    if (this.client !== client) return;
+    this.client = null;
+    client.end().catch(() => {});
+    this.scheduleReconnect();
+  }
+
+  private scheduleReconnect(): void {
+    if (this.stopped || this.retryTimer) return;
+    const delay = this.backoffMs;
+    this.backoffMs = Math.min(this.backoffMs * 2, 5_000);
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = null;
+      this.connect().catch((err: Error) => {
+        this.log.debug({ err: { message: err.message } }, 'LISTEN reconnect failed');
+        this.scheduleReconnect();
+      });
+    }, delay);
+  }
+
+  get connected(): boolean {
+    return this.client !== null;
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    const c = this.client;
+    this.client = null;
+    if (c) {
+      c.removeAllListeners('end');
+      await c.end().catch(() => {});
+    }
+  }
+}

@@ -1,0 +1,78 @@
+// Wires the scheduler process: pool, executor, scheduler, and a small HTTP listener on METRICS_PORT
+// for /metrics, /healthz and /readyz.
+import http from 'node:http';
+import express from 'express';
+import type { Config } from '../config.ts';
+import { createPool } from '../db/pool.ts';
+import { expectedMigration } from '../db/migrate.ts';
+import type { Logger } from '../logger.ts';
+import { Metrics } from '../observability/metrics.ts';
+import { createTargetPolicy } from '../jobs/urlPolicy.ts';
+import { databaseReady, healthRoutes } from '../http/routes/health.ts';
+import { Executor } from './executor.ts';
+import { Scheduler } from './scheduler.ts';
+import { USER_AGENT } from '../version.ts';
+
+export interface RunningScheduler {
+  scheduler: Scheduler;
+  metricsUrl: string;
+  stop(): Promise<void>;
+}
+
+export async function startSchedulerProcess(config: Config, log: Logger): Promise<RunningScheduler> {
+  const pool = createPool(config.DATABASE_URL, { max: config.PG_POOL_MAX, applicationName: 'djs-scheduler' });
+  const metrics = new Metrics({ defaultMetrics: true });
+  const executor = new Executor({
+    policy: createTargetPolicy(config.TARGET_ALLOWLIST),
+    maxResponseBytes: config.RESPONSE_BODY_MAX_BYTES,
+    userAgent: USER_AGENT,
+  });
+  const scheduler = new Scheduler(
+    pool,
+    config.DATABASE_URL,
+    executor,
+    {
+      concurrency: config.SCHEDULER_CONCURRENCY,
+      batchSize: config.SCHEDULER_BATCH_SIZE,
+      perUserCap: config.SCHEDULER_USER_MAX_IN_FLIGHT,
+      pollIntervalMs: config.SCHEDULER_POLL_INTERVAL_MS,
+      leaseMs: config.SCHEDULER_LEASE_MS,
+      heartbeatIntervalMs: config.SCHEDULER_HEARTBEAT_INTERVAL_MS,
+      reaperIntervalMs: config.SCHEDULER_REAPER_INTERVAL_MS,
+      shutdownGraceMs: config.SCHEDULER_SHUTDOWN_GRACE_MS,
+      secretsKey: config.SECRETS_KEY,
+    },
+    log,
+    metrics,
+  );
+  const app = express();
+  app.disable('x-powered-by');
+  const loopAlive = {
+    name: 'claim_loop',
+    check: () => {
+      // The loop wakes at least every poll interval; three missed wake-ups means it is stuck.
+      const idle = performance.now() - scheduler.lastLoopAt;
+      return Promise.resolve(idle < 3 * config.SCHEDULER_POLL_INTERVAL_MS + 1000 ? null : `no iteration for ${Math.round(idle)} ms`);
+    },
+  };
+  app.use(healthRoutes({ checks: [databaseReady(pool, await expectedMigration()), loopAlive], metrics }));
+  const server = http.createServer(app);
+  await new Promise<void>((resolve) => server.listen(config.METRICS_PORT, config.METRICS_HOST, resolve));
+  const addr = server.address();
+  const metricsUrl = `http://localhost:${typeof addr === 'object' && addr ? addr.port : config.METRICS_PORT}`;
+  await scheduler.start();
+  log.info({ metrics_url: metricsUrl }, 'scheduler metrics and health listening');
+  return {
+    scheduler,
+    metricsUrl,
+    async stop() {
+      await scheduler.stop();
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+      await executor.close();
+      await pool.end();
+    },
+  };
+}

@@ -1,0 +1,211 @@
+// SQL for the jobs API. Every query is scoped to the calling user in SQL, so another user's job is
+// indistinguishable from a missing one.
+import type { Queryable } from '../db/pool.ts';
+import type { JobStatus } from '../jobs/stateMachine.ts';
+
+/** NOTIFY channel that wakes schedulers; the payload is the job's due time in epoch ms (database clock). */
+export const JOBS_CHANNEL = 'djs_jobs_due';
+/** NOTIFY channel that tells the scheduler holding a job to abort it; the payload is the job id. */
+export const CANCEL_CHANNEL = 'djs_job_cancelled';
+
+export interface JobRow {
+  id: string;
+  seq: number;
+  user_id: string;
+  name: string | null;
+  method: string;
+  url: string;
+  headers: Record<string, string>;
+  body: string | null;
+  fire_at: Date;
+  next_attempt_at: Date;
+  timeout_ms: number;
+  retry_strategy: 'linear' | 'exponential';
+  max_attempts: number;
+  base_delay_ms: number;
+  max_delay_ms: number;
+  status: JobStatus;
+  attempts: number;
+  idempotency_key: string | null;
+  request_hash: Buffer | null;
+  created_at: Date;
+  updated_at: Date;
+  completed_at: Date | null;
+}
+
+export interface ExecutionRow {
+  job_id: string;
+  attempt: number;
+  started_at: Date | null;
+  finished_at: Date;
+  duration_ms: number | null;
+  outcome: string;
+  status_code: number | null;
+  error: string | null;
+  response_body: string | null;
+  response_truncated: boolean;
+}
+
+export type JobWithLast = JobRow & { last_execution: ExecutionRow | null };
+
+const LAST_EXECUTION = `(SELECT to_jsonb(e) - 'id' - 'worker_id' FROM job_executions e
+   WHERE e.job_id = j.id ORDER BY e.attempt DESC, e.id DESC LIMIT 1) AS last_execution`;
+
+export interface NewJob {
+  userId: string;
+  name: string | null;
+  method: string;
+  url: string;
+  headers: Record<string, string>;
+  body: string | null;
+  fireAt: Date | null; // null: now + delaySeconds
+  delaySeconds: number;
+  timeoutMs: number;
+  retry: { strategy: string; max_attempts: number; base_delay_ms: number; max_delay_ms: number };
+  idempotencyKey: string | null;
+  requestHash: Buffer | null;
+}
+
+/**
+ * Inserts a job and wakes the schedulers in the same statement. With an idempotency key already used
+ * by this user, inserts nothing and returns null (the unique index decides, even under races).
+ */
+export async function insertJob(db: Queryable, j: NewJob): Promise<JobRow | null> {
+  const { rows } = await db.query<JobRow>(
+    `WITH ins AS (
+       INSERT INTO jobs (user_id, name, method, url, headers, body, fire_at, next_attempt_at, timeout_ms,
+                         retry_strategy, max_attempts, base_delay_ms, max_delay_ms, idempotency_key, request_hash)
+       SELECT $1, $2, $3, $4, $5::jsonb, $6, t.at, t.at, $9, $10, $11, $12, $13, $14, $15
+         FROM (SELECT coalesce($7::timestamptz, now() + make_interval(secs => $8::float8)) AS at) t
+       ON CONFLICT (user_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+       RETURNING *
+     )
+     SELECT ins.* FROM ins,
+       LATERAL (SELECT pg_notify('${JOBS_CHANNEL}', (extract(epoch FROM ins.next_attempt_at) * 1000)::bigint::text)) n`,
+    [
+      j.userId,
+      j.name,
+      j.method,
+      j.url,
+      JSON.stringify(j.headers),
+      j.body,
+      j.fireAt,
+      j.delaySeconds,
+      j.timeoutMs,
+      j.retry.strategy,
+      j.retry.max_attempts,
+      j.retry.base_delay_ms,
+      j.retry.max_delay_ms,
+      j.idempotencyKey,
+      j.requestHash,
+    ],
+  );
+  return rows[0] ?? null;
+}
+
+export async function findByIdempotencyKey(db: Queryable, userId: string, key: string): Promise<JobWithLast | null> {
+  const { rows } = await db.query<JobWithLast>(
+    `SELECT j.*, ${LAST_EXECUTION} FROM jobs j WHERE j.user_id = $1 AND j.idempotency_key = $2`,
+    [userId, key],
+  );
+  return rows[0] ?? null;
+}
+
+/** Live jobs of a user, counted up to `cap` (enough to enforce a quota without counting all). */
+export async function countActive(db: Queryable, userId: string, cap: number): Promise<number> {
+  const { rows } = await db.query<{ n: number }>(
+    `SELECT count(*) AS n FROM (SELECT 1 FROM jobs WHERE user_id = $1
+        AND status IN ('scheduled', 'running', 'retrying') LIMIT $2) t`,
+    [userId, cap],
+  );
+  return rows[0]!.n;
+}
+
+export async function getJob(db: Queryable, userId: string, id: string): Promise<JobWithLast | null> {
+  const { rows } = await db.query<JobWithLast>(`SELECT j.*, ${LAST_EXECUTION} FROM jobs j WHERE j.id = $1 AND j.user_id = $2`, [
+    id,
+    userId,
+  ]);
+  return rows[0] ?? null;
+}
+
+export interface ListFilter {
+  statuses: JobStatus[] | null;
+  fireAtFrom: Date | null;
+  fireAtTo: Date | null;
+  beforeSeq: number | null;
+  limit: number;
+}
+
+/** A page of the user's jobs, newest first (keyset on seq); returns up to limit + 1 rows to detect a next page. */
+export async function listJobs(db: Queryable, userId: string, f: ListFilter): Promise<JobWithLast[]> {
+  const { rows } = await db.query<JobWithLast>(
+    `SELECT j.*, ${LAST_EXECUTION} FROM jobs j
+      WHERE j.user_id = $1
+        AND ($2::text[] IS NULL OR j.status = ANY($2::text[]))
+        AND ($3::timestamptz IS NULL OR j.fire_at >= $3)
+        AND ($4::timestamptz IS NULL OR j.fire_at < $4)
+        AND ($5::bigint IS NULL OR j.seq < $5)
+      ORDER BY j.seq DESC
+      LIMIT $6`,
+    [userId, f.statuses, f.fireAtFrom, f.fireAtTo, f.beforeSeq, f.limit + 1],
+  );
+  return rows;
+}
+
+export async function listExecutions(db: Queryable, jobId: string): Promise<ExecutionRow[]> {
+  const { rows } = await db.query<ExecutionRow>(
+    `SELECT job_id, attempt, started_at, finished_at, duration_ms, outcome, status_code, error, response_body, response_truncated
+       FROM job_executions WHERE job_id = $1 ORDER BY attempt, id`,
+    [jobId],
+  );
+  return rows;
+}
+
+/**
+ * Cancels a live job. Returns the job after the call and its status before it (null: no such job of
+ * this user). A running job's scheduler is told through NOTIFY to abort the request now.
+ */
+export async function cancelJob(
+  db: Queryable,
+  userId: string,
+  id: string,
+): Promise<{ before: JobStatus; job: JobWithLast } | null> {
+  const { rows } = await db.query<{ before: JobStatus }>(
+    `WITH old AS (
+       SELECT id, status FROM jobs WHERE id = $1 AND user_id = $2 FOR UPDATE
+     ), upd AS (
+       UPDATE jobs j SET status = 'cancelled', completed_at = now(), updated_at = now(),
+              lease_token = NULL, lease_owner = NULL, lease_expires_at = NULL, heartbeat_at = NULL
+         FROM old WHERE j.id = old.id AND old.status IN ('scheduled', 'running', 'retrying')
+       RETURNING j.id
+     )
+     SELECT old.status AS before,
+            (SELECT pg_notify('${CANCEL_CHANNEL}', old.id::text) WHERE old.status = 'running' AND EXISTS (SELECT 1 FROM upd)) AS notified
+       FROM old`,
+    [id, userId],
+  );
+  if (!rows[0]) return null;
+  const job = await getJob(db, userId, id);
+  return job ? { before: rows[0].before, job } : null;
+}
+
+/** Re-drives a failed job: a fresh attempts budget, due now. Null when it is not a failed job of this user. */
+export async function redriveJob(db: Queryable, userId: string, id: string): Promise<JobRow | null> {
+  const { rows } = await db.query<JobRow>(
+    `WITH upd AS (
+       UPDATE jobs SET status = 'scheduled', attempts = 0, next_attempt_at = now(), completed_at = NULL, updated_at = now()
+        WHERE id = $1 AND user_id = $2 AND status = 'failed'
+       RETURNING *
+     )
+     SELECT upd.* FROM upd,
+       LATERAL (SELECT pg_notify('${JOBS_CHANNEL}', (extract(epoch FROM upd.next_attempt_at) * 1000)::bigint::text)) n`,
+    [id, userId],
+  );
+  return rows[0] ?? null;
+}
+
+export async function jobStatus(db: Queryable, userId: string, id: string): Promise<JobStatus | null> {
+  const { rows } = await db.query<{ status: JobStatus }>(`SELECT status FROM jobs WHERE id = $1 AND user_id = $2`, [id, userId]);
+  return rows[0]?.status ?? null;
+}

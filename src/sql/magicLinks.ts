@@ -1,0 +1,60 @@
+// SQL for magic links. Only the SHA-256 of a token is ever written or compared.
+import type { Queryable } from '../db/pool.ts';
+
+/** Serialises link requests for one email inside the caller's transaction (rate limit + revoke). */
+export async function lockEmail(db: Queryable, email: string): Promise<void> {
+  await db.query(`SELECT pg_advisory_xact_lock(hashtextextended('magic-link:' || $1, 0))`, [email]);
+}
+
+/** Requests in the last hour by this email and by this IP, with the age of the oldest of each (for Retry-After). */
+export async function recentRequestCounts(
+  db: Queryable,
+  email: string,
+  ip: string | null,
+): Promise<{ byEmail: number; byIp: number; emailRetryAfterS: number; ipRetryAfterS: number }> {
+  const { rows } = await db.query<{ by_email: number; by_ip: number; email_retry: number; ip_retry: number }>(
+    `SELECT
+       (SELECT count(*) FROM magic_links WHERE email = $1 AND created_at > now() - interval '1 hour') AS by_email,
+       (SELECT count(*) FROM magic_links WHERE $2::inet IS NOT NULL AND requested_ip = $2::inet
+          AND created_at > now() - interval '1 hour') AS by_ip,
+       coalesce((SELECT extract(epoch FROM min(created_at) + interval '1 hour' - now())::float8
+          FROM magic_links WHERE email = $1 AND created_at > now() - interval '1 hour'), 0) AS email_retry,
+       coalesce((SELECT extract(epoch FROM min(created_at) + interval '1 hour' - now())::float8
+          FROM magic_links WHERE $2::inet IS NOT NULL AND requested_ip = $2::inet
+          AND created_at > now() - interval '1 hour'), 0) AS ip_retry`,
+    [email, ip],
+  );
+  const r = rows[0]!;
+  return { byEmail: r.by_email, byIp: r.by_ip, emailRetryAfterS: r.email_retry, ipRetryAfterS: r.ip_retry };
+}
+
+/** Revokes unused links of this email, then stores the new one. */
+export async function replaceLink(
+  db: Queryable,
+  link: { email: string; tokenHash: Buffer; ip: string | null; ttlSeconds: number },
+): Promise<void> {
+  await db.query(
+    `UPDATE magic_links SET revoked_at = now()
+      WHERE email = $1 AND used_at IS NULL AND revoked_at IS NULL AND expires_at > now()`,
+    [link.email],
+  );
+  await db.query(
+    `INSERT INTO magic_links (email, token_hash, requested_ip, expires_at)
+     VALUES ($1, $2, $3::inet, now() + make_interval(secs => $4))`,
+    [link.email, link.tokenHash, link.ip, link.ttlSeconds],
+  );
+}
+
+/**
+ * Consumes a link atomically: exactly one caller gets its email, and only while it is unused,
+ * unrevoked and unexpired.
+ */
+export async function consumeLink(db: Queryable, tokenHash: Buffer): Promise<string | null> {
+  const { rows } = await db.query<{ email: string }>(
+    `UPDATE magic_links SET used_at = now()
+      WHERE token_hash = $1 AND used_at IS NULL AND revoked_at IS NULL AND expires_at > now()
+      RETURNING email`,
+    [tokenHash],
+  );
+  return rows[0]?.email ?? null;
+}

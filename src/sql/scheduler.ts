@@ -1,0 +1,254 @@
+// SQL of the scheduler. Every write about an attempt is fenced by its lease token: a row that no
+// longer carries that token (reaped, cancelled) is left alone and the result recorded as such.
+import type { Queryable } from '../db/pool.ts';
+import { JOBS_CHANNEL } from './jobs.ts';
+
+export interface ClaimedJob {
+  id: string;
+  user_id: string;
+  method: string;
+  url: string;
+  headers: Record<string, string>;
+  body: string | null;
+  timeout_ms: number;
+  retry_strategy: 'linear' | 'exponential';
+  max_attempts: number;
+  base_delay_ms: number;
+  max_delay_ms: number;
+  attempts: number;
+  lease_token: string;
+  /** Milliseconds the attempt was already late when the claim returned it (database clock). */
+  late_ms: number;
+  signing_versions: number[];
+}
+
+/**
+ * Claims up to `batch` due jobs for `workerId`. Users already at `perUserCap` running jobs are skipped
+ * and each user gets at most the slots left under the cap, so one user's backlog cannot starve others.
+ * The candidate window is locked with SKIP LOCKED, so concurrent schedulers never claim the same row.
+ */
+export async function claimDueJobs(
+  db: Queryable,
+  p: { workerId: string; batch: number; perUserCap: number; leaseMs: number },
+): Promise<ClaimedJob[]> {
+  const { rows } = await db.query<ClaimedJob>(
+    `WITH capped AS (
+       SELECT user_id FROM jobs WHERE status = 'running' GROUP BY user_id HAVING count(*) >= $3
+     ), candidates AS MATERIALIZED (
+       SELECT id, user_id, next_attempt_at FROM jobs
+        WHERE status IN ('scheduled', 'retrying') AND next_attempt_at <= now()
+          AND user_id NOT IN (SELECT user_id FROM capped)
+        ORDER BY next_attempt_at
+        LIMIT $2 * 4
+        FOR UPDATE SKIP LOCKED
+     ), running AS (
+       SELECT user_id, count(*) AS n FROM jobs
+        WHERE status = 'running' AND user_id IN (SELECT user_id FROM candidates) GROUP BY user_id
+     ), picked AS MATERIALIZED (
+       SELECT id, user_id FROM (
+         SELECT c.id, c.user_id, c.next_attempt_at,
+                row_number() OVER (PARTITION BY c.user_id ORDER BY c.next_attempt_at) + coalesce(r.n, 0) AS slot
+           FROM candidates c LEFT JOIN running r USING (user_id)
+       ) ranked
+       WHERE slot <= $3
+       ORDER BY next_attempt_at
+       LIMIT $2
+     )
+     UPDATE jobs j
+        SET status = 'running', attempts = j.attempts + 1, lease_token = gen_random_uuid(), lease_owner = $1,
+            lease_expires_at = now() + make_interval(secs => $4::float8 / 1000), heartbeat_at = now(), updated_at = now()
+       FROM picked JOIN users u ON u.id = picked.user_id
+      WHERE j.id = picked.id
+     RETURNING j.id, j.user_id, j.method, j.url, j.headers, j.body, j.timeout_ms, j.retry_strategy, j.max_attempts,
+               j.base_delay_ms, j.max_delay_ms, j.attempts, j.lease_token,
+               (extract(epoch FROM clock_timestamp() - greatest(j.next_attempt_at, j.created_at)) * 1000)::float8 AS late_ms,
+               CASE WHEN u.signing_prev_version IS NOT NULL AND u.signing_prev_valid_until > now()
+                    THEN ARRAY[u.signing_key_version, u.signing_prev_version] ELSE ARRAY[u.signing_key_version] END
+                 AS signing_versions`,
+    [p.workerId, p.batch, p.perUserCap, p.leaseMs],
+  );
+  return rows;
+}
+
+/** When the next claimable job is due: in ms from now, and as an absolute database-clock epoch ms. */
+export async function nextDue(db: Queryable): Promise<{ inMs: number; atMs: number } | null> {
+  const { rows } = await db.query<{ in_ms: number | null; at_ms: number | null }>(
+    `SELECT (extract(epoch FROM m - clock_timestamp()) * 1000)::float8 AS in_ms,
+            (extract(epoch FROM m) * 1000)::float8 AS at_ms
+       FROM (SELECT min(next_attempt_at) AS m FROM jobs WHERE status IN ('scheduled', 'retrying')) t`,
+  );
+  const r = rows[0];
+  return r && r.in_ms !== null && r.at_ms !== null ? { inMs: r.in_ms, atMs: r.at_ms } : null;
+}
+
+export interface AttemptRecord {
+  id: string;
+  leaseToken: string;
+  attempt: number;
+  newStatus: 'succeeded' | 'retrying' | 'failed';
+  retryDelayMs: number | null;
+  outcome: string;
+  statusCode: number | null;
+  error: string | null;
+  responseBody: string | null;
+  responseTruncated: boolean;
+  /** How long ago (ms, measured on the monotonic clock) the request started; the database dates it. */
+  startedAgoMs: number;
+  durationMs: number;
+}
+
+/**
+ * Records many attempts in one round trip. Each job moves to its new status only if it still holds
+ * the lease; otherwise the execution row says `cancelled` (the user cancelled it) or `superseded`.
+ * Returns the outcome actually recorded per job.
+ */
+export async function recordAttempts(db: Queryable, workerId: string, recs: AttemptRecord[]): Promise<Map<string, string>> {
+  if (recs.length === 0) return new Map();
+  const col = <T>(f: (r: AttemptRecord) => T) => recs.map(f);
+  const { rows } = await db.query<{ job_id: string; outcome: string }>(
+    `WITH input AS (
+       SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::int[], $4::text[], $5::float8[], $6::text[], $7::int[],
+                            $8::text[], $9::text[], $10::bool[], $11::float8[], $12::int[])
+         AS t(id, lease, attempt, new_status, delay_ms, outcome, status_code, error, response_body, truncated, started_ago_ms, duration_ms)
+     ), upd AS (
+       UPDATE jobs j
+          SET status = i.new_status,
+              next_attempt_at = CASE WHEN i.new_status = 'retrying'
+                                     THEN now() + make_interval(secs => i.delay_ms / 1000) ELSE j.next_attempt_at END,
+              completed_at = CASE WHEN i.new_status IN ('succeeded', 'failed') THEN now() END,
+              lease_token = NULL, lease_owner = NULL, lease_expires_at = NULL, heartbeat_at = NULL, updated_at = now()
+         FROM input i
+        WHERE j.id = i.id AND j.lease_token = i.lease AND j.status = 'running'
+       RETURNING j.id, j.status, j.next_attempt_at
+     ), wake AS (
+       SELECT pg_notify('${JOBS_CHANNEL}', (extract(epoch FROM min(next_attempt_at)) * 1000)::bigint::text)
+         FROM upd WHERE status = 'retrying' HAVING count(*) > 0
+     ), ins AS (
+       INSERT INTO job_executions (job_id, attempt, worker_id, started_at, finished_at, duration_ms, outcome, status_code,
+                                   error, response_body, response_truncated)
+       SELECT i.id, i.attempt, $13, now() - make_interval(secs => i.started_ago_ms / 1000), now(), i.duration_ms,
+              CASE WHEN u.id IS NOT NULL THEN i.outcome
+                   WHEN cur.status = 'cancelled' THEN 'cancelled'
+                   ELSE 'superseded' END,
+              i.status_code, i.error, i.response_body, i.truncated
+         FROM input i
+         LEFT JOIN upd u ON u.id = i.id
+         LEFT JOIN jobs cur ON cur.id = i.id
+         WHERE EXISTS (SELECT 1 FROM jobs WHERE id = i.id)
+       RETURNING job_id, outcome
+     )
+     SELECT ins.job_id, ins.outcome FROM ins LEFT JOIN (SELECT count(*) FROM wake) w ON true`,
+    [
+      col((r) => r.id),
+      col((r) => r.leaseToken),
+      col((r) => r.attempt),
+      col((r) => r.newStatus),
+      col((r) => r.retryDelayMs),
+      col((r) => r.outcome),
+      col((r) => r.statusCode),
+      col((r) => r.error),
+      col((r) => r.responseBody),
+      col((r) => r.responseTruncated),
+      col((r) => r.startedAgoMs),
+      col((r) => r.durationMs),
+      workerId,
+    ],
+  );
+  return new Map(rows.map((r) => [r.job_id, r.outcome]));
+}
+
+/** Extends the leases this worker still holds; returns the ids it still holds (others were lost). */
+export async function heartbeat(db: Queryable, leases: { id: string; leaseToken: string }[], leaseMs: number): Promise<Set<string>> {
+  if (leases.length === 0) return new Set();
+  const { rows } = await db.query<{ id: string }>(
+    `UPDATE jobs j SET lease_expires_at = now() + make_interval(secs => $3::float8 / 1000), heartbeat_at = now()
+       FROM unnest($1::uuid[], $2::uuid[]) AS i(id, lease)
+      WHERE j.id = i.id AND j.lease_token = i.lease AND j.status = 'running'
+     RETURNING j.id`,
+    [leases.map((l) => l.id), leases.map((l) => l.leaseToken), leaseMs],
+  );
+  return new Set(rows.map((r) => r.id));
+}
+
+/** Gives unfinished jobs back at shutdown: due now, and the interrupted attempt is not counted. */
+export async function handBack(db: Queryable, leases: { id: string; leaseToken: string }[]): Promise<number> {
+  if (leases.length === 0) return 0;
+  const { rows } = await db.query<{ id: string }>(
+    `WITH upd AS (
+       UPDATE jobs j SET status = 'retrying', attempts = j.attempts - 1, next_attempt_at = now(),
+              lease_token = NULL, lease_owner = NULL, lease_expires_at = NULL, heartbeat_at = NULL, updated_at = now()
+         FROM unnest($1::uuid[], $2::uuid[]) AS i(id, lease)
+        WHERE j.id = i.id AND j.lease_token = i.lease AND j.status = 'running'
+       RETURNING j.id
+     )
+     SELECT upd.id FROM upd, LATERAL (SELECT pg_notify('${JOBS_CHANNEL}', (extract(epoch FROM now()) * 1000)::bigint::text)) n`,
+    [leases.map((l) => l.id), leases.map((l) => l.leaseToken)],
+  );
+  return rows.length;
+}
+
+export interface ExpiredLease {
+  id: string;
+  attempts: number;
+  max_attempts: number;
+  retry_strategy: 'linear' | 'exponential';
+  base_delay_ms: number;
+  max_delay_ms: number;
+  lease_owner: string;
+  heartbeat_at: Date | null;
+}
+
+/** Locks running jobs whose lease expired (inside the caller's transaction), skipping ones another reaper holds. */
+export async function lockExpiredLeases(db: Queryable, limit: number): Promise<ExpiredLease[]> {
+  const { rows } = await db.query<ExpiredLease>(
+    `SELECT id, attempts, max_attempts, retry_strategy, base_delay_ms, max_delay_ms, lease_owner, heartbeat_at
+       FROM jobs WHERE status = 'running' AND lease_expires_at < now()
+      ORDER BY lease_expires_at LIMIT $1 FOR UPDATE SKIP LOCKED`,
+    [limit],
+  );
+  return rows;
+}
+
+/** Applies the reaper's decisions (retrying after a delay, or failed) and records `lost` executions. */
+export async function rescueExpired(
+  db: Queryable,
+  decisions: { id: string; attempt: number; status: 'retrying' | 'failed'; delayMs: number; owner: string }[],
+): Promise<number> {
+  if (decisions.length === 0) return 0;
+  const { rows } = await db.query<{ id: string }>(
+    `WITH input AS (
+       SELECT * FROM unnest($1::uuid[], $2::int[], $3::text[], $4::float8[], $5::text[]) AS t(id, attempt, status, delay_ms, owner)
+     ), upd AS (
+       UPDATE jobs j SET status = i.status,
+              next_attempt_at = CASE WHEN i.status = 'retrying' THEN now() + make_interval(secs => i.delay_ms / 1000) ELSE j.next_attempt_at END,
+              completed_at = CASE WHEN i.status = 'failed' THEN now() END,
+              lease_token = NULL, lease_owner = NULL, lease_expires_at = NULL, heartbeat_at = NULL, updated_at = now()
+         FROM input i WHERE j.id = i.id AND j.status = 'running' AND j.lease_expires_at < now()
+       RETURNING j.id, j.heartbeat_at
+     ), ins AS (
+       INSERT INTO job_executions (job_id, attempt, worker_id, started_at, finished_at, outcome, error)
+       SELECT i.id, i.attempt, i.owner, NULL, now(), 'lost', 'lease expired: the worker stopped heartbeating (crash, network or database outage)'
+         FROM input i JOIN upd u ON u.id = i.id
+       RETURNING job_id
+     ), wake AS (
+       SELECT pg_notify('${JOBS_CHANNEL}', (extract(epoch FROM now()) * 1000)::bigint::text) FROM upd HAVING count(*) > 0
+     )
+     SELECT job_id AS id FROM ins LEFT JOIN (SELECT count(*) FROM wake) w ON true`,
+    [
+      decisions.map((d) => d.id),
+      decisions.map((d) => d.attempt),
+      decisions.map((d) => d.status),
+      decisions.map((d) => d.delayMs),
+      decisions.map((d) => d.owner),
+    ],
+  );
+  return rows.length;
+}
+
+/** Jobs due but not started (for the backlog gauge). */
+export async function dueBacklog(db: Queryable): Promise<number> {
+  const { rows } = await db.query<{ n: number }>(
+    `SELECT count(*) AS n FROM jobs WHERE status IN ('scheduled', 'retrying') AND next_attempt_at <= now()`,
+  );
+  return rows[0]!.n;
+}

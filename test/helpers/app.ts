@@ -1,0 +1,61 @@
+// Builds the real app on a test database: real pg-boss, real SQL, no mocks.
+import crypto from 'node:crypto';
+import type express from 'express';
+import { parseConfig, type Config } from '../../src/config.ts';
+import { createApp } from '../../src/http/app.ts';
+import { Metrics } from '../../src/observability/metrics.ts';
+import { startBoss, type PgBoss } from '../../src/queue/boss.ts';
+import { silentLogger } from '../../src/logger.ts';
+import { databaseReady } from '../../src/http/routes/health.ts';
+import { expectedMigration } from '../../src/db/migrate.ts';
+import { SessionTokens } from '../../src/auth/jwt.ts';
+import { upsertUserByEmail } from '../../src/sql/users.ts';
+import type { TestDb } from './db.ts';
+
+export const TEST_JWT_SECRET = Buffer.alloc(48, 7).toString('base64');
+export const TEST_SECRETS_KEY = Buffer.alloc(48, 9).toString('base64');
+
+/** A full config for tests; loopback targets allowed unless overridden. */
+export function testConfig(databaseUrl: string, overrides: Record<string, string> = {}): Config {
+  return parseConfig({
+    NODE_ENV: 'test',
+    LOG_LEVEL: 'silent',
+    DATABASE_URL: databaseUrl,
+    JWT_SECRET: TEST_JWT_SECRET,
+    SECRETS_KEY: TEST_SECRETS_KEY,
+    PUBLIC_URL: 'http://localhost:3000',
+    TARGET_ALLOWLIST: '127.0.0.0/8,::1/128',
+    ...overrides,
+  });
+}
+
+export interface TestApp {
+  app: express.Express;
+  config: Config;
+  boss: PgBoss;
+  metrics: Metrics;
+  close(): Promise<void>;
+}
+
+export async function createTestApp(db: TestDb, overrides: Record<string, string> = {}): Promise<TestApp> {
+  const config = testConfig(db.url, overrides);
+  const boss = await startBoss(db.url, silentLogger, { supervise: false });
+  const metrics = new Metrics();
+  const app = createApp({
+    config,
+    pool: db.pool,
+    boss,
+    log: silentLogger,
+    metrics,
+    readiness: [databaseReady(db.pool, await expectedMigration())],
+  });
+  return { app, config, boss, metrics, close: () => boss.stop({ graceful: false }) };
+}
+
+/** Creates (or finds) a user and a valid session token for it, skipping the email round trip. */
+export async function sessionFor(db: TestDb, config: Config, email = `u-${crypto.randomUUID()}@example.com`) {
+  const user = await upsertUserByEmail(db.pool, email);
+  const tokens = new SessionTokens(config.JWT_SECRET, config.JWT_ISSUER, config.JWT_AUDIENCE, config.SESSION_TTL_SECONDS);
+  const { token } = await tokens.issue(user.id, user.token_version);
+  return { user, token, auth: `Bearer ${token}` };
+}
