@@ -1,5 +1,6 @@
 // The only reader of process.env. Every setting is parsed once, at start, by one zod schema; a bad
 // environment fails with every problem listed at once rather than one per restart.
+import ipaddr from 'ipaddr.js';
 import { z } from 'zod';
 
 /** Raised when the environment does not describe a runnable process; `problems` lists each fault. */
@@ -47,7 +48,14 @@ const cidrList = z
       .split(',')
       .map((s) => s.trim())
       .filter((s) => s.length > 0),
-  );
+  )
+  .superRefine((list, ctx) => {
+    for (const c of list) {
+      if (!(c.includes('/') ? ipaddr.isValidCIDR(c) : ipaddr.isValid(c))) {
+        ctx.addIssue({ code: 'custom', message: `entry "${c}" is not an IP address or CIDR` });
+      }
+    }
+  });
 
 const logLevel = z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info');
 
@@ -64,7 +72,13 @@ const fullSchema = z.object({
   HOST: z.string().default('0.0.0.0'),
   PORT: int(0, 65535).default(3000),
   PUBLIC_URL: z.url().optional(),
-  TRUST_PROXY: z.string().default('loopback'),
+  // Express "trust proxy": true/false, a hop count, or comma-separated names/CIDRs (loopback, 10.0.0.0/8).
+  TRUST_PROXY: z
+    .string()
+    .default('loopback')
+    .transform((v): boolean | number | string =>
+      v === 'true' ? true : v === 'false' ? false : /^\d+$/.test(v) ? Number(v) : v,
+    ),
   JWT_SECRET: secret32,
   // Encrypts queued sign-in tokens and derives per-user webhook signing secrets; rotate with care.
   SECRETS_KEY: secret32,

@@ -82,7 +82,8 @@ export async function startMailWorker(deps: {
 }): Promise<string> {
   return deps.boss.work<MagicLinkJob>(
     QUEUES.magicLinkEmail,
-    { batchSize: 1, pollingIntervalSeconds: 1 },
+    // NOTIFY wakes the worker for new emails; retries (scheduled for later) are found by this poll.
+    { batchSize: 1, pollingIntervalSeconds: 1, notifyPollingIntervalSeconds: 1 },
     async ([job]) => {
       if (!job) return;
       const token = deps.sealer.open(job.data.sealed_token);

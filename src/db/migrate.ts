@@ -1,5 +1,6 @@
 // Applies migrations/ with node-pg-migrate and installs pg-boss's schema, under one blocking advisory
 // lock so that two pods starting together run them one after the other instead of failing.
+import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
@@ -7,7 +8,11 @@ import { runner } from 'node-pg-migrate';
 import { PgBoss } from 'pg-boss';
 import type { Logger } from '../logger.ts';
 
-export const MIGRATIONS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../migrations');
+const here = path.dirname(fileURLToPath(import.meta.url));
+// src/db/ when run with tsx, dist/src/db/ when compiled: the folder sits at the package root either way.
+export const MIGRATIONS_DIR =
+  [path.resolve(here, '../../migrations'), path.resolve(here, '../../../migrations')].find((d) => fs.existsSync(d)) ??
+  path.resolve(here, '../../migrations');
 export const MIGRATIONS_TABLE = 'schema_migrations';
 export const PGBOSS_SCHEMA = 'pgboss';
 /** Queue names pg-boss must know before any process sends to or works on them. */
@@ -17,8 +22,7 @@ const MIGRATE_LOCK_KEY = 7241865325823964;
 
 /** The highest migration file name, i.e. the version a fully migrated database reports. */
 export async function expectedMigration(): Promise<string> {
-  const { readdir } = await import('node:fs/promises');
-  const files = (await readdir(MIGRATIONS_DIR)).filter((f) => f.endsWith('.sql')).sort();
+  const files = (await fs.promises.readdir(MIGRATIONS_DIR)).filter((f) => f.endsWith('.sql')).sort();
   return (files.at(-1) ?? '').replace(/\.sql$/, '');
 }
 

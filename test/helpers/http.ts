@@ -1,0 +1,67 @@
+// Real HTTP servers on loopback for tests: a recording receiver and a Resend stand-in.
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export interface Recorded {
+  method: string;
+  url: string;
+  headers: http.IncomingHttpHeaders;
+  body: string;
+  start: number;
+  end: number;
+}
+
+export interface TestServer {
+  url: string;
+  port: number;
+  requests: Recorded[];
+  close(): Promise<void>;
+}
+
+/** Starts a server whose handler may delay and answer as it likes; every request is recorded. */
+export async function startServer(
+  handler: (req: http.IncomingMessage, res: http.ServerResponse, body: string, n: number) => void | Promise<void>,
+): Promise<TestServer> {
+  const requests: Recorded[] = [];
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const rec: Recorded = {
+        method: req.method ?? '',
+        url: req.url ?? '',
+        headers: req.headers,
+        body: Buffer.concat(chunks).toString('utf8'),
+        start: performance.now(),
+        end: 0,
+      };
+      requests.push(rec);
+      res.on('close', () => (rec.end = performance.now()));
+      void Promise.resolve(handler(req, res, rec.body, requests.length)).catch(() => res.destroy());
+    });
+  });
+  server.keepAliveTimeout = 1000;
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as AddressInfo).port;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    requests,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
+
+/** Polls `fn` until it returns a truthy value or the deadline passes (then throws with `what`). */
+export async function waitFor<T>(fn: () => T | Promise<T>, what: string, timeoutMs = 15_000, everyMs = 20): Promise<NonNullable<T>> {
+  const deadline = performance.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v) return v as NonNullable<T>;
+    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}

@@ -1,0 +1,62 @@
+import crypto from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { sign, verifyWebhook, webhookHeaders } from '../../src/scheduler/signing.ts';
+import { deriveSigningSecret, Sealer, generateToken, hashToken } from '../../src/auth/crypto.ts';
+
+// The Standard Webhooks reference test vector.
+const SECRET = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
+const ID = 'msg_p5jXN8AQM9LWM0D4loKWxJek';
+const TS = 1614265330;
+const BODY = '{"test": 2432232314}';
+
+describe('webhook signatures', () => {
+  it('matches the Standard Webhooks test vector', () => {
+    expect(sign(SECRET, ID, TS, BODY)).toBe('v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=');
+  });
+  it('a receiver verifies our headers, and rejects tampering and stale timestamps', () => {
+    const h = webhookHeaders([SECRET], ID, TS, BODY);
+    const hdrs = { id: h['webhook-id']!, timestamp: h['webhook-timestamp']!, signature: h['webhook-signature']! };
+    expect(verifyWebhook(SECRET, hdrs, BODY, TS + 10)).toBe(true);
+    expect(verifyWebhook(SECRET, hdrs, `${BODY} `, TS)).toBe(false);
+    expect(verifyWebhook(SECRET, { ...hdrs, id: 'other' }, BODY, TS)).toBe(false);
+    expect(verifyWebhook(SECRET, hdrs, BODY, TS + 3600)).toBe(false);
+    expect(verifyWebhook('whsec_' + crypto.randomBytes(24).toString('base64'), hdrs, BODY, TS)).toBe(false);
+  });
+  it('during rotation both old and new secrets verify', () => {
+    const other = 'whsec_' + crypto.randomBytes(32).toString('base64');
+    const h = webhookHeaders([other, SECRET], ID, TS, BODY);
+    const hdrs = { id: ID, timestamp: String(TS), signature: h['webhook-signature']! };
+    expect(h['webhook-signature']!.split(' ')).toHaveLength(2);
+    expect(verifyWebhook(SECRET, hdrs, BODY, TS)).toBe(true);
+    expect(verifyWebhook(other, hdrs, BODY, TS)).toBe(true);
+  });
+});
+
+describe('secrets', () => {
+  const master = crypto.randomBytes(32);
+  it('signing secrets are derived per user and version, in whsec_ format', () => {
+    const a1 = deriveSigningSecret(master, 'user-a', 1);
+    expect(a1).toMatch(/^whsec_[A-Za-z0-9+/]{43}=$/);
+    expect(deriveSigningSecret(master, 'user-a', 1)).toBe(a1);
+    expect(deriveSigningSecret(master, 'user-a', 2)).not.toBe(a1);
+    expect(deriveSigningSecret(master, 'user-b', 1)).not.toBe(a1);
+    expect(deriveSigningSecret(crypto.randomBytes(32), 'user-a', 1)).not.toBe(a1);
+  });
+  it('sealed payloads round-trip and reject tampering or another key', () => {
+    const s = new Sealer(master, 'magic-link');
+    const sealed = s.seal('secret-token');
+    expect(sealed).not.toContain('secret-token');
+    expect(s.open(sealed)).toBe('secret-token');
+    const raw = Buffer.from(sealed, 'base64url');
+    raw[raw.length - 1]! ^= 1;
+    expect(() => s.open(raw.toString('base64url'))).toThrow();
+    expect(() => new Sealer(crypto.randomBytes(32), 'magic-link').open(sealed)).toThrow();
+  });
+  it('sign-in tokens carry 256 bits and only their hash is stored', () => {
+    const t = generateToken();
+    expect(Buffer.from(t, 'base64url')).toHaveLength(32);
+    expect(hashToken(t)).toHaveLength(32);
+    expect(hashToken(t).equals(hashToken(t))).toBe(true);
+    expect(generateToken()).not.toBe(t);
+  });
+});
