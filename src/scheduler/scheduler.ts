@@ -29,6 +29,8 @@ export interface SchedulerOptions {
   reaperIntervalMs: number;
   shutdownGraceMs: number;
   secretsKey: Buffer;
+  /** Jitter source for retry delays; tests pass a constant to make schedules exact. */
+  random?: () => number;
 }
 
 interface InFlight {
@@ -210,7 +212,9 @@ export class Scheduler {
         if (newStatus === 'retrying') {
           const policy = retryPolicyOf(job);
           retryDelayMs =
-            r.retryAfterMs !== null ? Math.min(r.retryAfterMs, policy.max_delay_ms) : backoffDelayMs(policy, job.attempts);
+            r.retryAfterMs !== null
+              ? Math.min(r.retryAfterMs, policy.max_delay_ms)
+              : backoffDelayMs(policy, job.attempts, this.opts.random);
         }
         this.completer.push({
           id: job.id,
@@ -276,7 +280,7 @@ export class Scheduler {
   /** One reaper pass plus the backlog gauge. */
   async reapOnce(): Promise<number> {
     try {
-      const rescued = await reapExpiredLeases(this.pool);
+      const rescued = await reapExpiredLeases(this.pool, this.opts.random);
       if (rescued > 0) {
         this.metrics.reaperRescues.inc(rescued);
         this.log.warn({ rescued }, 'reaper rescued jobs with expired leases');

@@ -137,7 +137,8 @@ export async function recordAttempts(db: Queryable, workerId: string, recs: Atte
          WHERE EXISTS (SELECT 1 FROM jobs WHERE id = i.id)
        RETURNING job_id, outcome
      )
-     SELECT ins.job_id, ins.outcome FROM ins LEFT JOIN (SELECT count(*) FROM wake) w ON true`,
+     -- Referenced in the select list so the planner cannot drop the NOTIFY (an unused LEFT JOIN would be removed).
+     SELECT ins.job_id, ins.outcome, (SELECT count(*) FROM wake) AS woke FROM ins`,
     [
       col((r) => r.id),
       col((r) => r.leaseToken),
@@ -233,7 +234,7 @@ export async function rescueExpired(
      ), wake AS (
        SELECT pg_notify('${JOBS_CHANNEL}', (extract(epoch FROM now()) * 1000)::bigint::text) FROM upd HAVING count(*) > 0
      )
-     SELECT job_id AS id FROM ins LEFT JOIN (SELECT count(*) FROM wake) w ON true`,
+     SELECT job_id AS id, (SELECT count(*) FROM wake) AS woke FROM ins`,
     [
       decisions.map((d) => d.id),
       decisions.map((d) => d.attempt),

@@ -1,0 +1,100 @@
+// Test factories for the scheduler: jobs inserted through the real repository, schedulers with
+// their own pools (as separate processes would have), loopback targets allowed unless told otherwise.
+import type { LookupFn } from '../../src/scheduler/executor.ts';
+import { Executor } from '../../src/scheduler/executor.ts';
+import { Scheduler, type SchedulerOptions } from '../../src/scheduler/scheduler.ts';
+import { createTargetPolicy } from '../../src/jobs/urlPolicy.ts';
+import { createPool } from '../../src/db/pool.ts';
+import { insertJob, type JobRow, type NewJob } from '../../src/sql/jobs.ts';
+import { upsertUserByEmail } from '../../src/sql/users.ts';
+import { Metrics } from '../../src/observability/metrics.ts';
+import { silentLogger } from '../../src/logger.ts';
+import type { TestDb } from './db.ts';
+import { TEST_SECRETS_KEY } from './app.ts';
+
+export const SECRETS_KEY = Buffer.from(TEST_SECRETS_KEY, 'base64');
+
+export async function createUser(db: TestDb, email = `u-${Math.random().toString(36).slice(2)}@example.com`) {
+  return upsertUserByEmail(db.pool, email);
+}
+
+/** Inserts a job (defaults: POST to `url`, due now, 5 s timeout, 3 exponential attempts of 100 ms base). */
+export async function createJob(db: TestDb, userId: string, over: Partial<NewJob> & { url: string }): Promise<JobRow> {
+  const row = await insertJob(db.pool, {
+    userId,
+    name: null,
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: '{"ok":true}',
+    fireAt: null,
+    delaySeconds: 0,
+    timeoutMs: 5000,
+    retry: { strategy: 'exponential', max_attempts: 3, base_delay_ms: 100, max_delay_ms: 60_000 },
+    idempotencyKey: null,
+    requestHash: null,
+    ...over,
+  });
+  return row!;
+}
+
+export interface TestScheduler {
+  scheduler: Scheduler;
+  metrics: Metrics;
+  stop(graceMs?: number): Promise<void>;
+}
+
+export async function startScheduler(
+  db: TestDb,
+  over: Partial<SchedulerOptions> & { allowlist?: string[]; lookup?: LookupFn; maxResponseBytes?: number } = {},
+): Promise<TestScheduler> {
+  const pool = createPool(db.url, { max: 5, applicationName: 'test-scheduler' });
+  const executor = new Executor({
+    policy: createTargetPolicy(over.allowlist ?? ['127.0.0.0/8', '::1/128']),
+    maxResponseBytes: over.maxResponseBytes ?? 8192,
+    userAgent: 'dist-job-scheduler/test',
+    lookup: over.lookup,
+  });
+  const metrics = new Metrics();
+  const scheduler = new Scheduler(
+    pool,
+    db.url,
+    executor,
+    {
+      concurrency: 50,
+      batchSize: 50,
+      perUserCap: 50,
+      pollIntervalMs: 5000,
+      leaseMs: 10_000,
+      heartbeatIntervalMs: 1000,
+      reaperIntervalMs: 500,
+      shutdownGraceMs: 2000,
+      secretsKey: SECRETS_KEY,
+      ...over,
+    },
+    silentLogger,
+    metrics,
+  );
+  await scheduler.start();
+  let stopped = false;
+  return {
+    scheduler,
+    metrics,
+    async stop(graceMs?: number) {
+      if (stopped) return;
+      stopped = true;
+      await scheduler.stop(graceMs);
+      await executor.close();
+      await pool.end();
+    },
+  };
+}
+
+export async function jobState(db: TestDb, id: string) {
+  const { rows } = await db.pool.query(`SELECT status, attempts, next_attempt_at, lease_token FROM jobs WHERE id = $1`, [id]);
+  return rows[0] as { status: string; attempts: number; next_attempt_at: Date; lease_token: string | null };
+}
+
+export async function executionsOf(db: TestDb, id: string) {
+  const { rows } = await db.pool.query(`SELECT * FROM job_executions WHERE job_id = $1 ORDER BY attempt, id`, [id]);
+  return rows as { attempt: number; outcome: string; status_code: number | null; error: string | null; response_body: string | null; response_truncated: boolean; duration_ms: number | null; started_at: Date | null; finished_at: Date }[];
+}
