@@ -13,7 +13,14 @@ import { migrateUp } from '../src/db/migrate.ts';
 import { createLogger } from '../src/logger.ts';
 
 const COLORS: Record<string, string> = { server: '\x1b[36m', scheduler: '\x1b[35m', dev: '\x1b[33m' };
-const LEVELS: Record<number, string> = { 10: 'TRACE', 20: 'DEBUG', 30: 'INFO', 40: 'WARN', 50: 'ERROR', 60: 'FATAL' };
+const LEVELS: Record<number, string> = {
+  10: 'TRACE',
+  20: 'DEBUG',
+  30: 'INFO',
+  40: 'WARN',
+  50: 'ERROR',
+  60: 'FATAL',
+};
 
 function print(name: string, line: string): void {
   const tag = `${COLORS[name] ?? ''}${name.padEnd(9)}\x1b[0m`;
@@ -23,7 +30,9 @@ function print(name: string, line: string): void {
     const t = typeof time === 'string' ? time.slice(11, 23) : '';
     const extra = Object.keys(rest).length ? ` ${JSON.stringify(rest)}` : '';
     if (typeof rest.magic_link === 'string') {
-      process.stdout.write(`${t} ${tag} \x1b[1;32m✉  sign-in link for ${String(rest.to)}:\n    ${rest.magic_link}\x1b[0m\n`);
+      process.stdout.write(
+        `${t} ${tag} \x1b[1;32m✉  sign-in link for ${String(rest.to)}:\n    ${rest.magic_link}\x1b[0m\n`,
+      );
       return;
     }
     process.stdout.write(`${t} ${tag} ${LEVELS[level as number] ?? String(level)} ${String(msg)}${extra}\n`);
@@ -35,8 +44,12 @@ function print(name: string, line: string): void {
 function devSecrets(dataDir: string): { JWT_SECRET: string; SECRETS_KEY: string } {
   // Stable across restarts so sessions survive; generated once, git-ignored with the rest of .data.
   const file = path.join(dataDir, 'dev-secrets.json');
-  if (fs.existsSync(file)) return JSON.parse(fs.readFileSync(file, 'utf8')) as { JWT_SECRET: string; SECRETS_KEY: string };
-  const secrets = { JWT_SECRET: crypto.randomBytes(48).toString('base64'), SECRETS_KEY: crypto.randomBytes(48).toString('base64') };
+  if (fs.existsSync(file))
+    return JSON.parse(fs.readFileSync(file, 'utf8')) as { JWT_SECRET: string; SECRETS_KEY: string };
+  const secrets = {
+    JWT_SECRET: crypto.randomBytes(48).toString('base64'),
+    SECRETS_KEY: crypto.randomBytes(48).toString('base64'),
+  };
   fs.mkdirSync(dataDir, { recursive: true });
   fs.writeFileSync(file, JSON.stringify(secrets, null, 2), { mode: 0o600 });
   return secrets;
@@ -60,7 +73,13 @@ async function main(): Promise<void> {
   let embedded: EmbeddedHandle | undefined;
   let databaseUrl = settings.DATABASE_URL;
   if (!databaseUrl) {
-    print('dev', JSON.stringify({ level: 30, msg: `starting embedded Postgres on port ${settings.DEV_PG_PORT} (data in ${settings.DEV_DATA_DIR}/pg)` }));
+    print(
+      'dev',
+      JSON.stringify({
+        level: 30,
+        msg: `starting embedded Postgres on port ${settings.DEV_PG_PORT} (data in ${settings.DEV_DATA_DIR}/pg)`,
+      }),
+    );
     embedded = await startEmbeddedPostgres({
       dataDir: path.join(settings.DEV_DATA_DIR, 'pg'),
       port: settings.DEV_PG_PORT,
@@ -70,7 +89,13 @@ async function main(): Promise<void> {
     databaseUrl = withDatabase(embedded.url, 'djs_dev');
   }
   const ran = await migrateUp(databaseUrl, log);
-  print('dev', JSON.stringify({ level: 30, msg: ran.length ? `applied migrations: ${ran.join(', ')}` : 'database is up to date' }));
+  print(
+    'dev',
+    JSON.stringify({
+      level: 30,
+      msg: ran.length ? `applied migrations: ${ran.join(', ')}` : 'database is up to date',
+    }),
+  );
 
   const secrets = devSecrets(settings.DEV_DATA_DIR);
   const childEnv: Record<string, string> = {
@@ -93,9 +118,21 @@ async function main(): Promise<void> {
     children.push(child);
   }
   const port = env.PORT ?? '3000';
-  print('dev', JSON.stringify({ level: 30, msg: `API: http://localhost:${port}  (try: curl http://localhost:${port}/healthz)` }));
+  print(
+    'dev',
+    JSON.stringify({
+      level: 30,
+      msg: `API: http://localhost:${port}  (try: curl http://localhost:${port}/healthz)`,
+    }),
+  );
   if (!env.RESEND_API_KEY) {
-    print('dev', JSON.stringify({ level: 30, msg: 'No RESEND_API_KEY: sign-in links appear right here in this console (look for ✉).' }));
+    print(
+      'dev',
+      JSON.stringify({
+        level: 30,
+        msg: 'No RESEND_API_KEY: sign-in links appear right here in this console (look for ✉).',
+      }),
+    );
   }
 
   let stopping = false;
@@ -122,7 +159,10 @@ async function main(): Promise<void> {
   for (const c of children) {
     c.once('exit', (code) => {
       if (!stopping) {
-        print('dev', JSON.stringify({ level: 50, msg: `a child process exited (code ${code}); stopping the stack` }));
+        print(
+          'dev',
+          JSON.stringify({ level: 50, msg: `a child process exited (code ${code}); stopping the stack` }),
+        );
         void stop(1);
       }
     });

@@ -13,7 +13,8 @@ async function main(): Promise<void> {
     log.info({ ran }, ran.length ? `applied ${ran.length} migration(s)` : 'database is up to date');
   } else if (direction === 'down') {
     const count = countArg === 'all' ? Infinity : Number(countArg);
-    if (!Number.isInteger(count) && count !== Infinity) throw new ConfigError([`down takes a number or "all", not ${countArg}`]);
+    if (!Number.isInteger(count) && count !== Infinity)
+      throw new ConfigError([`down takes a number or "all", not ${countArg}`]);
     const ran = await migrateDown(cfg.DATABASE_URL, count, log);
     log.info({ ran }, `reverted ${ran.length} migration(s)`);
   } else {

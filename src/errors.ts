@@ -20,7 +20,11 @@ export class AppError extends Error {
 export const notFound = (what = 'resource') => new AppError(404, 'not_found', `${what} not found`);
 export const unauthorized = (message = 'a valid bearer token is required') =>
   new AppError(401, 'unauthorized', message, undefined, { headers: { 'WWW-Authenticate': 'Bearer' } });
-export const rateLimited = (retryAfterSeconds: number, code = 'rate_limited', message = 'too many requests') =>
+export const rateLimited = (
+  retryAfterSeconds: number,
+  code = 'rate_limited',
+  message = 'too many requests',
+) =>
   new AppError(429, code, message, undefined, {
     headers: { 'Retry-After': String(Math.max(1, Math.ceil(retryAfterSeconds))) },
   });
@@ -39,8 +43,10 @@ export function isDatabaseUnavailable(err: unknown): boolean {
   if (!err || typeof err !== 'object') return false;
   const e = err as { code?: unknown; message?: unknown };
   const code = typeof e.code === 'string' ? e.code : '';
-  if (['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN'].includes(code)) return true;
-  if (code.startsWith('08') || code === SQLSTATE.ADMIN_SHUTDOWN || code === SQLSTATE.CANNOT_CONNECT_NOW) return true;
+  if (['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN'].includes(code))
+    return true;
+  if (code.startsWith('08') || code === SQLSTATE.ADMIN_SHUTDOWN || code === SQLSTATE.CANNOT_CONNECT_NOW)
+    return true;
   const msg = typeof e.message === 'string' ? e.message : '';
   return /Connection terminated|connection timeout|timeout exceeded when trying to connect|Client has encountered a connection error/i.test(
     msg,

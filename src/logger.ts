@@ -11,7 +11,15 @@ export function createLogger(name: string, level: string): Logger {
     base: { service: name },
     timestamp: pino.stdTimeFunctions.isoTime,
     redact: {
-      paths: ['req.headers.authorization', 'token', 'access_token', '*.token', '*.access_token', 'password', 'secret'],
+      paths: [
+        'req.headers.authorization',
+        'token',
+        'access_token',
+        '*.token',
+        '*.access_token',
+        'password',
+        'secret',
+      ],
       censor: '[redacted]',
     },
   });

@@ -25,7 +25,8 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
   const transport = config.RESEND_API_KEY
     ? new ResendTransport(config.RESEND_API_KEY, config.MAIL_FROM, config.RESEND_BASE_URL)
     : new LogTransport(log);
-  if (!config.RESEND_API_KEY) log.info('RESEND_API_KEY is not set: sign-in links are written to this log (field "magic_link")');
+  if (!config.RESEND_API_KEY)
+    log.info('RESEND_API_KEY is not set: sign-in links are written to this log (field "magic_link")');
   await startMailWorker({
     boss,
     transport,

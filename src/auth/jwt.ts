@@ -44,7 +44,8 @@ export class SessionTokens {
         requiredClaims: ['sub', 'exp', 'iat', 'jti'],
       });
       const tv = payload.tv;
-      if (typeof payload.sub !== 'string' || typeof tv !== 'number' || !Number.isInteger(tv) || !payload.exp) return null;
+      if (typeof payload.sub !== 'string' || typeof tv !== 'number' || !Number.isInteger(tv) || !payload.exp)
+        return null;
       return { userId: payload.sub, tokenVersion: tv, expiresAt: new Date(payload.exp * 1000) };
     } catch (err) {
       if (err instanceof joseErrors.JOSEError || err instanceof TypeError) return null;

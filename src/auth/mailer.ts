@@ -51,7 +51,10 @@ export class ResendTransport implements MailTransport {
 export class LogTransport implements MailTransport {
   constructor(private readonly log: Logger) {}
   send(email: Email): Promise<void> {
-    this.log.info({ to: email.to, magic_link: email.link }, 'sign-in link (no RESEND_API_KEY: this log is the mailbox)');
+    this.log.info(
+      { to: email.to, magic_link: email.link },
+      'sign-in link (no RESEND_API_KEY: this log is the mailbox)',
+    );
     return Promise.resolve();
   }
 }
@@ -93,7 +96,10 @@ export async function startMailWorker(deps: {
         deps.metrics.mailSent.inc();
       } catch (err) {
         deps.metrics.mailFailed.inc();
-        deps.log.warn({ err: { message: (err as Error).message }, job_id: job.id }, 'magic-link email failed; will retry');
+        deps.log.warn(
+          { err: { message: (err as Error).message }, job_id: job.id },
+          'magic-link email failed; will retry',
+        );
         throw err;
       }
     },

@@ -47,7 +47,12 @@ export class AuthService {
       const counts = await links.recentRequestCounts(tx, email, ip);
       if (counts.byIp >= this.d.perIpPerHour) throw rateLimited(counts.ipRetryAfterS);
       if (counts.byEmail >= this.d.perEmailPerHour) throw rateLimited(counts.emailRetryAfterS);
-      await links.replaceLink(tx, { email, tokenHash: hashToken(token), ip, ttlSeconds: this.d.linkTtlSeconds });
+      await links.replaceLink(tx, {
+        email,
+        tokenHash: hashToken(token),
+        ip,
+        ttlSeconds: this.d.linkTtlSeconds,
+      });
       const job: MagicLinkJob = { to: email, sealed_token: this.d.sealer.seal(token) };
       await this.d.boss.send(QUEUES.magicLinkEmail, job, { db: bossDb(tx) });
     });
@@ -88,4 +93,5 @@ export class AuthService {
   }
 }
 
-const invalidToken = () => new AppError(401, 'invalid_token', 'the sign-in link is invalid, expired or already used');
+const invalidToken = () =>
+  new AppError(401, 'invalid_token', 'the sign-in link is invalid, expired or already used');

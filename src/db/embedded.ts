@@ -45,7 +45,9 @@ export async function startEmbeddedPostgres(opts: {
   const dataDir = path.resolve(opts.dataDir);
   const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
   if (!(await portIsFree(opts.port))) {
-    throw new Error(`port ${opts.port} is taken; set DEV_PG_PORT to another port, or DATABASE_URL to use a server`);
+    throw new Error(
+      `port ${opts.port} is taken; set DEV_PG_PORT to another port, or DATABASE_URL to use a server`,
+    );
   }
   const quiet = opts.onLog ?? (() => {});
   const pg = new EmbeddedPostgres({
@@ -57,7 +59,16 @@ export async function startEmbeddedPostgres(opts: {
     persistent: opts.persistent,
     createPostgresUser: isRoot,
     // Tuned for a development/test cluster: durability is not the point, speed and many connections are.
-    postgresFlags: ['-c', 'max_connections=400', '-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off'],
+    postgresFlags: [
+      '-c',
+      'max_connections=400',
+      '-c',
+      'fsync=off',
+      '-c',
+      'synchronous_commit=off',
+      '-c',
+      'full_page_writes=off',
+    ],
     onLog: quiet,
     onError: (e: unknown) => quiet(String(e)),
   });

@@ -11,8 +11,9 @@ import type { Logger } from '../logger.ts';
 const here = path.dirname(fileURLToPath(import.meta.url));
 // src/db/ when run with tsx, dist/src/db/ when compiled: the folder sits at the package root either way.
 export const MIGRATIONS_DIR =
-  [path.resolve(here, '../../migrations'), path.resolve(here, '../../../migrations')].find((d) => fs.existsSync(d)) ??
-  path.resolve(here, '../../migrations');
+  [path.resolve(here, '../../migrations'), path.resolve(here, '../../../migrations')].find((d) =>
+    fs.existsSync(d),
+  ) ?? path.resolve(here, '../../migrations');
 export const MIGRATIONS_TABLE = 'schema_migrations';
 export const PGBOSS_SCHEMA = 'pgboss';
 /** Queue names pg-boss must know before any process sends to or works on them. */
@@ -61,7 +62,10 @@ export async function migrateDown(databaseUrl: string, count: number, log: Logge
 }
 
 async function withMigrateLock<T>(databaseUrl: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: databaseUrl, application_name: 'dist-job-scheduler-migrate' });
+  const client = new pg.Client({
+    connectionString: databaseUrl,
+    application_name: 'dist-job-scheduler-migrate',
+  });
   await client.connect();
   try {
     await client.query('SELECT pg_advisory_lock($1)', [MIGRATE_LOCK_KEY]);

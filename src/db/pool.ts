@@ -34,15 +34,18 @@ export function createPool(
   pool.on('error', () => {});
   openPools.add(pool);
   const end = pool.end.bind(pool);
-  pool.end = (async () => {
+  pool.end = async () => {
     openPools.delete(pool);
     if (!pool.ended) await end();
-  });
+  };
   return pool;
 }
 
 /** Runs `fn` in a transaction on one client; commits on success, rolls back on any throw. */
-export async function withTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+export async function withTransaction<T>(
+  pool: pg.Pool,
+  fn: (client: pg.PoolClient) => Promise<T>,
+): Promise<T> {
   const client = await pool.connect();
   try {
     await client.query('BEGIN');

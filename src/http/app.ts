@@ -39,7 +39,12 @@ export function createApp(deps: AppDeps): express.Express {
     pool,
     boss,
     sealer: new Sealer(config.SECRETS_KEY, 'magic-link'),
-    tokens: new SessionTokens(config.JWT_SECRET, config.JWT_ISSUER, config.JWT_AUDIENCE, config.SESSION_TTL_SECONDS),
+    tokens: new SessionTokens(
+      config.JWT_SECRET,
+      config.JWT_ISSUER,
+      config.JWT_AUDIENCE,
+      config.SESSION_TTL_SECONDS,
+    ),
     linkTtlSeconds: config.MAGIC_LINK_TTL_SECONDS,
     perEmailPerHour: config.MAGIC_LINK_RATE_PER_EMAIL_PER_HOUR,
     perIpPerHour: config.MAGIC_LINK_RATE_PER_IP_PER_HOUR,
@@ -67,7 +72,9 @@ export function createApp(deps: AppDeps): express.Express {
   app.use(healthRoutes({ checks: deps.readiness, metrics }));
   app.use(authRoutes({ auth, publicUrl: config.PUBLIC_URL }));
   app.use(jobsRoutes({ auth, jobs, secrets, publicUrl: config.PUBLIC_URL }));
-  app.use((req, _res, next) => next(new AppError(404, 'not_found', `no route for ${req.method} ${req.path}`)));
+  app.use((req, _res, next) =>
+    next(new AppError(404, 'not_found', `no route for ${req.method} ${req.path}`)),
+  );
   app.use(errorHandler(log));
   return app;
 }

@@ -70,18 +70,26 @@ export function errorHandler(log: Logger): ErrorRequestHandler {
     if (!appErr) {
       log.error({ request_id: req.id, err }, 'unhandled error');
     } else if (appErr.status >= 500) {
-      log.warn({ request_id: req.id, code: appErr.code, err: { message: (err as Error).message } }, 'request failed');
+      log.warn(
+        { request_id: req.id, code: appErr.code, err: { message: (err as Error).message } },
+        'request failed',
+      );
     }
     const e = appErr ?? new AppError(500, 'internal_error', 'internal server error');
     if (res.headersSent) return;
     for (const [k, v] of Object.entries(e.headers)) res.setHeader(k, v);
-    res.status(e.status).json({ error: { code: e.code, message: e.message, ...(e.details ? { details: e.details } : {}) } });
+    res
+      .status(e.status)
+      .json({ error: { code: e.code, message: e.message, ...(e.details ? { details: e.details } : {}) } });
   };
 }
 
 function toAppError(err: unknown): AppError | null {
   if (err instanceof AppError) return err;
-  if (isDatabaseUnavailable(err)) return new AppError(503, 'service_unavailable', 'the database is unavailable; retry shortly', undefined, { headers: { 'Retry-After': '5' } });
+  if (isDatabaseUnavailable(err))
+    return new AppError(503, 'service_unavailable', 'the database is unavailable; retry shortly', undefined, {
+      headers: { 'Retry-After': '5' },
+    });
   // body-parser errors carry a `type`; they are the client's fault, never a 500.
   const type = (err as { type?: unknown })?.type;
   switch (type) {

@@ -34,7 +34,12 @@ export function confirmPage(token: string): string {
 }
 
 /** Shown after a successful sign-in: the token, its expiry and a curl example. */
-export function signedInPage(s: { email: string; accessToken: string; expiresAt: string; publicUrl: string }): string {
+export function signedInPage(s: {
+  email: string;
+  accessToken: string;
+  expiresAt: string;
+  publicUrl: string;
+}): string {
   const curl = `curl -H "Authorization: Bearer ${s.accessToken}" ${s.publicUrl}/v1/me`;
   return page(
     'Signed in — dist-job-scheduler',

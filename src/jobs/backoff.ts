@@ -19,7 +19,11 @@ export function baseDelayMs(policy: RetryPolicy, attempt: number): number {
 }
 
 /** The delay with jitter; `random` is injectable so tests are deterministic. */
-export function backoffDelayMs(policy: RetryPolicy, attempt: number, random: () => number = Math.random): number {
+export function backoffDelayMs(
+  policy: RetryPolicy,
+  attempt: number,
+  random: () => number = Math.random,
+): number {
   const d = baseDelayMs(policy, attempt);
   const jittered = d * (1 - JITTER_RATIO + 2 * JITTER_RATIO * random());
   return Math.max(0, Math.min(policy.max_delay_ms, Math.round(jittered)));

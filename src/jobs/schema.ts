@@ -6,7 +6,18 @@ import { checkTargetUrl, type TargetPolicy } from './urlPolicy.ts';
 import { RESERVED_HEADERS } from '../scheduler/signing.ts';
 
 export const METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
-const FORBIDDEN_HEADERS = new Set(['host', 'content-length', 'transfer-encoding', 'connection', 'keep-alive', 'upgrade', 'te', 'trailer', 'proxy-connection', ...RESERVED_HEADERS]);
+const FORBIDDEN_HEADERS = new Set([
+  'host',
+  'content-length',
+  'transfer-encoding',
+  'connection',
+  'keep-alive',
+  'upgrade',
+  'te',
+  'trailer',
+  'proxy-connection',
+  ...RESERVED_HEADERS,
+]);
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 const MAX_HEADERS = 50;
 const MAX_HEADER_BYTES = 16 * 1024;
@@ -29,25 +40,37 @@ export function parseInstant(s: string): DateTime | null {
 
 /** Builds the create schema for these limits and target policy. */
 export function createJobSchema(limits: JobLimits, policy: TargetPolicy) {
-  const headers = z
-    .record(z.string(), z.string())
-    .superRefine((h, ctx) => {
-      const entries = Object.entries(h);
-      if (entries.length > MAX_HEADERS) ctx.addIssue({ code: 'custom', message: `at most ${MAX_HEADERS} headers` });
-      let total = 0;
-      const seen = new Set<string>();
-      for (const [name, value] of entries) {
-        total += Buffer.byteLength(name) + Buffer.byteLength(value);
-        const lower = name.toLowerCase();
-        if (!TOKEN.test(name)) ctx.addIssue({ code: 'custom', path: [name], message: 'not a valid header name' });
-        else if (FORBIDDEN_HEADERS.has(lower)) ctx.addIssue({ code: 'custom', path: [name], message: 'this header is set by the scheduler and may not be given' });
-        if (seen.has(lower)) ctx.addIssue({ code: 'custom', path: [name], message: 'duplicate header (names are case-insensitive)' });
-        seen.add(lower);
-        // eslint-disable-next-line no-control-regex
-        if (/[\r\n\0]/.test(value) || /[\x00-\x08\x0a-\x1f\x7f]/.test(value)) ctx.addIssue({ code: 'custom', path: [name], message: 'header value contains control characters' });
-      }
-      if (total > MAX_HEADER_BYTES) ctx.addIssue({ code: 'custom', message: `headers total more than ${MAX_HEADER_BYTES} bytes` });
-    });
+  const headers = z.record(z.string(), z.string()).superRefine((h, ctx) => {
+    const entries = Object.entries(h);
+    if (entries.length > MAX_HEADERS)
+      ctx.addIssue({ code: 'custom', message: `at most ${MAX_HEADERS} headers` });
+    let total = 0;
+    const seen = new Set<string>();
+    for (const [name, value] of entries) {
+      total += Buffer.byteLength(name) + Buffer.byteLength(value);
+      const lower = name.toLowerCase();
+      if (!TOKEN.test(name))
+        ctx.addIssue({ code: 'custom', path: [name], message: 'not a valid header name' });
+      else if (FORBIDDEN_HEADERS.has(lower))
+        ctx.addIssue({
+          code: 'custom',
+          path: [name],
+          message: 'this header is set by the scheduler and may not be given',
+        });
+      if (seen.has(lower))
+        ctx.addIssue({
+          code: 'custom',
+          path: [name],
+          message: 'duplicate header (names are case-insensitive)',
+        });
+      seen.add(lower);
+      // eslint-disable-next-line no-control-regex
+      if (/[\r\n\0]/.test(value) || /[\x00-\x08\x0a-\x1f\x7f]/.test(value))
+        ctx.addIssue({ code: 'custom', path: [name], message: 'header value contains control characters' });
+    }
+    if (total > MAX_HEADER_BYTES)
+      ctx.addIssue({ code: 'custom', message: `headers total more than ${MAX_HEADER_BYTES} bytes` });
+  });
 
   const request = z
     .strictObject({
@@ -60,7 +83,8 @@ export function createJobSchema(limits: JobLimits, policy: TargetPolicy) {
       body: z.string().optional(),
     })
     .superRefine((r, ctx) => {
-      if (r.body !== undefined && r.method === 'GET') ctx.addIssue({ code: 'custom', path: ['body'], message: 'a GET request cannot have a body' });
+      if (r.body !== undefined && r.method === 'GET')
+        ctx.addIssue({ code: 'custom', path: ['body'], message: 'a GET request cannot have a body' });
       if (r.body !== undefined && Buffer.byteLength(r.body) > limits.bodyMaxBytes)
         ctx.addIssue({ code: 'custom', path: ['body'], message: `at most ${limits.bodyMaxBytes} bytes` });
     });
@@ -70,9 +94,17 @@ export function createJobSchema(limits: JobLimits, policy: TargetPolicy) {
       strategy: z.enum(['linear', 'exponential']).default('exponential'),
       max_attempts: z.number().int().min(1).max(25).default(5),
       base_delay_ms: z.number().int().min(0).max(86_400_000).default(1000),
-      max_delay_ms: z.number().int().min(0).max(7 * 86_400_000).default(3_600_000),
+      max_delay_ms: z
+        .number()
+        .int()
+        .min(0)
+        .max(7 * 86_400_000)
+        .default(3_600_000),
     })
-    .refine((r) => r.base_delay_ms <= r.max_delay_ms, { message: 'base_delay_ms must not exceed max_delay_ms', path: ['max_delay_ms'] });
+    .refine((r) => r.base_delay_ms <= r.max_delay_ms, {
+      message: 'base_delay_ms must not exceed max_delay_ms',
+      path: ['max_delay_ms'],
+    });
 
   const maxSeconds = limits.fireAtMaxDays * 86400;
   return z
@@ -85,7 +117,10 @@ export function createJobSchema(limits: JobLimits, policy: TargetPolicy) {
         .transform((s, ctx) => {
           const dt = parseInstant(s);
           if (!dt) {
-            ctx.addIssue({ code: 'custom', message: 'must be an ISO-8601 date-time with an offset or Z, e.g. 2026-12-01T09:00:00Z' });
+            ctx.addIssue({
+              code: 'custom',
+              message: 'must be an ISO-8601 date-time with an offset or Z, e.g. 2026-12-01T09:00:00Z',
+            });
             return z.NEVER;
           }
           if (dt.diffNow('seconds').seconds > maxSeconds) {
@@ -97,11 +132,20 @@ export function createJobSchema(limits: JobLimits, policy: TargetPolicy) {
         .optional(),
       delay_seconds: z.number().int().min(0).max(maxSeconds).optional(),
       timeout_ms: z.number().int().min(1000).max(limits.timeoutMaxMs).default(limits.timeoutDefaultMs),
-      retry: retry.default({ strategy: 'exponential', max_attempts: 5, base_delay_ms: 1000, max_delay_ms: 3_600_000 }),
+      retry: retry.default({
+        strategy: 'exponential',
+        max_attempts: 5,
+        base_delay_ms: 1000,
+        max_delay_ms: 3_600_000,
+      }),
     })
     .superRefine((j, ctx) => {
       if (j.fire_at !== undefined && j.delay_seconds !== undefined)
-        ctx.addIssue({ code: 'custom', path: ['delay_seconds'], message: 'give fire_at or delay_seconds, not both' });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['delay_seconds'],
+          message: 'give fire_at or delay_seconds, not both',
+        });
     });
 }
 

@@ -96,7 +96,8 @@ export class JobsService {
     if (!row) {
       // Lost a race with an identical key: the winner's row decides replay vs conflict.
       const existing = await jobsSql.findByIdempotencyKey(this.d.pool, userId, idempotencyKey!);
-      if (!existing) throw new AppError(409, 'idempotency_key_reused', 'the idempotency key is in use; retry');
+      if (!existing)
+        throw new AppError(409, 'idempotency_key_reused', 'the idempotency key is in use; retry');
       return this.replay(existing, hash!);
     }
     this.d.onCreated?.();
@@ -105,7 +106,11 @@ export class JobsService {
 
   private replay(existing: jobsSql.JobWithLast, hash: Buffer) {
     if (!existing.request_hash || !existing.request_hash.equals(hash)) {
-      throw new AppError(409, 'idempotency_key_reused', 'this Idempotency-Key was used with a different request body');
+      throw new AppError(
+        409,
+        'idempotency_key_reused',
+        'this Idempotency-Key was used with a different request body',
+      );
     }
     return { job: jobJson(existing), replayed: true };
   }
@@ -136,7 +141,7 @@ export class JobsService {
     }
     if (details.length) throw invalid(details);
     const rows = await jobsSql.listJobs(this.d.pool, userId, {
-      statuses: (q.data.status) ?? null,
+      statuses: q.data.status ?? null,
       fireAtFrom: from,
       fireAtTo: to,
       beforeSeq,
@@ -159,7 +164,11 @@ export class JobsService {
     const r = await jobsSql.cancelJob(this.d.pool, userId, id);
     if (!r) throw notFound('job');
     if (r.before === 'succeeded' || r.before === 'failed') {
-      throw new AppError(409, 'job_finished', `the job already ${r.before === 'succeeded' ? 'succeeded' : 'failed'}; it cannot be cancelled`);
+      throw new AppError(
+        409,
+        'job_finished',
+        `the job already ${r.before === 'succeeded' ? 'succeeded' : 'failed'}; it cannot be cancelled`,
+      );
     }
     return jobJson(r.job);
   }

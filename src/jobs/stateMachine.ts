@@ -22,14 +22,7 @@ export function canTransition(from: JobStatus, to: JobStatus): boolean {
 }
 
 export type Outcome =
-  | 'succeeded'
-  | 'failed'
-  | 'timeout'
-  | 'network_error'
-  | 'blocked'
-  | 'lost'
-  | 'cancelled'
-  | 'superseded';
+  'succeeded' | 'failed' | 'timeout' | 'network_error' | 'blocked' | 'lost' | 'cancelled' | 'superseded';
 
 /** What an attempt produced, before we decide what it means. */
 export type AttemptResult =

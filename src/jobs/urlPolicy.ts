@@ -5,8 +5,16 @@ import ipaddr from 'ipaddr.js';
 type Addr = ipaddr.IPv4 | ipaddr.IPv6;
 
 /** Addresses that are "public unicast" by range but are cloud metadata/wire-server endpoints. */
-const METADATA_IPS = ['169.254.169.254', '168.63.129.16', '100.100.100.200', 'fd00:ec2::254'].map((a) => ipaddr.parse(a));
-const BLOCKED_NAMES = new Set(['localhost', 'metadata', 'metadata.google.internal', 'instance-data', 'instance-data.ec2.internal']);
+const METADATA_IPS = ['169.254.169.254', '168.63.129.16', '100.100.100.200', 'fd00:ec2::254'].map((a) =>
+  ipaddr.parse(a),
+);
+const BLOCKED_NAMES = new Set([
+  'localhost',
+  'metadata',
+  'metadata.google.internal',
+  'instance-data',
+  'instance-data.ec2.internal',
+]);
 const BLOCKED_SUFFIXES = ['.localhost', '.internal', '.local', '.localdomain', '.home.arpa'];
 
 export interface TargetPolicy {
@@ -18,7 +26,9 @@ export function createTargetPolicy(cidrs: string[]): TargetPolicy {
   return {
     allow: cidrs.map((c) => {
       try {
-        return c.includes('/') ? ipaddr.parseCIDR(c) : ([ipaddr.parse(c), ipaddr.parse(c).kind() === 'ipv4' ? 32 : 128] as [Addr, number]);
+        return c.includes('/')
+          ? ipaddr.parseCIDR(c)
+          : ([ipaddr.parse(c), ipaddr.parse(c).kind() === 'ipv4' ? 32 : 128] as [Addr, number]);
       } catch {
         throw new Error(`TARGET_ALLOWLIST entry "${c}" is not a CIDR`);
       }
@@ -27,7 +37,9 @@ export function createTargetPolicy(cidrs: string[]): TargetPolicy {
 }
 
 function unmap(a: Addr): Addr {
-  return a.kind() === 'ipv6' && (a as ipaddr.IPv6).isIPv4MappedAddress() ? (a as ipaddr.IPv6).toIPv4Address() : a;
+  return a.kind() === 'ipv6' && (a as ipaddr.IPv6).isIPv4MappedAddress()
+    ? (a as ipaddr.IPv6).toIPv4Address()
+    : a;
 }
 
 function allowlisted(a: Addr, policy: TargetPolicy): boolean {
@@ -46,7 +58,9 @@ export function blockedAddressReason(ip: string, policy: TargetPolicy): string |
     return 'not an IP address';
   }
   if (allowlisted(addr, policy)) return null;
-  if (METADATA_IPS.some((m) => m.kind() === addr.kind() && m.toNormalizedString() === addr.toNormalizedString())) {
+  if (
+    METADATA_IPS.some((m) => m.kind() === addr.kind() && m.toNormalizedString() === addr.toNormalizedString())
+  ) {
     return 'cloud metadata address';
   }
   // Embedded IPv4 in translation prefixes (64:ff9b::/96, 6to4): judge the IPv4 they reach.
@@ -85,7 +99,8 @@ export function checkTargetUrl(raw: string, policy: TargetPolicy): UrlCheck {
   } catch {
     return { ok: false, reason: 'must be an absolute http(s) URL' };
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') return { ok: false, reason: 'scheme must be http or https' };
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    return { ok: false, reason: 'scheme must be http or https' };
   if (url.username || url.password) return { ok: false, reason: 'must not contain credentials (userinfo)' };
   const host = url.hostname.replace(/\.$/, '').toLowerCase();
   if (!host) return { ok: false, reason: 'must have a host' };
@@ -96,7 +111,9 @@ export function checkTargetUrl(raw: string, policy: TargetPolicy): UrlCheck {
   }
   if (host === 'localhost' || host.endsWith('.localhost')) {
     // "localhost" is loopback by definition: allowed exactly when loopback is allowlisted.
-    return blockedAddressReason('127.0.0.1', policy) ? { ok: false, reason: 'host is local' } : { ok: true, url };
+    return blockedAddressReason('127.0.0.1', policy)
+      ? { ok: false, reason: 'host is local' }
+      : { ok: true, url };
   }
   if (BLOCKED_NAMES.has(host) || BLOCKED_SUFFIXES.some((s) => host.endsWith(s))) {
     return { ok: false, reason: 'host is a local or metadata name' };

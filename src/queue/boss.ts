@@ -7,7 +7,11 @@ import { PGBOSS_SCHEMA } from '../db/migrate.ts';
 export type { PgBoss };
 
 /** Starts a pg-boss instance on `databaseUrl`; `supervise` runs its maintenance (retention, expiry). */
-export async function startBoss(databaseUrl: string, log: Logger, opts: { supervise?: boolean } = {}): Promise<PgBoss> {
+export async function startBoss(
+  databaseUrl: string,
+  log: Logger,
+  opts: { supervise?: boolean } = {},
+): Promise<PgBoss> {
   const boss = new PgBoss({
     connectionString: databaseUrl,
     schema: PGBOSS_SCHEMA,

@@ -28,7 +28,10 @@ export class Completer {
   push(rec: AttemptRecord): void {
     if (this.pending.length >= MAX_PENDING) {
       const dropped = this.pending.shift()!;
-      this.log.error({ job_id: dropped.id }, 'result buffer full; dropping a result (the reaper will re-run the job)');
+      this.log.error(
+        { job_id: dropped.id },
+        'result buffer full; dropping a result (the reaper will re-run the job)',
+      );
     }
     this.pending.push(rec);
     this.kick();
@@ -60,7 +63,10 @@ export class Completer {
       this.backoffMs = 50;
       for (const rec of batch) this.onRecorded(rec, recorded.get(rec.id) ?? 'superseded');
     } catch (err) {
-      this.log.warn({ err: { message: (err as Error).message }, pending: this.pending.length }, 'could not record results; retrying');
+      this.log.warn(
+        { err: { message: (err as Error).message }, pending: this.pending.length },
+        'could not record results; retrying',
+      );
       const delay = this.backoffMs;
       this.backoffMs = Math.min(this.backoffMs * 2, 5_000);
       this.retryTimer = setTimeout(() => {

@@ -56,7 +56,8 @@ export function guardedLookup(policy: TargetPolicy, base: LookupFn = dns.lookup)
         const why = blockedAddressReason(a.address, policy);
         if (why) return callback(new BlockedTargetError(`${hostname} resolves to ${a.address}, a ${why}`));
       }
-      if (list.length === 0) return callback(Object.assign(new Error(`no address for ${hostname}`), { code: 'ENOTFOUND' }));
+      if (list.length === 0)
+        return callback(Object.assign(new Error(`no address for ${hostname}`), { code: 'ENOTFOUND' }));
       if (options.all) return callback(null, list);
       return callback(null, list[0]!.address, list[0]!.family);
     });
@@ -65,7 +66,11 @@ export function guardedLookup(policy: TargetPolicy, base: LookupFn = dns.lookup)
 }
 
 function isBlocked(err: unknown): err is Error {
-  for (let e = err as { cause?: unknown; code?: unknown } | undefined, i = 0; e && i < 5; e = e.cause as typeof e, i++) {
+  for (
+    let e = err as { cause?: unknown; code?: unknown } | undefined, i = 0;
+    e && i < 5;
+    e = e.cause as typeof e, i++
+  ) {
     if (e instanceof BlockedTargetError || e.code === 'EBLOCKED') return true;
   }
   return false;
@@ -73,7 +78,11 @@ function isBlocked(err: unknown): err is Error {
 
 function message(err: unknown): string {
   const parts: string[] = [];
-  for (let e = err as { cause?: unknown; message?: unknown; code?: unknown } | undefined, i = 0; e && i < 4; e = e.cause as typeof e, i++) {
+  for (
+    let e = err as { cause?: unknown; message?: unknown; code?: unknown } | undefined, i = 0;
+    e && i < 4;
+    e = e.cause as typeof e, i++
+  ) {
     const m = typeof e.message === 'string' ? e.message : 'error';
     parts.push(typeof e.code === 'string' && !m.includes(e.code) ? `${m} (${e.code})` : m);
   }
@@ -95,7 +104,13 @@ export class Executor {
   /** Runs one attempt. Never throws: every failure becomes a classified result. */
   async execute(req: OutboundRequest, signal: AbortSignal): Promise<ExecutionResult> {
     const sentAt = performance.now();
-    const base = { statusCode: null, responseBody: null, responseTruncated: false, retryAfterMs: null, sentAt };
+    const base = {
+      statusCode: null,
+      responseBody: null,
+      responseTruncated: false,
+      retryAfterMs: null,
+      sentAt,
+    };
     const done = (r: Partial<ExecutionResult> & Pick<ExecutionResult, 'result'>): ExecutionResult => ({
       ...base,
       error: null,
@@ -151,17 +166,32 @@ export class Executor {
       return done({
         result: { kind: 'response', statusCode: status },
         statusCode: status,
-        error: status >= 300 && status < 400 ? `redirect to ${String(res.headers.location ?? '(none)').slice(0, 500)} not followed` : null,
+        error:
+          status >= 300 && status < 400
+            ? `redirect to ${String(res.headers.location ?? '(none)').slice(0, 500)} not followed`
+            : null,
         responseBody: Buffer.concat(chunks).toString('utf8'),
         responseTruncated: truncated,
-        retryAfterMs: status === 429 || status === 503 ? parseRetryAfterMs(Array.isArray(ra) ? ra[0] : ra, Date.now()) : null,
+        retryAfterMs:
+          status === 429 || status === 503
+            ? parseRetryAfterMs(Array.isArray(ra) ? ra[0] : ra, Date.now())
+            : null,
       });
     } catch (err) {
-      if (signal.aborted) return done({ result: { kind: 'aborted', reason: String(signal.reason) }, error: `aborted: ${String(signal.reason)}` });
-      if (deadline.aborted || err instanceof undiciErrors.HeadersTimeoutError || err instanceof undiciErrors.BodyTimeoutError) {
+      if (signal.aborted)
+        return done({
+          result: { kind: 'aborted', reason: String(signal.reason) },
+          error: `aborted: ${String(signal.reason)}`,
+        });
+      if (
+        deadline.aborted ||
+        err instanceof undiciErrors.HeadersTimeoutError ||
+        err instanceof undiciErrors.BodyTimeoutError
+      ) {
         return done({ result: { kind: 'timeout' }, error: `timed out after ${req.timeoutMs} ms` });
       }
-      if (isBlocked(err)) return done({ result: { kind: 'blocked' }, error: `target not allowed: ${message(err)}` });
+      if (isBlocked(err))
+        return done({ result: { kind: 'blocked' }, error: `target not allowed: ${message(err)}` });
       return done({ result: { kind: 'network_error' }, error: message(err) });
     } finally {
       clearTimeout(timer);

@@ -23,7 +23,11 @@ export class Listener {
   }
 
   private async connect(): Promise<void> {
-    const client = new pg.Client({ connectionString: this.databaseUrl, application_name: 'djs-scheduler-listen', keepAlive: true });
+    const client = new pg.Client({
+      connectionString: this.databaseUrl,
+      application_name: 'djs-scheduler-listen',
+      keepAlive: true,
+    });
     client.on('error', (err) => {
       this.log.warn({ err: { message: err.message } }, 'LISTEN connection lost');
       this.drop(client);

@@ -52,7 +52,11 @@ export async function startSchedulerProcess(config: Config, log: Logger): Promis
     check: () => {
       // The loop wakes at least every poll interval; three missed wake-ups means it is stuck.
       const idle = performance.now() - scheduler.lastLoopAt;
-      return Promise.resolve(idle < 3 * config.SCHEDULER_POLL_INTERVAL_MS + 1000 ? null : `no iteration for ${Math.round(idle)} ms`);
+      return Promise.resolve(
+        idle < 3 * config.SCHEDULER_POLL_INTERVAL_MS + 1000
+          ? null
+          : `no iteration for ${Math.round(idle)} ms`,
+      );
     },
   };
   app.use(healthRoutes({ checks: [databaseReady(pool, await expectedMigration()), loopAlive], metrics }));

@@ -71,7 +71,10 @@ export class Scheduler {
     this.completer = new Completer(pool, this.workerId, log, (rec, recorded) => {
       this.metrics.executions.inc({ outcome: recorded });
       if (recorded === 'superseded') this.metrics.superseded.inc();
-      this.log.debug({ job_id: rec.id, attempt: rec.attempt, outcome: recorded, status: rec.newStatus }, 'attempt recorded');
+      this.log.debug(
+        { job_id: rec.id, attempt: rec.attempt, outcome: recorded, status: rec.newStatus },
+        'attempt recorded',
+      );
     });
     this.listener = new Listener(
       databaseUrl,
@@ -122,11 +125,14 @@ export class Scheduler {
     if (this.wakeRequested || this.stopping) return Promise.resolve();
     return new Promise((resolve) => {
       this.wakeUp = resolve;
-      this.sleepTimer = setTimeout(() => {
-        this.sleepTimer = null;
-        this.wakeUp = null;
-        resolve();
-      }, Math.max(0, Math.ceil(ms)));
+      this.sleepTimer = setTimeout(
+        () => {
+          this.sleepTimer = null;
+          this.wakeUp = null;
+          resolve();
+        },
+        Math.max(0, Math.ceil(ms)),
+      );
     });
   }
 
@@ -155,14 +161,20 @@ export class Scheduler {
           if (next) {
             // Due now but not claimable (held by another scheduler, or its user is at the cap):
             // look again soon; a finishing job anywhere also wakes us through NOTIFY.
-            delay = next.inMs <= 0 ? Math.min(50, this.opts.pollIntervalMs) : Math.min(next.inMs, this.opts.pollIntervalMs);
+            delay =
+              next.inMs <= 0
+                ? Math.min(50, this.opts.pollIntervalMs)
+                : Math.min(next.inMs, this.opts.pollIntervalMs);
             if (next.inMs > 0) this.sleepingUntilDbMs = next.atMs;
           }
         } catch (err) {
           this.errorBackoffMs = Math.min(Math.max(this.errorBackoffMs * 2, 100), 5_000);
           delay = this.errorBackoffMs;
           const level = isDatabaseUnavailable(err) ? 'warn' : 'error';
-          this.log[level]({ err: { message: (err as Error).message }, retry_in_ms: delay }, 'claim failed; backing off');
+          this.log[level](
+            { err: { message: (err as Error).message }, retry_in_ms: delay },
+            'claim failed; backing off',
+          );
         }
       }
       this.lastLoopAt = performance.now();
@@ -206,7 +218,9 @@ export class Scheduler {
         if (r.result.kind === 'aborted' && r.result.reason === ABORT_SHUTDOWN) return; // handed back by stop()
         this.metrics.executionDuration.observe(r.durationMs / 1000);
         const c =
-          r.result.kind === 'aborted' ? { outcome: 'cancelled' as const, retryable: false } : classify(r.result);
+          r.result.kind === 'aborted'
+            ? { outcome: 'cancelled' as const, retryable: false }
+            : classify(r.result);
         const newStatus = statusAfterAttempt(c, job.attempts, job.max_attempts);
         let retryDelayMs: number | null = null;
         if (newStatus === 'retrying') {
@@ -317,10 +331,16 @@ export class Scheduler {
     for (const f of unfinished) f.ctl.abort(ABORT_SHUTDOWN);
     if (unfinished.length) {
       try {
-        const n = await handBack(this.pool, unfinished.map((f) => ({ id: f.job.id, leaseToken: f.job.lease_token })));
+        const n = await handBack(
+          this.pool,
+          unfinished.map((f) => ({ id: f.job.id, leaseToken: f.job.lease_token })),
+        );
         this.log.info({ handed_back: n }, 'handed unfinished jobs back');
       } catch (err) {
-        this.log.warn({ err: { message: (err as Error).message } }, 'hand-back failed; leases will expire and the reaper will rescue');
+        this.log.warn(
+          { err: { message: (err as Error).message } },
+          'hand-back failed; leases will expire and the reaper will rescue',
+        );
       }
     }
     while (this.inFlight.size > 0) await new Promise((r) => setTimeout(r, 5));

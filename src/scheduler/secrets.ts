@@ -26,11 +26,16 @@ export class SigningSecrets {
   /** Secrets to sign with now, per user (newest first). */
   async forUsers(db: Queryable, userIds: string[]): Promise<Map<string, string[]>> {
     const versions = await users.signingVersionsFor(db, userIds);
-    return new Map([...versions].map(([id, vs]) => [id, vs.map((v) => deriveSigningSecret(this.master, id, v))]));
+    return new Map(
+      [...versions].map(([id, vs]) => [id, vs.map((v) => deriveSigningSecret(this.master, id, v))]),
+    );
   }
 
   private present(u: users.UserRow) {
-    const prevValid = u.signing_prev_version !== null && u.signing_prev_valid_until !== null && u.signing_prev_valid_until > new Date();
+    const prevValid =
+      u.signing_prev_version !== null &&
+      u.signing_prev_valid_until !== null &&
+      u.signing_prev_valid_until > new Date();
     return {
       secret: deriveSigningSecret(this.master, u.id, u.signing_key_version),
       previous_secret: prevValid ? deriveSigningSecret(this.master, u.id, u.signing_prev_version!) : null,

@@ -8,12 +8,20 @@ function keyOf(secret: string): Buffer {
 
 /** One `v1,<base64>` signature. */
 export function sign(secret: string, id: string, timestampSeconds: number, body: string): string {
-  const mac = crypto.createHmac('sha256', keyOf(secret)).update(`${id}.${timestampSeconds}.${body}`).digest('base64');
+  const mac = crypto
+    .createHmac('sha256', keyOf(secret))
+    .update(`${id}.${timestampSeconds}.${body}`)
+    .digest('base64');
   return `v1,${mac}`;
 }
 
 /** The three headers for a delivery, signed with every secret given (old and new during rotation). */
-export function webhookHeaders(secrets: string[], id: string, timestampSeconds: number, body: string): Record<string, string> {
+export function webhookHeaders(
+  secrets: string[],
+  id: string,
+  timestampSeconds: number,
+  body: string,
+): Record<string, string> {
   return {
     'webhook-id': id,
     'webhook-timestamp': String(timestampSeconds),

@@ -103,7 +103,11 @@ export async function insertJob(db: Queryable, j: NewJob): Promise<JobRow | null
   return rows[0] ?? null;
 }
 
-export async function findByIdempotencyKey(db: Queryable, userId: string, key: string): Promise<JobWithLast | null> {
+export async function findByIdempotencyKey(
+  db: Queryable,
+  userId: string,
+  key: string,
+): Promise<JobWithLast | null> {
   const { rows } = await db.query<JobWithLast>(
     `SELECT j.*, ${LAST_EXECUTION} FROM jobs j WHERE j.user_id = $1 AND j.idempotency_key = $2`,
     [userId, key],
@@ -122,10 +126,10 @@ export async function countActive(db: Queryable, userId: string, cap: number): P
 }
 
 export async function getJob(db: Queryable, userId: string, id: string): Promise<JobWithLast | null> {
-  const { rows } = await db.query<JobWithLast>(`SELECT j.*, ${LAST_EXECUTION} FROM jobs j WHERE j.id = $1 AND j.user_id = $2`, [
-    id,
-    userId,
-  ]);
+  const { rows } = await db.query<JobWithLast>(
+    `SELECT j.*, ${LAST_EXECUTION} FROM jobs j WHERE j.id = $1 AND j.user_id = $2`,
+    [id, userId],
+  );
   return rows[0] ?? null;
 }
 
@@ -206,6 +210,9 @@ export async function redriveJob(db: Queryable, userId: string, id: string): Pro
 }
 
 export async function jobStatus(db: Queryable, userId: string, id: string): Promise<JobStatus | null> {
-  const { rows } = await db.query<{ status: JobStatus }>(`SELECT status FROM jobs WHERE id = $1 AND user_id = $2`, [id, userId]);
+  const { rows } = await db.query<{ status: JobStatus }>(
+    `SELECT status FROM jobs WHERE id = $1 AND user_id = $2`,
+    [id, userId],
+  );
   return rows[0]?.status ?? null;
 }

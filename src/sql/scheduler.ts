@@ -102,7 +102,11 @@ export interface AttemptRecord {
  * the lease; otherwise the execution row says `cancelled` (the user cancelled it) or `superseded`.
  * Returns the outcome actually recorded per job.
  */
-export async function recordAttempts(db: Queryable, workerId: string, recs: AttemptRecord[]): Promise<Map<string, string>> {
+export async function recordAttempts(
+  db: Queryable,
+  workerId: string,
+  recs: AttemptRecord[],
+): Promise<Map<string, string>> {
   if (recs.length === 0) return new Map();
   const col = <T>(f: (r: AttemptRecord) => T) => recs.map(f);
   const { rows } = await db.query<{ job_id: string; outcome: string }>(
@@ -159,7 +163,11 @@ export async function recordAttempts(db: Queryable, workerId: string, recs: Atte
 }
 
 /** Extends the leases this worker still holds; returns the ids it still holds (others were lost). */
-export async function heartbeat(db: Queryable, leases: { id: string; leaseToken: string }[], leaseMs: number): Promise<Set<string>> {
+export async function heartbeat(
+  db: Queryable,
+  leases: { id: string; leaseToken: string }[],
+  leaseMs: number,
+): Promise<Set<string>> {
   if (leases.length === 0) return new Set();
   const { rows } = await db.query<{ id: string }>(
     `UPDATE jobs j SET lease_expires_at = now() + make_interval(secs => $3::float8 / 1000), heartbeat_at = now()

@@ -47,10 +47,7 @@ export async function rotateSigningKey(db: Queryable, id: string, graceSeconds: 
 }
 
 /** Signing key versions valid now for many users at once (the scheduler signs with each). */
-export async function signingVersionsFor(
-  db: Queryable,
-  userIds: string[],
-): Promise<Map<string, number[]>> {
+export async function signingVersionsFor(db: Queryable, userIds: string[]): Promise<Map<string, number[]>> {
   const { rows } = await db.query<{ id: string; versions: number[] }>(
     `SELECT id,
             CASE WHEN signing_prev_version IS NOT NULL AND signing_prev_valid_until > now()

@@ -55,7 +55,12 @@ export async function createTestApp(db: TestDb, overrides: Record<string, string
 /** Creates (or finds) a user and a valid session token for it, skipping the email round trip. */
 export async function sessionFor(db: TestDb, config: Config, email = `u-${crypto.randomUUID()}@example.com`) {
   const user = await upsertUserByEmail(db.pool, email);
-  const tokens = new SessionTokens(config.JWT_SECRET, config.JWT_ISSUER, config.JWT_AUDIENCE, config.SESSION_TTL_SECONDS);
+  const tokens = new SessionTokens(
+    config.JWT_SECRET,
+    config.JWT_ISSUER,
+    config.JWT_AUDIENCE,
+    config.SESSION_TTL_SECONDS,
+  );
   const { token } = await tokens.issue(user.id, user.token_version);
   return { user, token, auth: `Bearer ${token}` };
 }

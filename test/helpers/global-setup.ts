@@ -27,7 +27,11 @@ export default async function setup(project: TestProject) {
   if (!adminUrl) {
     dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'djs-test-pg-'));
     fs.chmodSync(dataDir, 0o755);
-    embedded = await startEmbeddedPostgres({ dataDir: path.join(dataDir, 'db'), port: await freePort(), persistent: false });
+    embedded = await startEmbeddedPostgres({
+      dataDir: path.join(dataDir, 'db'),
+      port: await freePort(),
+      persistent: false,
+    });
     adminUrl = embedded.url;
   }
   const prefix = `djs_t${process.pid}_`;

@@ -20,7 +20,12 @@ export interface TestServer {
 
 /** Starts a server whose handler may delay and answer as it likes; every request is recorded. */
 export async function startServer(
-  handler: (req: http.IncomingMessage, res: http.ServerResponse, body: string, n: number) => void | Promise<void>,
+  handler: (
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    body: string,
+    n: number,
+  ) => void | Promise<void>,
 ): Promise<TestServer> {
   const requests: Recorded[] = [];
   const server = http.createServer((req, res) => {
@@ -58,7 +63,12 @@ export async function startServer(
 /** Polls `fn` until it returns a truthy value or the deadline passes (then throws with `what`). */
 type Truthy<T> = Exclude<T, false | null | undefined | 0 | ''>;
 
-export async function waitFor<T>(fn: () => T | Promise<T>, what: string, timeoutMs = 15_000, everyMs = 20): Promise<Truthy<T>> {
+export async function waitFor<T>(
+  fn: () => T | Promise<T>,
+  what: string,
+  timeoutMs = 15_000,
+  everyMs = 20,
+): Promise<Truthy<T>> {
   const deadline = performance.now() + timeoutMs;
   for (;;) {
     const v = await fn();

@@ -7,7 +7,8 @@ const WATCHED = new Set(['Timeout', 'TCPServerWrap', 'TCPSocketWrap', 'Immediate
 
 function watched(): Map<string, number> {
   const counts = new Map<string, number>();
-  for (const r of process.getActiveResourcesInfo()) if (WATCHED.has(r)) counts.set(r, (counts.get(r) ?? 0) + 1);
+  for (const r of process.getActiveResourcesInfo())
+    if (WATCHED.has(r)) counts.set(r, (counts.get(r) ?? 0) + 1);
   return counts;
 }
 
@@ -23,7 +24,9 @@ afterAll(async () => {
   let leaked: string[] = [];
   for (;;) {
     const now = watched();
-    leaked = [...now].filter(([k, n]) => n > (baseline.get(k) ?? 0)).map(([k, n]) => `${k} x${n - (baseline.get(k) ?? 0)}`);
+    leaked = [...now]
+      .filter(([k, n]) => n > (baseline.get(k) ?? 0))
+      .map(([k, n]) => `${k} x${n - (baseline.get(k) ?? 0)}`);
     if (leaked.length === 0 || Date.now() > deadline) break;
     await new Promise((r) => setTimeout(r, 25));
   }

@@ -19,7 +19,11 @@ export async function createUser(db: TestDb, email = `u-${Math.random().toString
 }
 
 /** Inserts a job (defaults: POST to `url`, due now, 5 s timeout, 3 exponential attempts of 100 ms base). */
-export async function createJob(db: TestDb, userId: string, over: Partial<NewJob> & { url: string }): Promise<JobRow> {
+export async function createJob(
+  db: TestDb,
+  userId: string,
+  over: Partial<NewJob> & { url: string },
+): Promise<JobRow> {
   const row = await insertJob(db.pool, {
     userId,
     name: null,
@@ -45,7 +49,11 @@ export interface TestScheduler {
 
 export async function startScheduler(
   db: TestDb,
-  over: Partial<SchedulerOptions> & { allowlist?: string[]; lookup?: LookupFn; maxResponseBytes?: number } = {},
+  over: Partial<SchedulerOptions> & {
+    allowlist?: string[];
+    lookup?: LookupFn;
+    maxResponseBytes?: number;
+  } = {},
 ): Promise<TestScheduler> {
   const pool = createPool(db.url, { max: 5, applicationName: 'test-scheduler' });
   const executor = new Executor({
@@ -90,11 +98,27 @@ export async function startScheduler(
 }
 
 export async function jobState(db: TestDb, id: string) {
-  const { rows } = await db.pool.query(`SELECT status, attempts, next_attempt_at, lease_token FROM jobs WHERE id = $1`, [id]);
+  const { rows } = await db.pool.query(
+    `SELECT status, attempts, next_attempt_at, lease_token FROM jobs WHERE id = $1`,
+    [id],
+  );
   return rows[0] as { status: string; attempts: number; next_attempt_at: Date; lease_token: string | null };
 }
 
 export async function executionsOf(db: TestDb, id: string) {
-  const { rows } = await db.pool.query(`SELECT * FROM job_executions WHERE job_id = $1 ORDER BY attempt, id`, [id]);
-  return rows as { attempt: number; outcome: string; status_code: number | null; error: string | null; response_body: string | null; response_truncated: boolean; duration_ms: number | null; started_at: Date | null; finished_at: Date }[];
+  const { rows } = await db.pool.query(
+    `SELECT * FROM job_executions WHERE job_id = $1 ORDER BY attempt, id`,
+    [id],
+  );
+  return rows as {
+    attempt: number;
+    outcome: string;
+    status_code: number | null;
+    error: string | null;
+    response_body: string | null;
+    response_truncated: boolean;
+    duration_ms: number | null;
+    started_at: Date | null;
+    finished_at: Date;
+  }[];
 }

@@ -39,14 +39,21 @@ async function requestLinkFor(email: string, ip = '10.9.9.9'): Promise<string> {
   const before = mailbox.sent.length;
   const res = await request(t.app).post('/v1/auth/magic-link').set('X-Forwarded-For', ip).send({ email });
   expect(res.status).toBe(202);
-  const mail = await waitFor(() => mailbox.sent.slice(before).find((m) => m.to === email.trim().toLowerCase()), `email to ${email}`);
+  const mail = await waitFor(
+    () => mailbox.sent.slice(before).find((m) => m.to === email.trim().toLowerCase()),
+    `email to ${email}`,
+  );
   return tokenFromLink(mail.link);
 }
 
 beforeAll(async () => {
   db = await createTestDb();
   // Trust the test's X-Forwarded-For so per-IP limits can be exercised from one client.
-  t = await createTestApp(db, { TRUST_PROXY: 'true', MAGIC_LINK_RATE_PER_EMAIL_PER_HOUR: '5', MAGIC_LINK_RATE_PER_IP_PER_HOUR: '12' });
+  t = await createTestApp(db, {
+    TRUST_PROXY: 'true',
+    MAGIC_LINK_RATE_PER_EMAIL_PER_HOUR: '5',
+    MAGIC_LINK_RATE_PER_IP_PER_HOUR: '12',
+  });
   await startWorker(t, mailbox);
 });
 afterAll(async () => {
@@ -57,7 +64,9 @@ afterAll(async () => {
 describe('magic-link sign-in', () => {
   it('sends a link, stores only its hash, and exchanges it once for a session', async () => {
     const token = await requestLinkFor('  Alice@Example.COM ');
-    const { rows } = await db.pool.query(`SELECT email, token_hash FROM magic_links WHERE email = 'alice@example.com'`);
+    const { rows } = await db.pool.query(
+      `SELECT email, token_hash FROM magic_links WHERE email = 'alice@example.com'`,
+    );
     expect(rows).toHaveLength(1);
     expect(rows[0].token_hash.equals(crypto.createHash('sha256').update(token).digest())).toBe(true);
     expect(JSON.stringify(rows)).not.toContain(token);
@@ -68,7 +77,11 @@ describe('magic-link sign-in', () => {
     expect(new Date(res.body.expires_at).getTime()).toBeGreaterThan(Date.now());
     const me = await request(t.app).get('/v1/me').set('Authorization', `Bearer ${res.body.access_token}`);
     expect(me.status).toBe(200);
-    expect(me.body).toEqual({ id: res.body.user.id, email: 'alice@example.com', created_at: expect.any(String) });
+    expect(me.body).toEqual({
+      id: res.body.user.id,
+      email: 'alice@example.com',
+      created_at: expect.any(String),
+    });
 
     const again = await request(t.app).post('/v1/auth/session').send({ token });
     expect(again.status).toBe(401);
@@ -77,17 +90,27 @@ describe('magic-link sign-in', () => {
 
   it('the queued email job never holds the token in plaintext', async () => {
     const token = await requestLinkFor('queue-check@example.com');
-    const { rows } = await db.pool.query(`SELECT data::text AS data FROM pgboss.job WHERE name = 'magic-link-email'`);
+    const { rows } = await db.pool.query(
+      `SELECT data::text AS data FROM pgboss.job WHERE name = 'magic-link-email'`,
+    );
     expect(rows.length).toBeGreaterThan(0);
     for (const r of rows) expect(r.data).not.toContain(token);
   });
 
   it('answers the same for known and unknown emails (no enumeration)', async () => {
     await requestLinkFor('known@example.com');
-    const s = await request(t.app).post('/v1/auth/session').send({ token: await requestLinkFor('known@example.com') });
+    const s = await request(t.app)
+      .post('/v1/auth/session')
+      .send({ token: await requestLinkFor('known@example.com') });
     expect(s.status).toBe(200);
-    const known = await request(t.app).post('/v1/auth/magic-link').set('X-Forwarded-For', '10.1.1.2').send({ email: 'known@example.com' });
-    const unknown = await request(t.app).post('/v1/auth/magic-link').set('X-Forwarded-For', '10.1.1.3').send({ email: 'nobody-here@example.com' });
+    const known = await request(t.app)
+      .post('/v1/auth/magic-link')
+      .set('X-Forwarded-For', '10.1.1.2')
+      .send({ email: 'known@example.com' });
+    const unknown = await request(t.app)
+      .post('/v1/auth/magic-link')
+      .set('X-Forwarded-For', '10.1.1.3')
+      .send({ email: 'nobody-here@example.com' });
     expect(known.status).toBe(202);
     expect(unknown.status).toBe(202);
     expect(known.body).toEqual(unknown.body);
@@ -99,11 +122,16 @@ describe('magic-link sign-in', () => {
     expect(bad.status).toBe(400);
     expect(bad.body.error.code).toBe('validation_failed');
     expect(bad.body.error.details[0].path).toBe('email');
-    const extra = await request(t.app).post('/v1/auth/magic-link').send({ email: 'a@example.com', admin: true });
+    const extra = await request(t.app)
+      .post('/v1/auth/magic-link')
+      .send({ email: 'a@example.com', admin: true });
     expect(extra.status).toBe(400);
     const form = await request(t.app).post('/v1/auth/magic-link').type('form').send('email=a@example.com');
     expect(form.status).toBe(415);
-    const broken = await request(t.app).post('/v1/auth/magic-link').set('Content-Type', 'application/json').send('{"email":');
+    const broken = await request(t.app)
+      .post('/v1/auth/magic-link')
+      .set('Content-Type', 'application/json')
+      .send('{"email":');
     expect(broken.status).toBe(400);
     expect(broken.body.error.code).toBe('malformed_json');
   });
@@ -111,10 +139,16 @@ describe('magic-link sign-in', () => {
   it('rate-limits per email with Retry-After', async () => {
     const email = 'limited@example.com';
     for (let i = 0; i < 5; i++) {
-      const r = await request(t.app).post('/v1/auth/magic-link').set('X-Forwarded-For', `10.2.0.${i}`).send({ email });
+      const r = await request(t.app)
+        .post('/v1/auth/magic-link')
+        .set('X-Forwarded-For', `10.2.0.${i}`)
+        .send({ email });
       expect(r.status).toBe(202);
     }
-    const res = await request(t.app).post('/v1/auth/magic-link').set('X-Forwarded-For', '10.2.0.99').send({ email });
+    const res = await request(t.app)
+      .post('/v1/auth/magic-link')
+      .set('X-Forwarded-For', '10.2.0.99')
+      .send({ email });
     expect(res.status).toBe(429);
     expect(res.body.error.code).toBe('rate_limited');
     expect(Number(res.headers['retry-after'])).toBeGreaterThan(3000);
@@ -123,10 +157,16 @@ describe('magic-link sign-in', () => {
   it('rate-limits per client IP', async () => {
     const ip = '10.3.3.3';
     for (let i = 0; i < 12; i++) {
-      const r = await request(t.app).post('/v1/auth/magic-link').set('X-Forwarded-For', ip).send({ email: `ip${i}@example.com` });
+      const r = await request(t.app)
+        .post('/v1/auth/magic-link')
+        .set('X-Forwarded-For', ip)
+        .send({ email: `ip${i}@example.com` });
       expect(r.status).toBe(202);
     }
-    const res = await request(t.app).post('/v1/auth/magic-link').set('X-Forwarded-For', ip).send({ email: 'ip-last@example.com' });
+    const res = await request(t.app)
+      .post('/v1/auth/magic-link')
+      .set('X-Forwarded-For', ip)
+      .send({ email: 'ip-last@example.com' });
     expect(res.status).toBe(429);
     expect(res.headers['retry-after']).toBeTruthy();
   });
@@ -136,19 +176,23 @@ describe('magic-link sign-in', () => {
     const second = await requestLinkFor('bob@example.com');
     expect((await request(t.app).post('/v1/auth/session').send({ token: first })).status).toBe(401);
     const third = await requestLinkFor('carol@example.com');
-    await db.pool.query(`UPDATE magic_links SET created_at = now() - interval '1 hour', expires_at = now() - interval '1 second' WHERE email = 'carol@example.com'`);
+    await db.pool.query(
+      `UPDATE magic_links SET created_at = now() - interval '1 hour', expires_at = now() - interval '1 second' WHERE email = 'carol@example.com'`,
+    );
     const expired = await request(t.app).post('/v1/auth/session').send({ token: third });
     expect(expired.status).toBe(401);
     expect(expired.body.error.code).toBe('invalid_token');
     expect((await request(t.app).post('/v1/auth/session').send({ token: second })).status).toBe(200);
   });
 
-  it("a link signs in only the email it was sent to", async () => {
+  it('a link signs in only the email it was sent to', async () => {
     const dave = await requestLinkFor('dave@example.com');
     await requestLinkFor('erin@example.com');
     const res = await request(t.app).post('/v1/auth/session').send({ token: dave });
     expect(res.body.user.email).toBe('dave@example.com');
-    const unknown = await request(t.app).post('/v1/auth/session').send({ token: crypto.randomBytes(32).toString('base64url') });
+    const unknown = await request(t.app)
+      .post('/v1/auth/session')
+      .send({ token: crypto.randomBytes(32).toString('base64url') });
     expect(unknown.status).toBe(401);
     expect(unknown.body.error.code).toBe('invalid_token');
   });
@@ -165,7 +209,9 @@ describe('magic-link sign-in', () => {
     const done = await request(t.app).post('/v1/auth/verify').type('form').send({ token });
     expect(done.status).toBe(200);
     const accessToken = /id="access-token" readonly>([^<]+)</.exec(done.text)![1]!;
-    expect((await request(t.app).get('/v1/me').set('Authorization', `Bearer ${accessToken}`)).status).toBe(200);
+    expect((await request(t.app).get('/v1/me').set('Authorization', `Bearer ${accessToken}`)).status).toBe(
+      200,
+    );
     const reused = await request(t.app).post('/v1/auth/verify').type('form').send({ token });
     expect(reused.status).toBe(401);
   });
@@ -173,22 +219,88 @@ describe('magic-link sign-in', () => {
 
 describe('session tokens (auth matrix)', () => {
   const cases: [string, (good: string, userId: string) => Promise<string> | string][] = [
-    ['alg none', (_g, sub) => {
-      const enc = (o: object) => Buffer.from(JSON.stringify(o)).toString('base64url');
-      const now = Math.floor(Date.now() / 1000);
-      return `${enc({ alg: 'none', typ: 'JWT' })}.${enc({ sub, tv: 0, iss: t.config.JWT_ISSUER, aud: t.config.JWT_AUDIENCE, iat: now, exp: now + 600, jti: 'x' })}.`;
-    }],
-    ['wrong key', (_g, sub) => new SignJWT({ tv: 0 }).setProtectedHeader({ alg: 'HS256' }).setSubject(sub).setIssuer(t.config.JWT_ISSUER).setAudience(t.config.JWT_AUDIENCE).setIssuedAt().setJti('j').setExpirationTime('10m').sign(crypto.randomBytes(32))],
-    ['wrong audience', (_g, sub) => new SignJWT({ tv: 0 }).setProtectedHeader({ alg: 'HS256' }).setSubject(sub).setIssuer(t.config.JWT_ISSUER).setAudience('someone-else').setIssuedAt().setJti('j').setExpirationTime('10m').sign(t.config.JWT_SECRET)],
-    ['wrong issuer', (_g, sub) => new SignJWT({ tv: 0 }).setProtectedHeader({ alg: 'HS256' }).setSubject(sub).setIssuer('evil').setAudience(t.config.JWT_AUDIENCE).setIssuedAt().setJti('j').setExpirationTime('10m').sign(t.config.JWT_SECRET)],
-    ['expired', (_g, sub) => new SignJWT({ tv: 0 }).setProtectedHeader({ alg: 'HS256' }).setSubject(sub).setIssuer(t.config.JWT_ISSUER).setAudience(t.config.JWT_AUDIENCE).setIssuedAt(Math.floor(Date.now() / 1000) - 7200).setJti('j').setExpirationTime(Math.floor(Date.now() / 1000) - 3600).sign(t.config.JWT_SECRET)],
-    ['HS512 instead of HS256', (_g, sub) => new SignJWT({ tv: 0 }).setProtectedHeader({ alg: 'HS512' }).setSubject(sub).setIssuer(t.config.JWT_ISSUER).setAudience(t.config.JWT_AUDIENCE).setIssuedAt().setJti('j').setExpirationTime('10m').sign(Buffer.concat([t.config.JWT_SECRET, t.config.JWT_SECRET]))],
-    ['tampered payload', (good) => {
-      const [h, p, s] = good.split('.');
-      const payload = JSON.parse(Buffer.from(p!, 'base64url').toString());
-      payload.sub = crypto.randomUUID();
-      return `${h}.${Buffer.from(JSON.stringify(payload)).toString('base64url')}.${s}`;
-    }],
+    [
+      'alg none',
+      (_g, sub) => {
+        const enc = (o: object) => Buffer.from(JSON.stringify(o)).toString('base64url');
+        const now = Math.floor(Date.now() / 1000);
+        return `${enc({ alg: 'none', typ: 'JWT' })}.${enc({ sub, tv: 0, iss: t.config.JWT_ISSUER, aud: t.config.JWT_AUDIENCE, iat: now, exp: now + 600, jti: 'x' })}.`;
+      },
+    ],
+    [
+      'wrong key',
+      (_g, sub) =>
+        new SignJWT({ tv: 0 })
+          .setProtectedHeader({ alg: 'HS256' })
+          .setSubject(sub)
+          .setIssuer(t.config.JWT_ISSUER)
+          .setAudience(t.config.JWT_AUDIENCE)
+          .setIssuedAt()
+          .setJti('j')
+          .setExpirationTime('10m')
+          .sign(crypto.randomBytes(32)),
+    ],
+    [
+      'wrong audience',
+      (_g, sub) =>
+        new SignJWT({ tv: 0 })
+          .setProtectedHeader({ alg: 'HS256' })
+          .setSubject(sub)
+          .setIssuer(t.config.JWT_ISSUER)
+          .setAudience('someone-else')
+          .setIssuedAt()
+          .setJti('j')
+          .setExpirationTime('10m')
+          .sign(t.config.JWT_SECRET),
+    ],
+    [
+      'wrong issuer',
+      (_g, sub) =>
+        new SignJWT({ tv: 0 })
+          .setProtectedHeader({ alg: 'HS256' })
+          .setSubject(sub)
+          .setIssuer('evil')
+          .setAudience(t.config.JWT_AUDIENCE)
+          .setIssuedAt()
+          .setJti('j')
+          .setExpirationTime('10m')
+          .sign(t.config.JWT_SECRET),
+    ],
+    [
+      'expired',
+      (_g, sub) =>
+        new SignJWT({ tv: 0 })
+          .setProtectedHeader({ alg: 'HS256' })
+          .setSubject(sub)
+          .setIssuer(t.config.JWT_ISSUER)
+          .setAudience(t.config.JWT_AUDIENCE)
+          .setIssuedAt(Math.floor(Date.now() / 1000) - 7200)
+          .setJti('j')
+          .setExpirationTime(Math.floor(Date.now() / 1000) - 3600)
+          .sign(t.config.JWT_SECRET),
+    ],
+    [
+      'HS512 instead of HS256',
+      (_g, sub) =>
+        new SignJWT({ tv: 0 })
+          .setProtectedHeader({ alg: 'HS512' })
+          .setSubject(sub)
+          .setIssuer(t.config.JWT_ISSUER)
+          .setAudience(t.config.JWT_AUDIENCE)
+          .setIssuedAt()
+          .setJti('j')
+          .setExpirationTime('10m')
+          .sign(Buffer.concat([t.config.JWT_SECRET, t.config.JWT_SECRET])),
+    ],
+    [
+      'tampered payload',
+      (good) => {
+        const [h, p, s] = good.split('.');
+        const payload = JSON.parse(Buffer.from(p!, 'base64url').toString());
+        payload.sub = crypto.randomUUID();
+        return `${h}.${Buffer.from(JSON.stringify(payload)).toString('base64url')}.${s}`;
+      },
+    ],
     ['garbage', () => 'not.a.jwt'],
   ];
   it.each(cases)('%s → 401 unauthorized with WWW-Authenticate', async (_name, forge) => {
@@ -223,10 +335,14 @@ describe('email delivery through the Resend SDK', () => {
   beforeAll(async () => {
     resend = await startServer((_req, res) => {
       if (failuresLeft-- > 0) {
-        res.writeHead(500, { 'content-type': 'application/json' }).end(JSON.stringify({ name: 'internal_server_error', message: 'boom', statusCode: 500 }));
+        res
+          .writeHead(500, { 'content-type': 'application/json' })
+          .end(JSON.stringify({ name: 'internal_server_error', message: 'boom', statusCode: 500 }));
         return;
       }
-      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ id: crypto.randomUUID() }));
+      res
+        .writeHead(200, { 'content-type': 'application/json' })
+        .end(JSON.stringify({ id: crypto.randomUUID() }));
     });
   });
   afterAll(() => resend.close());
@@ -238,14 +354,20 @@ describe('email delivery through the Resend SDK', () => {
       await startWorker(t2, new ResendTransport('re_test_123', t2.config.MAIL_FROM, resend.url));
       const res = await request(t2.app).post('/v1/auth/magic-link').send({ email: 'resend@example.com' });
       expect(res.status).toBe(202);
-      const ok = await waitFor(() => resend.requests.length >= 3 && resend.requests[2], 'third Resend call', 25_000);
+      const ok = await waitFor(
+        () => resend.requests.length >= 3 && resend.requests[2],
+        'third Resend call',
+        25_000,
+      );
       expect(resend.requests.slice(0, 3).map((r) => r.url)).toEqual(['/emails', '/emails', '/emails']);
       expect(ok.headers.authorization).toBe('Bearer re_test_123');
       const sent = JSON.parse(ok.body);
       expect(sent.to).toBe('resend@example.com');
       expect(sent.subject).toMatch(/sign-in link/i);
       const link = /https?:\/\/\S+\/v1\/auth\/verify\?token=[A-Za-z0-9_%-]+/.exec(sent.text)![0];
-      const session = await request(t2.app).post('/v1/auth/session').send({ token: decodeURIComponent(tokenFromLink(link)) });
+      const session = await request(t2.app)
+        .post('/v1/auth/session')
+        .send({ token: decodeURIComponent(tokenFromLink(link)) });
       expect(session.status).toBe(200);
       expect((await t2.metrics.mailFailed.get()).values[0]!.value).toBe(2);
       expect((await t2.metrics.mailSent.get()).values[0]!.value).toBe(1);

@@ -84,7 +84,9 @@ describe.skipIf(!hasChromium && !process.env.CI)('sign-in in a real browser', ()
     const token = (await page.locator('#access-token').inputValue()).trim();
     expect(await page.locator('#email').textContent()).toBe('browser@example.com');
     expect(await page.locator('#curl-example').textContent()).toContain(`${base}/v1/me`);
-    expect(Date.parse((await page.locator('#expires-at').getAttribute('datetime'))!)).toBeGreaterThan(Date.now());
+    expect(Date.parse((await page.locator('#expires-at').getAttribute('datetime'))!)).toBeGreaterThan(
+      Date.now(),
+    );
     expect(cspErrors).toEqual([]);
     await page.close();
 

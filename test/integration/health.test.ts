@@ -28,7 +28,9 @@ describe('health endpoints', () => {
   });
 
   it('readiness fails when the schema is behind the build', async () => {
-    await db.pool.query(`DELETE FROM schema_migrations WHERE name = (SELECT max(name) FROM schema_migrations)`);
+    await db.pool.query(
+      `DELETE FROM schema_migrations WHERE name = (SELECT max(name) FROM schema_migrations)`,
+    );
     const res = await request(t.app).get('/readyz');
     expect(res.status).toBe(503);
     expect(res.body.checks.database).toMatch(/expected/);

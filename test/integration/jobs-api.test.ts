@@ -18,13 +18,22 @@ const FIRE_UTC = `${day(0).slice(0, 10)}T08:00:00.000Z`;
 
 const validJob = (over: Record<string, unknown> = {}) => ({
   name: 'nightly-report',
-  request: { method: 'POST', url: 'https://example.com/hook', headers: { 'content-type': 'application/json' }, body: '{"hello":"world"}' },
+  request: {
+    method: 'POST',
+    url: 'https://example.com/hook',
+    headers: { 'content-type': 'application/json' },
+    body: '{"hello":"world"}',
+  },
   fire_at: FIRE_LOCAL,
   ...over,
 });
 
 const jobCount = async () => (await db.pool.query('SELECT count(*)::int AS n FROM jobs')).rows[0].n as number;
-const post = (auth: string, body: unknown) => request(t.app).post('/v1/jobs').set('Authorization', auth).send(body as object);
+const post = (auth: string, body: unknown) =>
+  request(t.app)
+    .post('/v1/jobs')
+    .set('Authorization', auth)
+    .send(body as object);
 
 beforeAll(async () => {
   db = await createTestDb();
@@ -45,7 +54,12 @@ describe('POST /v1/jobs', () => {
     expect(res.body).toMatchObject({
       name: 'nightly-report',
       status: 'scheduled',
-      request: { method: 'POST', url: 'https://example.com/hook', headers: { 'content-type': 'application/json' }, body: '{"hello":"world"}' },
+      request: {
+        method: 'POST',
+        url: 'https://example.com/hook',
+        headers: { 'content-type': 'application/json' },
+        body: '{"hello":"world"}',
+      },
       fire_at: FIRE_UTC,
       next_attempt_at: FIRE_UTC,
       timeout_ms: 10000,
@@ -77,31 +91,83 @@ describe('POST /v1/jobs', () => {
 
   const invalid: [string, unknown, RegExp][] = [
     ['unknown top-level field', validJob({ priority: 1 }), /priority|Unrecognized/i],
-    ['unknown request field', validJob({ request: { method: 'POST', url: 'https://example.com', extra: 1 } }), /request/],
+    [
+      'unknown request field',
+      validJob({ request: { method: 'POST', url: 'https://example.com', extra: 1 } }),
+      /request/,
+    ],
     ['bad method', validJob({ request: { method: 'TRACE', url: 'https://example.com' } }), /request.method/],
-    ['GET with body', validJob({ request: { method: 'GET', url: 'https://example.com', body: 'x' } }), /request.body/],
+    [
+      'GET with body',
+      validJob({ request: { method: 'GET', url: 'https://example.com', body: 'x' } }),
+      /request.body/,
+    ],
     ['private URL', validJob({ request: { method: 'GET', url: 'http://10.0.0.1/' } }), /request.url/],
     ['loopback URL', validJob({ request: { method: 'GET', url: 'http://127.0.0.1:9/' } }), /request.url/],
     ['metadata URL', validJob({ request: { method: 'GET', url: 'http://169.254.169.254/' } }), /request.url/],
-    ['userinfo URL', validJob({ request: { method: 'GET', url: 'https://u:p@example.com/' } }), /request.url/],
-    ['forbidden header', validJob({ request: { method: 'GET', url: 'https://example.com', headers: { Host: 'x' } } }), /request.headers/],
-    ['signature header', validJob({ request: { method: 'GET', url: 'https://example.com', headers: { 'webhook-signature': 'x' } } }), /request.headers/],
-    ['CRLF in header value', validJob({ request: { method: 'GET', url: 'https://example.com', headers: { 'x-a': 'a\r\nx-b: c' } } }), /request.headers/],
-    ['bad header name', validJob({ request: { method: 'GET', url: 'https://example.com', headers: { 'bad name': 'x' } } }), /request.headers/],
-    ['too many headers', validJob({ request: { method: 'GET', url: 'https://example.com', headers: Object.fromEntries(Array.from({ length: 51 }, (_, i) => [`x-h${i}`, 'v'])) } }), /request.headers/],
+    [
+      'userinfo URL',
+      validJob({ request: { method: 'GET', url: 'https://u:p@example.com/' } }),
+      /request.url/,
+    ],
+    [
+      'forbidden header',
+      validJob({ request: { method: 'GET', url: 'https://example.com', headers: { Host: 'x' } } }),
+      /request.headers/,
+    ],
+    [
+      'signature header',
+      validJob({
+        request: { method: 'GET', url: 'https://example.com', headers: { 'webhook-signature': 'x' } },
+      }),
+      /request.headers/,
+    ],
+    [
+      'CRLF in header value',
+      validJob({ request: { method: 'GET', url: 'https://example.com', headers: { 'x-a': 'a\r\nx-b: c' } } }),
+      /request.headers/,
+    ],
+    [
+      'bad header name',
+      validJob({ request: { method: 'GET', url: 'https://example.com', headers: { 'bad name': 'x' } } }),
+      /request.headers/,
+    ],
+    [
+      'too many headers',
+      validJob({
+        request: {
+          method: 'GET',
+          url: 'https://example.com',
+          headers: Object.fromEntries(Array.from({ length: 51 }, (_, i) => [`x-h${i}`, 'v'])),
+        },
+      }),
+      /request.headers/,
+    ],
     ['fire_at without offset', validJob({ fire_at: FIRE_LOCAL.slice(0, 19) }), /fire_at/],
     ['unparseable fire_at', validJob({ fire_at: 'next tuesday' }), /fire_at/],
-    ['fire_at too far ahead', validJob({ fire_at: new Date(Date.now() + 366 * DAY).toISOString() }), /fire_at/],
+    [
+      'fire_at too far ahead',
+      validJob({ fire_at: new Date(Date.now() + 366 * DAY).toISOString() }),
+      /fire_at/,
+    ],
     ['fire_at and delay_seconds', validJob({ delay_seconds: 5 }), /delay_seconds/],
     ['negative delay', validJob({ fire_at: undefined, delay_seconds: -1 }), /delay_seconds/],
     ['timeout too small', validJob({ timeout_ms: 999 }), /timeout_ms/],
     ['timeout too large', validJob({ timeout_ms: 120001 }), /timeout_ms/],
     ['max_attempts 0', validJob({ retry: { strategy: 'linear', max_attempts: 0 } }), /retry.max_attempts/],
     ['max_attempts 26', validJob({ retry: { strategy: 'linear', max_attempts: 26 } }), /retry.max_attempts/],
-    ['base over max delay', validJob({ retry: { strategy: 'linear', base_delay_ms: 5000, max_delay_ms: 1000 } }), /retry.max_delay_ms/],
+    [
+      'base over max delay',
+      validJob({ retry: { strategy: 'linear', base_delay_ms: 5000, max_delay_ms: 1000 } }),
+      /retry.max_delay_ms/,
+    ],
     ['bad strategy', validJob({ retry: { strategy: 'fibonacci' } }), /retry.strategy/],
     ['name too long', validJob({ name: 'x'.repeat(201) }), /name/],
-    ['body as object', validJob({ request: { method: 'POST', url: 'https://example.com', body: { a: 1 } } }), /request.body/],
+    [
+      'body as object',
+      validJob({ request: { method: 'POST', url: 'https://example.com', body: { a: 1 } } }),
+      /request.body/,
+    ],
     ['array instead of object', [], /body|expected/],
   ];
   it.each(invalid)('%s → 400 validation_failed with details, nothing written', async (_n, body, path) => {
@@ -110,24 +176,39 @@ describe('POST /v1/jobs', () => {
     expect(res.status).toBe(400);
     expect(res.body.error.code).toBe('validation_failed');
     expect(JSON.stringify(res.body.error.details)).toMatch(path);
-    for (const d of res.body.error.details) expect(d).toEqual({ path: expect.any(String), message: expect.any(String) });
+    for (const d of res.body.error.details)
+      expect(d).toEqual({ path: expect.any(String), message: expect.any(String) });
     expect(await jobCount()).toBe(before);
   });
 
   it('body over the limit → 400; whole request over the limit → 413', async () => {
     const big = 'x'.repeat(256 * 1024 + 1);
-    const r1 = await post(alice.auth, validJob({ request: { method: 'POST', url: 'https://example.com', body: big } }));
+    const r1 = await post(
+      alice.auth,
+      validJob({ request: { method: 'POST', url: 'https://example.com', body: big } }),
+    );
     expect(r1.status).toBe(400);
     const huge = 'x'.repeat(400 * 1024);
-    const r2 = await post(alice.auth, validJob({ request: { method: 'POST', url: 'https://example.com', body: huge } }));
+    const r2 = await post(
+      alice.auth,
+      validJob({ request: { method: 'POST', url: 'https://example.com', body: huge } }),
+    );
     expect(r2.status).toBe(413);
     expect(r2.body.error.code).toBe('payload_too_large');
   });
 
   it('wrong content type → 415, malformed JSON → 400, no session → 401', async () => {
-    const r1 = await request(t.app).post('/v1/jobs').set('Authorization', alice.auth).type('text').send('hello');
+    const r1 = await request(t.app)
+      .post('/v1/jobs')
+      .set('Authorization', alice.auth)
+      .type('text')
+      .send('hello');
     expect(r1.status).toBe(415);
-    const r2 = await request(t.app).post('/v1/jobs').set('Authorization', alice.auth).set('Content-Type', 'application/json').send('{"a":');
+    const r2 = await request(t.app)
+      .post('/v1/jobs')
+      .set('Authorization', alice.auth)
+      .set('Content-Type', 'application/json')
+      .send('{"a":');
     expect(r2.status).toBe(400);
     expect(r2.body.error.code).toBe('malformed_json');
     const r3 = await request(t.app).post('/v1/jobs').send(validJob());
@@ -155,12 +236,16 @@ describe('POST /v1/jobs', () => {
 
   it('20 concurrent identical requests with one key create exactly one job', async () => {
     const key = 'concurrent-key';
-    const results = await Promise.all(Array.from({ length: 20 }, () => post(alice.auth, validJob()).set('Idempotency-Key', key)));
+    const results = await Promise.all(
+      Array.from({ length: 20 }, () => post(alice.auth, validJob()).set('Idempotency-Key', key)),
+    );
     const statuses = results.map((r) => r.status).sort();
     expect(statuses.filter((s) => s === 201)).toHaveLength(1);
     expect(statuses.filter((s) => s === 200)).toHaveLength(19);
     expect(new Set(results.map((r) => r.body.id)).size).toBe(1);
-    const { rows } = await db.pool.query(`SELECT count(*)::int AS n FROM jobs WHERE idempotency_key = $1`, [key]);
+    const { rows } = await db.pool.query(`SELECT count(*)::int AS n FROM jobs WHERE idempotency_key = $1`, [
+      key,
+    ]);
     expect(rows[0].n).toBe(1);
   });
 });
@@ -196,7 +281,9 @@ describe('reading jobs', () => {
     await request(t.app).post(`/v1/jobs/${ids[0]}/cancel`).set('Authorization', carol.auth);
     const cancelled = await request(t.app).get('/v1/jobs?status=cancelled').set('Authorization', carol.auth);
     expect(cancelled.body.data.map((j: { id: string }) => j.id)).toEqual([ids[0]]);
-    const multi = await request(t.app).get('/v1/jobs?status=cancelled,scheduled&limit=100').set('Authorization', carol.auth);
+    const multi = await request(t.app)
+      .get('/v1/jobs?status=cancelled,scheduled&limit=100')
+      .set('Authorization', carol.auth);
     expect(multi.body.data).toHaveLength(7);
   });
 
@@ -229,11 +316,24 @@ describe('reading jobs', () => {
     const ex = await request(t.app).get(`/v1/jobs/${job.id}/executions`).set('Authorization', alice.auth);
     expect(ex.status).toBe(200);
     expect(ex.body.data.map((e: { attempt: number }) => e.attempt)).toEqual([1, 2]);
-    expect(ex.body.data[1]).toMatchObject({ outcome: 'failed', status_code: 500, response_body: 'oops', response_truncated: false, duration_ms: 5 });
+    expect(ex.body.data[1]).toMatchObject({
+      outcome: 'failed',
+      status_code: 500,
+      response_body: 'oops',
+      response_truncated: false,
+      duration_ms: 5,
+    });
     const again = await request(t.app).get(`/v1/jobs/${job.id}`).set('Authorization', alice.auth);
     expect(again.body.last_execution).toMatchObject({ attempt: 2, outcome: 'failed', status_code: 500 });
-    for (const bad of ['not-a-uuid', '123', "'; drop table jobs; --", '00000000-0000-0000-0000-000000000000']) {
-      const r = await request(t.app).get(`/v1/jobs/${encodeURIComponent(bad)}`).set('Authorization', alice.auth);
+    for (const bad of [
+      'not-a-uuid',
+      '123',
+      "'; drop table jobs; --",
+      '00000000-0000-0000-0000-000000000000',
+    ]) {
+      const r = await request(t.app)
+        .get(`/v1/jobs/${encodeURIComponent(bad)}`)
+        .set('Authorization', alice.auth);
       expect(r.status).toBe(404);
       expect(r.body.error.code).toBe('not_found');
     }
@@ -251,8 +351,14 @@ describe('cancel and re-drive', () => {
     expect(c2.status).toBe(200);
     expect(c2.body.completed_at).toBe(c1.body.completed_at);
     const done = (await post(alice.auth, validJob())).body;
-    await db.pool.query(`UPDATE jobs SET status = 'running', attempts = 1, lease_token = gen_random_uuid(), lease_owner = 't', lease_expires_at = now() WHERE id = $1`, [done.id]);
-    await db.pool.query(`UPDATE jobs SET status = 'succeeded', completed_at = now(), lease_token = NULL, lease_owner = NULL, lease_expires_at = NULL WHERE id = $1`, [done.id]);
+    await db.pool.query(
+      `UPDATE jobs SET status = 'running', attempts = 1, lease_token = gen_random_uuid(), lease_owner = 't', lease_expires_at = now() WHERE id = $1`,
+      [done.id],
+    );
+    await db.pool.query(
+      `UPDATE jobs SET status = 'succeeded', completed_at = now(), lease_token = NULL, lease_owner = NULL, lease_expires_at = NULL WHERE id = $1`,
+      [done.id],
+    );
     const c3 = await request(t.app).post(`/v1/jobs/${done.id}/cancel`).set('Authorization', alice.auth);
     expect(c3.status).toBe(409);
     expect(c3.body.error.code).toBe('job_finished');
@@ -263,8 +369,14 @@ describe('cancel and re-drive', () => {
     const r0 = await request(t.app).post(`/v1/jobs/${job.id}/retry`).set('Authorization', alice.auth);
     expect(r0.status).toBe(409);
     expect(r0.body.error.code).toBe('job_not_failed');
-    await db.pool.query(`UPDATE jobs SET status = 'running', attempts = 2, lease_token = gen_random_uuid(), lease_owner = 't', lease_expires_at = now() WHERE id = $1`, [job.id]);
-    await db.pool.query(`UPDATE jobs SET status = 'failed', completed_at = now(), lease_token = NULL, lease_owner = NULL, lease_expires_at = NULL WHERE id = $1`, [job.id]);
+    await db.pool.query(
+      `UPDATE jobs SET status = 'running', attempts = 2, lease_token = gen_random_uuid(), lease_owner = 't', lease_expires_at = now() WHERE id = $1`,
+      [job.id],
+    );
+    await db.pool.query(
+      `UPDATE jobs SET status = 'failed', completed_at = now(), lease_token = NULL, lease_owner = NULL, lease_expires_at = NULL WHERE id = $1`,
+      [job.id],
+    );
     const r1 = await request(t.app).post(`/v1/jobs/${job.id}/retry`).set('Authorization', alice.auth);
     expect(r1.status).toBe(200);
     expect(r1.body).toMatchObject({ status: 'scheduled', attempts: 0, completed_at: null });
@@ -274,9 +386,9 @@ describe('cancel and re-drive', () => {
   it('the database refuses an illegal transition (terminal states stay terminal)', async () => {
     const job = (await post(alice.auth, validJob())).body;
     await request(t.app).post(`/v1/jobs/${job.id}/cancel`).set('Authorization', alice.auth);
-    await expect(db.pool.query(`UPDATE jobs SET status = 'scheduled', completed_at = NULL WHERE id = $1`, [job.id])).rejects.toThrow(
-      /illegal job status transition cancelled -> scheduled/,
-    );
+    await expect(
+      db.pool.query(`UPDATE jobs SET status = 'scheduled', completed_at = NULL WHERE id = $1`, [job.id]),
+    ).rejects.toThrow(/illegal job status transition cancelled -> scheduled/);
   });
 });
 
@@ -303,10 +415,17 @@ describe('ownership', () => {
 describe('quotas', () => {
   it('max active jobs per user → 429 quota_exceeded', async () => {
     const d = await createTestDb();
-    const q = await createTestApp(d, { JOB_MAX_ACTIVE_PER_USER: '3', JOB_CREATE_RATE_PER_MINUTE: '100', TARGET_ALLOWLIST: '' });
+    const q = await createTestApp(d, {
+      JOB_MAX_ACTIVE_PER_USER: '3',
+      JOB_CREATE_RATE_PER_MINUTE: '100',
+      TARGET_ALLOWLIST: '',
+    });
     try {
       const s = await sessionFor(d, q.config);
-      for (let i = 0; i < 3; i++) expect((await request(q.app).post('/v1/jobs').set('Authorization', s.auth).send(validJob())).status).toBe(201);
+      for (let i = 0; i < 3; i++)
+        expect(
+          (await request(q.app).post('/v1/jobs').set('Authorization', s.auth).send(validJob())).status,
+        ).toBe(201);
       const res = await request(q.app).post('/v1/jobs').set('Authorization', s.auth).send(validJob());
       expect(res.status).toBe(429);
       expect(res.body.error.code).toBe('quota_exceeded');
@@ -321,7 +440,10 @@ describe('quotas', () => {
     const q = await createTestApp(d, { JOB_CREATE_RATE_PER_MINUTE: '2', TARGET_ALLOWLIST: '' });
     try {
       const s = await sessionFor(d, q.config);
-      for (let i = 0; i < 2; i++) expect((await request(q.app).post('/v1/jobs').set('Authorization', s.auth).send(validJob())).status).toBe(201);
+      for (let i = 0; i < 2; i++)
+        expect(
+          (await request(q.app).post('/v1/jobs').set('Authorization', s.auth).send(validJob())).status,
+        ).toBe(201);
       const res = await request(q.app).post('/v1/jobs').set('Authorization', s.auth).send(validJob());
       expect(res.status).toBe(429);
       expect(res.body.error.code).toBe('rate_limited');
@@ -340,14 +462,22 @@ describe('fuzzing', () => {
       fc.anything(),
       fc.record({ request: fc.anything(), fire_at: fc.string() }, { requiredKeys: [] }),
       fc.record({
-        request: fc.record({ method: fc.string(), url: fc.string(), headers: fc.dictionary(fc.string(), fc.string()) }),
+        request: fc.record({
+          method: fc.string(),
+          url: fc.string(),
+          headers: fc.dictionary(fc.string(), fc.string()),
+        }),
         fire_at: fc.oneof(fc.string(), fc.constant('2020-13-45T99:00:00Z')),
         timeout_ms: fc.oneof(fc.double(), fc.string(), fc.integer()),
       }),
     );
     await fc.assert(
       fc.asyncProperty(junk, async (body) => {
-        const res = await request(t.app).post('/v1/jobs').set('Authorization', alice.auth).set('Content-Type', 'application/json').send(JSON.stringify(body) ?? 'null');
+        const res = await request(t.app)
+          .post('/v1/jobs')
+          .set('Authorization', alice.auth)
+          .set('Content-Type', 'application/json')
+          .send(JSON.stringify(body) ?? 'null');
         expect(res.status).toBeLessThan(500);
         expect(res.status).not.toBe(201);
       }),

@@ -4,7 +4,15 @@ import dns from 'node:dns';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDb, type TestDb } from '../helpers/db.ts';
 import { startServer, waitFor, type TestServer } from '../helpers/http.ts';
-import { createJob, createUser, executionsOf, jobState, SECRETS_KEY, startScheduler, type TestScheduler } from '../helpers/scheduler.ts';
+import {
+  createJob,
+  createUser,
+  executionsOf,
+  jobState,
+  SECRETS_KEY,
+  startScheduler,
+  type TestScheduler,
+} from '../helpers/scheduler.ts';
 import { verifyWebhook } from '../../src/scheduler/signing.ts';
 import { deriveSigningSecret } from '../../src/auth/crypto.ts';
 import type { LookupFn } from '../../src/scheduler/executor.ts';
@@ -35,9 +43,13 @@ afterAll(() => db.drop());
 
 describe('an attempt', () => {
   it('sends the request with user headers, user-agent and a verifiable Standard Webhooks signature', async () => {
-    const t = await target((_q, res) => res.writeHead(200).end('thanks'));
+    const t = await target((_q, res) => void res.writeHead(200).end('thanks'));
     sched = await startScheduler(db, { random: () => 0.5 });
-    const job = await createJob(db, userId, { url: `${t.url}/hook?x=1`, headers: { 'x-custom': 'yes' }, body: '{"hello":"world"}' });
+    const job = await createJob(db, userId, {
+      url: `${t.url}/hook?x=1`,
+      headers: { 'x-custom': 'yes' },
+      body: '{"hello":"world"}',
+    });
     await finished(job.id);
     expect(t.requests).toHaveLength(1);
     const r = t.requests[0]!;
@@ -48,21 +60,45 @@ describe('an attempt', () => {
     expect(r.headers['user-agent']).toBe('dist-job-scheduler/test');
     expect(r.headers['webhook-id']).toBe(job.id);
     const secret = deriveSigningSecret(SECRETS_KEY, userId, 1);
-    const headers = { id: String(r.headers['webhook-id']), timestamp: String(r.headers['webhook-timestamp']), signature: String(r.headers['webhook-signature']) };
+    const headers = {
+      id: String(r.headers['webhook-id']),
+      timestamp: String(r.headers['webhook-timestamp']),
+      signature: String(r.headers['webhook-signature']),
+    };
     expect(verifyWebhook(secret, headers, r.body, Math.floor(Date.now() / 1000))).toBe(true);
-    expect(verifyWebhook(deriveSigningSecret(SECRETS_KEY, userId, 2), headers, r.body, Math.floor(Date.now() / 1000))).toBe(false);
+    expect(
+      verifyWebhook(
+        deriveSigningSecret(SECRETS_KEY, userId, 2),
+        headers,
+        r.body,
+        Math.floor(Date.now() / 1000),
+      ),
+    ).toBe(false);
     const [ex] = await executionsOf(db, job.id);
-    expect(ex).toMatchObject({ attempt: 1, outcome: 'succeeded', status_code: 200, response_body: 'thanks', response_truncated: false });
+    expect(ex).toMatchObject({
+      attempt: 1,
+      outcome: 'succeeded',
+      status_code: 200,
+      response_body: 'thanks',
+      response_truncated: false,
+    });
     expect((await jobState(db, job.id)).status).toBe('succeeded');
   });
 
   it('5xx retries with the exponential schedule, then fails when attempts are used up', async () => {
-    const t = await target((_q, res) => res.writeHead(503).end('busy'));
+    const t = await target((_q, res) => void res.writeHead(503).end('busy'));
     sched = await startScheduler(db, { random: () => 0.5 });
-    const job = await createJob(db, userId, { url: t.url, retry: { strategy: 'exponential', max_attempts: 3, base_delay_ms: 200, max_delay_ms: 60_000 } });
+    const job = await createJob(db, userId, {
+      url: t.url,
+      retry: { strategy: 'exponential', max_attempts: 3, base_delay_ms: 200, max_delay_ms: 60_000 },
+    });
     await finished(job.id);
     const ex = await executionsOf(db, job.id);
-    expect(ex.map((e) => [e.attempt, e.outcome, e.status_code])).toEqual([[1, 'failed', 503], [2, 'failed', 503], [3, 'failed', 503]]);
+    expect(ex.map((e) => [e.attempt, e.outcome, e.status_code])).toEqual([
+      [1, 'failed', 503],
+      [2, 'failed', 503],
+      [3, 'failed', 503],
+    ]);
     expect(await jobState(db, job.id)).toMatchObject({ status: 'failed', attempts: 3 });
     const gaps = t.requests.slice(1).map((r, i) => r.start - t.requests[i]!.start);
     // Never early (the retry is due exactly base × 2^(n−1) after the attempt was recorded)…
@@ -74,9 +110,12 @@ describe('an attempt', () => {
   });
 
   it('linear backoff grows by the base each attempt', async () => {
-    const t = await target((_q, res) => res.writeHead(500).end());
+    const t = await target((_q, res) => void res.writeHead(500).end());
     sched = await startScheduler(db, { random: () => 0.5 });
-    const job = await createJob(db, userId, { url: t.url, retry: { strategy: 'linear', max_attempts: 4, base_delay_ms: 150, max_delay_ms: 60_000 } });
+    const job = await createJob(db, userId, {
+      url: t.url,
+      retry: { strategy: 'linear', max_attempts: 4, base_delay_ms: 150, max_delay_ms: 60_000 },
+    });
     await finished(job.id);
     const gaps = t.requests.slice(1).map((r, i) => r.start - t.requests[i]!.start);
     expect(gaps).toHaveLength(3);
@@ -91,7 +130,7 @@ describe('an attempt', () => {
     [400, 'failed'],
     [410, 'failed'],
   ])('%i is permanent: failed after one attempt', async (code) => {
-    const t = await target((_q, res) => res.writeHead(code).end());
+    const t = await target((_q, res) => void res.writeHead(code).end());
     sched = await startScheduler(db);
     const job = await createJob(db, userId, { url: t.url });
     await finished(job.id);
@@ -100,8 +139,10 @@ describe('an attempt', () => {
   });
 
   it('a redirect is not followed and fails permanently', async () => {
-    const inner = await target((_q, res) => res.writeHead(200).end());
-    const t = await target((_q, res) => res.writeHead(302, { location: `${inner.url}/elsewhere` }).end());
+    const inner = await target((_q, res) => void res.writeHead(200).end());
+    const t = await target(
+      (_q, res) => void res.writeHead(302, { location: `${inner.url}/elsewhere` }).end(),
+    );
     sched = await startScheduler(db);
     const job = await createJob(db, userId, { url: t.url });
     await finished(job.id);
@@ -112,15 +153,27 @@ describe('an attempt', () => {
   });
 
   it('429 with Retry-After is honoured, capped by max_delay_ms', async () => {
-    const t = await target((_q, res, _b, n) => (n === 1 ? res.writeHead(429, { 'retry-after': '1' }).end() : res.writeHead(204).end()));
+    const t = await target(
+      (_q, res, _b, n) =>
+        void (n === 1 ? res.writeHead(429, { 'retry-after': '1' }).end() : res.writeHead(204).end()),
+    );
     sched = await startScheduler(db, { random: () => 0.5 });
-    const job = await createJob(db, userId, { url: t.url, retry: { strategy: 'exponential', max_attempts: 3, base_delay_ms: 10, max_delay_ms: 60_000 } });
+    const job = await createJob(db, userId, {
+      url: t.url,
+      retry: { strategy: 'exponential', max_attempts: 3, base_delay_ms: 10, max_delay_ms: 60_000 },
+    });
     await finished(job.id);
     expect(t.requests).toHaveLength(2);
     expect(t.requests[1]!.start - t.requests[0]!.start).toBeGreaterThanOrEqual(995);
 
-    const capped = await target((_q, res, _b, n) => (n === 1 ? res.writeHead(503, { 'retry-after': '3600' }).end() : res.writeHead(204).end()));
-    const job2 = await createJob(db, userId, { url: capped.url, retry: { strategy: 'exponential', max_attempts: 3, base_delay_ms: 10, max_delay_ms: 300 } });
+    const capped = await target(
+      (_q, res, _b, n) =>
+        void (n === 1 ? res.writeHead(503, { 'retry-after': '3600' }).end() : res.writeHead(204).end()),
+    );
+    const job2 = await createJob(db, userId, {
+      url: capped.url,
+      retry: { strategy: 'exponential', max_attempts: 3, base_delay_ms: 10, max_delay_ms: 300 },
+    });
     await finished(job2.id);
     const gap = capped.requests[1]!.start - capped.requests[0]!.start;
     expect(gap).toBeGreaterThanOrEqual(295);
@@ -132,7 +185,11 @@ describe('an attempt', () => {
       /* hang */
     });
     sched = await startScheduler(db);
-    const job = await createJob(db, userId, { url: t.url, timeoutMs: 1000, retry: { strategy: 'linear', max_attempts: 1, base_delay_ms: 0, max_delay_ms: 0 } });
+    const job = await createJob(db, userId, {
+      url: t.url,
+      timeoutMs: 1000,
+      retry: { strategy: 'linear', max_attempts: 1, base_delay_ms: 0, max_delay_ms: 0 },
+    });
     await finished(job.id);
     const [ex] = await executionsOf(db, job.id);
     expect(ex!.outcome).toBe('timeout');
@@ -147,7 +204,11 @@ describe('an attempt', () => {
       res.on('close', () => clearInterval(timer));
     });
     sched = await startScheduler(db);
-    const job = await createJob(db, userId, { url: t.url, timeoutMs: 1200, retry: { strategy: 'linear', max_attempts: 1, base_delay_ms: 0, max_delay_ms: 0 } });
+    const job = await createJob(db, userId, {
+      url: t.url,
+      timeoutMs: 1200,
+      retry: { strategy: 'linear', max_attempts: 1, base_delay_ms: 0, max_delay_ms: 0 },
+    });
     await finished(job.id);
     const [ex] = await executionsOf(db, job.id);
     expect(ex!.outcome).toBe('timeout');
@@ -179,11 +240,14 @@ describe('an attempt', () => {
   });
 
   it('a refused connection is a network error and is retried', async () => {
-    const t = await target((_q, res) => res.end());
+    const t = await target((_q, res) => void res.end());
     const deadUrl = t.url;
     await servers.pop()!.close();
     sched = await startScheduler(db, { random: () => 0.5 });
-    const job = await createJob(db, userId, { url: deadUrl, retry: { strategy: 'linear', max_attempts: 2, base_delay_ms: 50, max_delay_ms: 50 } });
+    const job = await createJob(db, userId, {
+      url: deadUrl,
+      retry: { strategy: 'linear', max_attempts: 2, base_delay_ms: 50, max_delay_ms: 50 },
+    });
     await finished(job.id);
     const ex = await executionsOf(db, job.id);
     expect(ex.map((e) => e.outcome)).toEqual(['network_error', 'network_error']);
@@ -193,14 +257,21 @@ describe('an attempt', () => {
 
 describe('SSRF guard at connect time', () => {
   it('blocks a hostname that resolves to 127.0.0.1 when loopback is not allowlisted', async () => {
-    const t = await target((_q, res) => res.writeHead(200).end());
+    const t = await target((_q, res) => void res.writeHead(200).end());
     // A resolver that says what an attacker's DNS would: evil.example.com → 127.0.0.1.
-    const lookup = ((host: string, opts: dns.LookupOptions, cb: (e: Error | null, a: dns.LookupAddress[]) => void) => {
+    const lookup = ((
+      host: string,
+      opts: dns.LookupOptions,
+      cb: (e: Error | null, a: dns.LookupAddress[]) => void,
+    ) => {
       if (host === 'evil.example.com') return cb(null, [{ address: '127.0.0.1', family: 4 }]);
       return dns.lookup(host, { ...opts, all: true }, cb);
     }) as unknown as LookupFn;
     sched = await startScheduler(db, { allowlist: [], lookup });
-    const job = await createJob(db, userId, { url: `http://evil.example.com:${t.port}/`, retry: { strategy: 'linear', max_attempts: 3, base_delay_ms: 0, max_delay_ms: 0 } });
+    const job = await createJob(db, userId, {
+      url: `http://evil.example.com:${t.port}/`,
+      retry: { strategy: 'linear', max_attempts: 3, base_delay_ms: 0, max_delay_ms: 0 },
+    });
     await finished(job.id);
     const ex = await executionsOf(db, job.id);
     expect(ex.map((e) => e.outcome)).toEqual(['blocked']); // permanent: no retry
@@ -210,7 +281,7 @@ describe('SSRF guard at connect time', () => {
   });
 
   it('blocks IP literals that slipped into the table (policy re-checked on every attempt)', async () => {
-    const t = await target((_q, res) => res.writeHead(200).end());
+    const t = await target((_q, res) => void res.writeHead(200).end());
     sched = await startScheduler(db, { allowlist: [] });
     const job = await createJob(db, userId, { url: `http://127.0.0.1:${t.port}/` });
     const mapped = await createJob(db, userId, { url: `http://[::ffff:127.0.0.1]:${t.port}/` });

@@ -3,7 +3,14 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDb, type TestDb } from '../helpers/db.ts';
 import { startServer, waitFor, type Recorded, type TestServer } from '../helpers/http.ts';
-import { createJob, createUser, executionsOf, jobState, startScheduler, type TestScheduler } from '../helpers/scheduler.ts';
+import {
+  createJob,
+  createUser,
+  executionsOf,
+  jobState,
+  startScheduler,
+  type TestScheduler,
+} from '../helpers/scheduler.ts';
 import { cancelJob } from '../../src/sql/jobs.ts';
 
 let db: TestDb;
@@ -20,9 +27,10 @@ async function scheduler(over: Parameters<typeof startScheduler>[1] = {}) {
   scheds.push(s);
   return s;
 }
-const hold = (ms: number) => (_q: unknown, res: { writeHead(c: number): { end(): void }; destroyed?: boolean }) => {
-  setTimeout(() => res.writeHead(200).end(), ms);
-};
+const hold =
+  (ms: number) => (_q: unknown, res: { writeHead(c: number): { end(): void }; destroyed?: boolean }) => {
+    setTimeout(() => res.writeHead(200).end(), ms);
+  };
 const countByStatus = async () => {
   const { rows } = await db.pool.query(`SELECT status, count(*)::int AS n FROM jobs GROUP BY status`);
   return Object.fromEntries(rows.map((r) => [r.status, r.n])) as Record<string, number>;
@@ -61,12 +69,18 @@ describe('several schedulers on one database', () => {
        SELECT $1, 'POST', $2, now(), now(), 5000, 'linear', 3, 100, 1000 FROM generate_series(1, 600)`,
       [user.id, t.url],
     );
-    await Promise.all([scheduler({ batchSize: 20 }), scheduler({ batchSize: 20 }), scheduler({ batchSize: 20 })]);
+    await Promise.all([
+      scheduler({ batchSize: 20 }),
+      scheduler({ batchSize: 20 }),
+      scheduler({ batchSize: 20 }),
+    ]);
     await waitFor(async () => (await countByStatus()).succeeded === 600, 'all 600 jobs to succeed', 60_000);
     expect(overlaps(t.requests)).toEqual([]);
     expect(t.requests).toHaveLength(600);
     expect(new Set(t.requests.map((r) => r.headers['webhook-id'])).size).toBe(600);
-    const { rows } = await db.pool.query(`SELECT count(*)::int AS n, count(DISTINCT job_id)::int AS jobs FROM job_executions`);
+    const { rows } = await db.pool.query(
+      `SELECT count(*)::int AS n, count(DISTINCT job_id)::int AS jobs FROM job_executions`,
+    );
     expect(rows[0]).toEqual({ n: 600, jobs: 600 });
   });
 });
@@ -81,13 +95,22 @@ describe('leases', () => {
     const user = await createUser(db);
     // A: heartbeats too slowly to notice the reap before its request ends.
     const a = await scheduler({ heartbeatIntervalMs: 60_000, leaseMs: 120_000, reaperIntervalMs: 60_000 });
-    const job = await createJob(db, user.id, { url: t.url, retry: { strategy: 'linear', max_attempts: 3, base_delay_ms: 60_000, max_delay_ms: 60_000 } });
+    const job = await createJob(db, user.id, {
+      url: t.url,
+      retry: { strategy: 'linear', max_attempts: 3, base_delay_ms: 60_000, max_delay_ms: 60_000 },
+    });
     await waitFor(() => t.requests.length === 1, 'first request');
     // The lease expires (as if A had stalled); another scheduler's reaper rescues the job.
-    await db.pool.query(`UPDATE jobs SET lease_expires_at = now() - interval '1 second' WHERE id = $1`, [job.id]);
+    await db.pool.query(`UPDATE jobs SET lease_expires_at = now() - interval '1 second' WHERE id = $1`, [
+      job.id,
+    ]);
     const b = await scheduler({ reaperIntervalMs: 60_000 });
-    expect(await b.scheduler.reapOnce()).toBe(1);
+    await waitFor(
+      async () => (await jobState(db, job.id)).status === 'retrying',
+      "B's reaper to rescue the job",
+    );
     expect(await jobState(db, job.id)).toMatchObject({ status: 'retrying', attempts: 1 });
+    expect((await b.metrics.reaperRescues.get()).values[0]!.value).toBe(1);
     release();
     await waitFor(async () => (await executionsOf(db, job.id)).length === 2, 'late result recorded');
     const ex = await executionsOf(db, job.id);
@@ -98,7 +121,10 @@ describe('leases', () => {
 
   it('the reaper fails a job whose last attempt was lost', async () => {
     const user = await createUser(db);
-    const job = await createJob(db, user.id, { url: 'http://127.0.0.1:9/', retry: { strategy: 'linear', max_attempts: 1, base_delay_ms: 0, max_delay_ms: 0 } });
+    const job = await createJob(db, user.id, {
+      url: 'http://127.0.0.1:9/',
+      retry: { strategy: 'linear', max_attempts: 1, base_delay_ms: 0, max_delay_ms: 0 },
+    });
     await db.pool.query(
       `UPDATE jobs SET status = 'running', attempts = 1, lease_token = gen_random_uuid(), lease_owner = 'crashed', lease_expires_at = now() - interval '1 s' WHERE id = $1`,
       [job.id],
@@ -156,7 +182,9 @@ describe('cancel and shutdown', () => {
     expect(await jobState(db, done.id)).toMatchObject({ status: 'succeeded' });
     const st = await jobState(db, job.id);
     expect(st).toMatchObject({ status: 'retrying', attempts: 0, lease_token: null });
-    const { rows } = await db.pool.query(`SELECT next_attempt_at <= now() AS due FROM jobs WHERE id = $1`, [job.id]);
+    const { rows } = await db.pool.query(`SELECT next_attempt_at <= now() AS due FROM jobs WHERE id = $1`, [
+      job.id,
+    ]);
     expect(rows[0].due).toBe(true);
     expect(await executionsOf(db, job.id)).toEqual([]);
   });
@@ -178,7 +206,11 @@ describe('fairness', () => {
       [modest.id, `${t.url}/modest`],
     );
     await scheduler({ concurrency: 20, batchSize: 20, perUserCap: 10 });
-    await waitFor(() => t.requests.filter((r) => r.url === '/modest').length === 10, "the modest user's 10 jobs to start", 10_000);
+    await waitFor(
+      () => t.requests.filter((r) => r.url === '/modest').length === 10,
+      "the modest user's 10 jobs to start",
+      10_000,
+    );
     const greedyStarted = t.requests.filter((r) => r.url === '/greedy');
     const firstGreedyEnd = Math.min(...greedyStarted.map((r) => r.end || Infinity));
     const lastModestStart = Math.max(...t.requests.filter((r) => r.url === '/modest').map((r) => r.start));

@@ -2,8 +2,18 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { backoffDelayMs, baseDelayMs, parseRetryAfterMs, type RetryPolicy } from '../../src/jobs/backoff.ts';
 
-const linear: RetryPolicy = { strategy: 'linear', max_attempts: 10, base_delay_ms: 1000, max_delay_ms: 60_000 };
-const expo: RetryPolicy = { strategy: 'exponential', max_attempts: 10, base_delay_ms: 1000, max_delay_ms: 60_000 };
+const linear: RetryPolicy = {
+  strategy: 'linear',
+  max_attempts: 10,
+  base_delay_ms: 1000,
+  max_delay_ms: 60_000,
+};
+const expo: RetryPolicy = {
+  strategy: 'exponential',
+  max_attempts: 10,
+  base_delay_ms: 1000,
+  max_delay_ms: 60_000,
+};
 
 describe('backoff schedule', () => {
   it('linear grows by the base each attempt', () => {
@@ -29,7 +39,12 @@ describe('backoff schedule', () => {
         fc.integer({ min: 1, max: 100 }),
         fc.double({ min: 0, max: 1, noNaN: true }),
         (strategy, a, b, attempt, r) => {
-          const policy = { strategy, max_attempts: 25, base_delay_ms: Math.min(a, b), max_delay_ms: Math.max(a, b) };
+          const policy = {
+            strategy,
+            max_attempts: 25,
+            base_delay_ms: Math.min(a, b),
+            max_delay_ms: Math.max(a, b),
+          };
           const d = backoffDelayMs(policy, attempt, () => r);
           return Number.isInteger(d) && d >= 0 && d <= policy.max_delay_ms;
         },
@@ -41,8 +56,10 @@ describe('backoff schedule', () => {
 describe('Retry-After parsing', () => {
   const now = Date.parse('2026-01-01T00:00:00Z');
   it('reads delta-seconds', () => expect(parseRetryAfterMs('120', now)).toBe(120_000));
-  it('reads an HTTP date', () => expect(parseRetryAfterMs('Thu, 01 Jan 2026 00:00:30 GMT', now)).toBe(30_000));
-  it('treats a past date as now', () => expect(parseRetryAfterMs('Wed, 31 Dec 2025 00:00:00 GMT', now)).toBe(0));
+  it('reads an HTTP date', () =>
+    expect(parseRetryAfterMs('Thu, 01 Jan 2026 00:00:30 GMT', now)).toBe(30_000));
+  it('treats a past date as now', () =>
+    expect(parseRetryAfterMs('Wed, 31 Dec 2025 00:00:00 GMT', now)).toBe(0));
   it('ignores garbage', () => {
     expect(parseRetryAfterMs('soon', now)).toBeNull();
     expect(parseRetryAfterMs('-5', now)).toBeNull();

@@ -33,17 +33,23 @@ describe('configuration', () => {
   });
 
   it('refuses a JWT secret under 32 bytes', () => {
-    expect(() => parseConfig({ ...good, JWT_SECRET: Buffer.alloc(31).toString('base64') })).toThrow(/JWT_SECRET/);
+    expect(() => parseConfig({ ...good, JWT_SECRET: Buffer.alloc(31).toString('base64') })).toThrow(
+      /JWT_SECRET/,
+    );
   });
 
   it('refuses a malformed TARGET_ALLOWLIST entry', () => {
-    expect(() => parseConfig({ ...good, TARGET_ALLOWLIST: '127.0.0.0/8, bogus' })).toThrow(/TARGET_ALLOWLIST.*bogus/);
+    expect(() => parseConfig({ ...good, TARGET_ALLOWLIST: '127.0.0.0/8, bogus' })).toThrow(
+      /TARGET_ALLOWLIST.*bogus/,
+    );
   });
 
   it('checks relations between settings', () => {
-    expect(() => parseConfig({ ...good, JOB_TIMEOUT_DEFAULT_MS: '200000' })).toThrow(/JOB_TIMEOUT_DEFAULT_MS/);
-    expect(() => parseConfig({ ...good, SCHEDULER_LEASE_MS: '4000', SCHEDULER_HEARTBEAT_INTERVAL_MS: '3000' })).toThrow(
-      /HEARTBEAT/,
+    expect(() => parseConfig({ ...good, JOB_TIMEOUT_DEFAULT_MS: '200000' })).toThrow(
+      /JOB_TIMEOUT_DEFAULT_MS/,
     );
+    expect(() =>
+      parseConfig({ ...good, SCHEDULER_LEASE_MS: '4000', SCHEDULER_HEARTBEAT_INTERVAL_MS: '3000' }),
+    ).toThrow(/HEARTBEAT/);
   });
 });

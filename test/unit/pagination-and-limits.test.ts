@@ -6,7 +6,14 @@ import { parseInstant } from '../../src/jobs/schema.ts';
 describe('cursors', () => {
   it('round-trip and reject anything else', () => {
     expect(decodeCursor(encodeCursor(42))).toBe(42);
-    for (const bad of ['', 'abc', '!!!', Buffer.from('v1:-1').toString('base64url'), Buffer.from('v2:5').toString('base64url'), 'x'.repeat(100)]) {
+    for (const bad of [
+      '',
+      'abc',
+      '!!!',
+      Buffer.from('v1:-1').toString('base64url'),
+      Buffer.from('v2:5').toString('base64url'),
+      'x'.repeat(100),
+    ]) {
       expect(decodeCursor(bad)).toBeNull();
     }
   });

@@ -15,7 +15,11 @@ describe('webhook signatures', () => {
   });
   it('a receiver verifies our headers, and rejects tampering and stale timestamps', () => {
     const h = webhookHeaders([SECRET], ID, TS, BODY);
-    const hdrs = { id: h['webhook-id']!, timestamp: h['webhook-timestamp']!, signature: h['webhook-signature']! };
+    const hdrs = {
+      id: h['webhook-id']!,
+      timestamp: h['webhook-timestamp']!,
+      signature: h['webhook-signature']!,
+    };
     expect(verifyWebhook(SECRET, hdrs, BODY, TS + 10)).toBe(true);
     expect(verifyWebhook(SECRET, hdrs, `${BODY} `, TS)).toBe(false);
     expect(verifyWebhook(SECRET, { ...hdrs, id: 'other' }, BODY, TS)).toBe(false);

@@ -1,6 +1,14 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { canTransition, classify, JOB_STATUSES, statusAfterAttempt, TERMINAL, TRANSITIONS, type JobStatus } from '../../src/jobs/stateMachine.ts';
+import {
+  canTransition,
+  classify,
+  JOB_STATUSES,
+  statusAfterAttempt,
+  TERMINAL,
+  TRANSITIONS,
+  type JobStatus,
+} from '../../src/jobs/stateMachine.ts';
 
 describe('job state machine', () => {
   it('terminal states never change, except failed → scheduled (re-drive)', () => {

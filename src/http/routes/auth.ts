@@ -20,7 +20,8 @@ export function requireUser(auth: AuthService): RequestHandler {
 
 function parse<T>(schema: z.ZodType<T>, body: unknown): T {
   const r = schema.safeParse(body ?? {});
-  if (!r.success) throw new AppError(400, 'validation_failed', 'the request is not valid', zodDetails(r.error.issues));
+  if (!r.success)
+    throw new AppError(400, 'validation_failed', 'the request is not valid', zodDetails(r.error.issues));
   return r.data;
 }
 
@@ -45,24 +46,35 @@ export function authRoutes(deps: { auth: AuthService; publicUrl: string }): Rout
     res.status(200).type('html').send(confirmPage(token));
   });
 
-  r.post('/v1/auth/verify', express.urlencoded({ extended: false, limit: '4kb', parameterLimit: 5 }), async (req, res) => {
-    res.set(PAGE_HEADERS);
-    const body = req.body as Record<string, unknown> | undefined;
-    const token = typeof body?.token === 'string' ? body.token : '';
-    try {
-      const s = await auth.signIn(token);
-      res
-        .status(200)
-        .type('html')
-        .send(signedInPage({ email: s.user.email, accessToken: s.access_token, expiresAt: s.expires_at, publicUrl: deps.publicUrl }));
-    } catch (err) {
-      if (err instanceof AppError && err.code === 'invalid_token') {
-        res.status(401).type('html').send(invalidLinkPage());
-        return;
+  r.post(
+    '/v1/auth/verify',
+    express.urlencoded({ extended: false, limit: '4kb', parameterLimit: 5 }),
+    async (req, res) => {
+      res.set(PAGE_HEADERS);
+      const body = req.body as Record<string, unknown> | undefined;
+      const token = typeof body?.token === 'string' ? body.token : '';
+      try {
+        const s = await auth.signIn(token);
+        res
+          .status(200)
+          .type('html')
+          .send(
+            signedInPage({
+              email: s.user.email,
+              accessToken: s.access_token,
+              expiresAt: s.expires_at,
+              publicUrl: deps.publicUrl,
+            }),
+          );
+      } catch (err) {
+        if (err instanceof AppError && err.code === 'invalid_token') {
+          res.status(401).type('html').send(invalidLinkPage());
+          return;
+        }
+        throw err;
       }
-      throw err;
-    }
-  });
+    },
+  );
 
   r.post('/v1/auth/session', requireJson(), async (req, res) => {
     const { token } = parse(sessionBody, req.body);

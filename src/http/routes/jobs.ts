@@ -6,7 +6,12 @@ import type { SigningSecrets } from '../../scheduler/secrets.ts';
 import { requireJson } from '../middleware.ts';
 import { requireUser } from './auth.ts';
 
-export function jobsRoutes(deps: { auth: AuthService; jobs: JobsService; secrets: SigningSecrets; publicUrl: string }): Router {
+export function jobsRoutes(deps: {
+  auth: AuthService;
+  jobs: JobsService;
+  secrets: SigningSecrets;
+  publicUrl: string;
+}): Router {
   const r = Router();
   const { jobs } = deps;
   r.use(['/v1/jobs', '/v1/signing-secret'], requireUser(deps.auth));
