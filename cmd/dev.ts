@@ -1,6 +1,11 @@
 // `npm run dev`: the whole stack in one command. Starts embedded Postgres (unless DATABASE_URL is
 // set), migrates, then runs the API server and the scheduler as child processes with readable logs.
-// Ctrl-C stops the children, then Postgres, so nothing is left running.
+// Ctrl-C stops the children first (so the scheduler can hand its jobs back), then Postgres.
+//
+// Why two processes: a terminal's Ctrl-C signals the whole foreground process group, which would
+// stop Postgres at the same instant as the apps still using it. So the outer process only relays
+// Ctrl-C; the real work runs in an inner process in its own process group (detached), told to stop
+// over IPC, and stopping in order.
 import { spawn, type ChildProcess } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -154,7 +159,9 @@ async function main(): Promise<void> {
     if (embedded) await embedded.stop();
     process.exit(code);
   };
-  process.on('SIGINT', () => void stop(0));
+  process.on('message', (m) => m === 'stop' && void stop(0));
+  // The outer process died without telling us: do not leave anything running.
+  process.on('disconnect', () => void stop(0));
   process.on('SIGTERM', () => void stop(0));
   for (const c of children) {
     c.once('exit', (code) => {
@@ -169,7 +176,30 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((err: unknown) => {
-  process.stderr.write(`dev: ${err instanceof Error ? err.message : String(err)}\n`);
-  process.exit(1);
-});
+function outer(): void {
+  const inner = spawn(process.execPath, [...process.execArgv, process.argv[1]!, '--inner'], {
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    detached: true,
+  });
+  let asked = 0;
+  const relay = () => {
+    if (++asked > 1) {
+      // Second Ctrl-C: stop waiting.
+      inner.kill('SIGKILL');
+      process.exit(130);
+    }
+    if (inner.connected) inner.send('stop');
+  };
+  process.on('SIGINT', relay);
+  process.on('SIGTERM', relay);
+  inner.on('exit', (code) => process.exit(code ?? 1));
+}
+
+if (process.argv.includes('--inner')) {
+  main().catch((err: unknown) => {
+    process.stderr.write(`dev: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(1);
+  });
+} else {
+  outer();
+}
