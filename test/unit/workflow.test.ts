@@ -30,7 +30,14 @@ describe('GitHub Actions workflow', () => {
   });
 
   it('lints, typechecks, tests and round-trips the migrations, in that order', () => {
-    const order = ['npm ci', 'npm run lint', 'npm run typecheck', 'npm test', 'migrate.js up', 'migrate.js down all'];
+    const order = [
+      'npm ci',
+      'npm run lint',
+      'npm run typecheck',
+      'npm test',
+      'migrate.js up',
+      'migrate.js down all',
+    ];
     const positions = order.map((cmd) => runs.indexOf(cmd));
     for (const [i, p] of positions.entries()) expect(p, order[i]).toBeGreaterThanOrEqual(0);
     expect([...positions].sort((a, b) => a - b)).toEqual(positions);
