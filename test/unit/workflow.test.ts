@@ -44,6 +44,12 @@ describe('GitHub Actions workflow', () => {
     expect(runs.lastIndexOf('migrate.js up')).toBeGreaterThan(runs.indexOf('migrate.js down all'));
   });
 
+  it('builds the three images with docker and runs the container smoke test', () => {
+    const step = job.steps.find((s) => s.run?.includes('deploy/container-smoke.sh'));
+    expect(step, 'container smoke step').toBeDefined();
+    expect((step as Step & { env?: Record<string, string> }).env?.CONTAINER_ENGINE).toBe('docker');
+  });
+
   it('every script the workflow calls exists in package.json', () => {
     const pkg = JSON.parse(fs.readFileSync('package.json', 'utf8')) as { scripts: Record<string, string> };
     for (const m of runs.matchAll(/npm run ([\w:-]+)/g)) expect(pkg.scripts).toHaveProperty(m[1]!);
