@@ -71,7 +71,7 @@ export function createApp(deps: AppDeps): express.Express {
   app.use(express.json({ limit: config.JOB_BODY_MAX_BYTES + 64 * 1024, strict: true }));
   app.use(healthRoutes({ checks: deps.readiness, metrics }));
   app.use(authRoutes({ auth, publicUrl: config.PUBLIC_URL }));
-  app.use(jobsRoutes({ auth, jobs, secrets, publicUrl: config.PUBLIC_URL }));
+  app.use(jobsRoutes({ auth, jobs, secrets, log }));
   app.use((req, _res, next) =>
     next(new AppError(404, 'not_found', `no route for ${req.method} ${req.path}`)),
   );

@@ -71,10 +71,16 @@ export class Scheduler {
     this.completer = new Completer(pool, this.workerId, log, (rec, recorded) => {
       this.metrics.executions.inc({ outcome: recorded });
       if (recorded === 'superseded') this.metrics.superseded.inc();
-      this.log.debug(
-        { job_id: rec.id, attempt: rec.attempt, outcome: recorded, status: rec.newStatus },
-        'attempt recorded',
-      );
+      // Ids, outcomes and status codes only: never URLs, headers or bodies of users' jobs.
+      const line = {
+        job_id: rec.id,
+        attempt: rec.attempt,
+        outcome: recorded,
+        status: rec.newStatus,
+        status_code: rec.statusCode,
+      };
+      if (recorded === 'succeeded') this.log.debug(line, 'job state changed');
+      else this.log.warn({ ...line, error: rec.error?.slice(0, 200) }, 'attempt did not succeed');
     });
     this.listener = new Listener(
       databaseUrl,

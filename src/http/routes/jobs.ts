@@ -1,7 +1,8 @@
 // /v1/jobs and /v1/signing-secret. Every route needs a session; the services scope all SQL to it.
-import { Router } from 'express';
+import { Router, type Request } from 'express';
 import type { AuthService } from '../../auth/service.ts';
 import type { JobsService } from '../../jobs/service.ts';
+import type { Logger } from '../../logger.ts';
 import type { SigningSecrets } from '../../scheduler/secrets.ts';
 import { requireJson } from '../middleware.ts';
 import { requireUser } from './auth.ts';
@@ -10,16 +11,19 @@ export function jobsRoutes(deps: {
   auth: AuthService;
   jobs: JobsService;
   secrets: SigningSecrets;
-  publicUrl: string;
+  log: Logger;
 }): Router {
   const r = Router();
-  const { jobs } = deps;
+  const { jobs, log } = deps;
+  const changed = (req: Request, job: { id: string; status: string }, what: string) =>
+    log.debug({ request_id: req.id, job_id: job.id, status: job.status }, `job ${what}`);
   r.use(['/v1/jobs', '/v1/signing-secret'], requireUser(deps.auth));
 
   r.post('/v1/jobs', requireJson(), async (req, res) => {
     const { job, replayed } = await jobs.create(req.user!.id, req.body, req.get('idempotency-key'));
     res.setHeader('Location', `/v1/jobs/${job.id}`);
     if (replayed) res.setHeader('Idempotent-Replayed', 'true');
+    else changed(req, job, 'created');
     res.status(replayed ? 200 : 201).json(job);
   });
   r.get('/v1/jobs', async (req, res) => {
@@ -32,10 +36,14 @@ export function jobsRoutes(deps: {
     res.json(await jobs.executions(req.user!.id, req.params.id));
   });
   r.post('/v1/jobs/:id/cancel', async (req, res) => {
-    res.json(await jobs.cancel(req.user!.id, req.params.id));
+    const job = await jobs.cancel(req.user!.id, req.params.id);
+    changed(req, job, 'cancelled');
+    res.json(job);
   });
   r.post('/v1/jobs/:id/retry', async (req, res) => {
-    res.json(await jobs.redrive(req.user!.id, req.params.id));
+    const job = await jobs.redrive(req.user!.id, req.params.id);
+    changed(req, job, 're-driven');
+    res.json(job);
   });
 
   r.get('/v1/signing-secret', async (req, res) => {
