@@ -99,6 +99,11 @@ const fullSchema = z.object({
   JOB_MAX_ACTIVE_PER_USER: int(1, 10_000_000).default(100_000),
   JOB_CREATE_RATE_PER_MINUTE: int(1, 10_000_000).default(100_000),
   TARGET_ALLOWLIST: cidrList,
+  // Names this replica in leases and logs (Kubernetes: the pod name); default: a random id.
+  SCHEDULER_WORKER_ID: z
+    .string()
+    .regex(/^[A-Za-z0-9._:-]{1,100}$/, 'must be 1-100 of A-Z a-z 0-9 . _ : -')
+    .optional(),
   SCHEDULER_CONCURRENCY: int(1, 10000).default(200),
   SCHEDULER_BATCH_SIZE: int(1, 1000).default(100),
   SCHEDULER_USER_MAX_IN_FLIGHT: int(1, 10000).default(50),

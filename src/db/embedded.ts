@@ -10,6 +10,8 @@ export interface EmbeddedHandle {
   url: string;
   port: number;
   stop(): Promise<void>;
+  /** Starts the cluster again after stop() (persistent clusters only). */
+  start(): Promise<void>;
 }
 
 async function portIsFree(port: number): Promise<boolean> {
@@ -83,6 +85,7 @@ export async function startEmbeddedPostgres(opts: {
     url: `postgres://postgres:postgres@127.0.0.1:${opts.port}/postgres`,
     port: opts.port,
     stop: () => pg.stop(),
+    start: () => pg.start(),
   };
 }
 

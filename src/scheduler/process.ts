@@ -32,6 +32,7 @@ export async function startSchedulerProcess(config: Config, log: Logger): Promis
     config.DATABASE_URL,
     executor,
     {
+      workerId: config.SCHEDULER_WORKER_ID,
       concurrency: config.SCHEDULER_CONCURRENCY,
       batchSize: config.SCHEDULER_BATCH_SIZE,
       perUserCap: config.SCHEDULER_USER_MAX_IN_FLIGHT,
