@@ -1,0 +1,136 @@
+// SSRF matrix: every form an attacker might use to reach an internal address, blocked at create time
+// (the API, no allowlist) or at connect time (the scheduler's resolver check), with no request sent.
+import dns from 'node:dns';
+import request from 'supertest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestDb, type TestDb } from '../helpers/db.ts';
+import { createTestApp, sessionFor, type TestApp } from '../helpers/app.ts';
+import { startServer, waitFor, type TestServer } from '../helpers/http.ts';
+import {
+  createJob,
+  createUser,
+  executionsOf,
+  jobState,
+  startScheduler,
+  type TestScheduler,
+} from '../helpers/scheduler.ts';
+import type { LookupFn } from '../../src/scheduler/executor.ts';
+
+let db: TestDb;
+let app: TestApp;
+let auth: string;
+let receiver: TestServer;
+let sched: TestScheduler;
+
+// What a hostile DNS would answer. Nothing is ever sent to these addresses: the guard refuses first.
+const FAKE_DNS: Record<string, dns.LookupAddress[]> = {
+  'loopback.attacker.example': [{ address: '127.0.0.1', family: 4 }],
+  'private10.attacker.example': [{ address: '10.0.0.5', family: 4 }],
+  'private192.attacker.example': [{ address: '192.168.1.10', family: 4 }],
+  'metadata.attacker.example': [{ address: '169.254.169.254', family: 4 }],
+  'v6loop.attacker.example': [{ address: '::1', family: 6 }],
+  'mapped.attacker.example': [{ address: '::ffff:127.0.0.1', family: 6 }],
+  'ula.attacker.example': [{ address: 'fd00:ec2::254', family: 6 }],
+  'mixed.attacker.example': [
+    { address: '93.184.216.34', family: 4 },
+    { address: '127.0.0.1', family: 4 },
+  ],
+};
+const lookup = ((
+  host: string,
+  opts: dns.LookupOptions,
+  cb: (e: Error | null, a: dns.LookupAddress[]) => void,
+) => {
+  const fake = FAKE_DNS[host];
+  if (fake) return cb(null, fake);
+  return dns.lookup(host, { ...opts, all: true }, cb);
+}) as unknown as LookupFn;
+
+beforeAll(async () => {
+  db = await createTestDb();
+  app = await createTestApp(db, { TARGET_ALLOWLIST: '' });
+  auth = (await sessionFor(db, app.config)).auth;
+  receiver = await startServer((_q, res) => void res.writeHead(200).end());
+  sched = await startScheduler(db, { allowlist: [], lookup });
+});
+afterAll(async () => {
+  await sched.stop(0);
+  await receiver.close();
+  await app.close();
+  await db.drop();
+});
+
+const CREATE_TIME = [
+  'http://127.0.0.1/',
+  'http://127.1/',
+  'http://2130706433/',
+  'http://0x7f000001/',
+  'http://0x7f.0.0.1/',
+  'http://0177.0.0.1/',
+  'http://017700000001/',
+  'http://[::1]/',
+  'http://[::ffff:127.0.0.1]/',
+  'http://[::ffff:7f00:1]/',
+  'http://[::]/',
+  'http://0.0.0.0/',
+  'http://0/',
+  'http://10.0.0.1/',
+  'http://172.16.0.1/',
+  'http://192.168.0.1/',
+  'http://100.64.0.1/',
+  'http://169.254.169.254/latest/meta-data/',
+  'http://[::ffff:169.254.169.254]/',
+  'http://[fd00:ec2::254]/',
+  'http://168.63.129.16/',
+  'http://100.100.100.200/',
+  'http://metadata.google.internal/computeMetadata/v1/',
+  'http://localhost/',
+  'http://localhost.:8080/',
+  'http://foo.localhost/',
+  'http://[fe80::1]/',
+  'http://[fc00::1]/',
+  'http://[64:ff9b::a9fe:a9fe]/',
+  'http://internal-service/',
+];
+
+describe('SSRF matrix', () => {
+  it.each(CREATE_TIME)('create time: %s is refused with 400 and nothing is stored', async (url) => {
+    const res = await request(app.app)
+      .post('/v1/jobs')
+      .set('Authorization', auth)
+      .send({ request: { method: 'GET', url } });
+    expect(res.status).toBe(400);
+    expect(res.body.error.details[0].path).toBe('request.url');
+    expect((await db.pool.query('SELECT count(*)::int AS n FROM jobs')).rows[0].n).toBe(0);
+  });
+
+  it.each(Object.keys(FAKE_DNS))(
+    'connect time: %s resolves to a blocked address: blocked, never sent',
+    async (host) => {
+      // Passes the create-time check (a public-looking name)…
+      const create = await request(app.app)
+        .post('/v1/jobs')
+        .set('Authorization', auth)
+        .send({ request: { method: 'GET', url: `http://${host}:${receiver.port}/` } });
+      expect(create.status).toBe(201);
+      // …and is refused when the scheduler resolves it.
+      await waitFor(
+        async () => (await jobState(db, create.body.id)).status === 'failed',
+        'the attempt to be blocked',
+      );
+      const [ex] = await executionsOf(db, create.body.id);
+      expect(ex!.outcome).toBe('blocked');
+      expect(ex!.error).toMatch(/resolves to/);
+      expect(receiver.requests).toHaveLength(0);
+      await db.pool.query('DELETE FROM jobs');
+    },
+  );
+
+  it('connect time: an IP literal that bypassed the API is still refused', async () => {
+    const user = await createUser(db);
+    const job = await createJob(db, user.id, { url: `http://127.0.0.1:${receiver.port}/` });
+    await waitFor(async () => (await jobState(db, job.id)).status === 'failed', 'the attempt to be blocked');
+    expect((await executionsOf(db, job.id))[0]!.outcome).toBe('blocked');
+    expect(receiver.requests).toHaveLength(0);
+  });
+});
