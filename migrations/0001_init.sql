@@ -76,14 +76,14 @@ CREATE TABLE jobs (
   CONSTRAINT jobs_idempotency_pair CHECK ((idempotency_key IS NULL) = (request_hash IS NULL))
 );
 CREATE UNIQUE INDEX jobs_user_idempotency_key ON jobs (user_id, idempotency_key) WHERE idempotency_key IS NOT NULL;
-CREATE UNIQUE INDEX jobs_seq_key ON jobs (seq);
 -- "Due and claimable": only live rows are in it, so it stays small with millions of finished jobs.
 CREATE INDEX jobs_claimable_idx ON jobs (next_attempt_at) WHERE status IN ('scheduled', 'retrying');
--- Reaper: running jobs by lease expiry.
-CREATE INDEX jobs_running_lease_idx ON jobs (lease_expires_at) WHERE status = 'running';
+-- Running jobs (few: bounded by total concurrency): per-user counts for the fairness cap, and the
+-- reaper's scan for expired leases.
+CREATE INDEX jobs_running_idx ON jobs (user_id, lease_expires_at) WHERE status = 'running';
 -- Fairness cap and quotas: live jobs per user.
 CREATE INDEX jobs_user_active_idx ON jobs (user_id, status) WHERE status IN ('scheduled', 'running', 'retrying');
--- Listing: a user's jobs, newest first.
+-- Listing: a user's jobs, newest first. (seq is unique by construction: GENERATED ALWAYS.)
 CREATE INDEX jobs_user_seq_idx ON jobs (user_id, seq DESC);
 
 CREATE TABLE job_executions (

@@ -2,7 +2,7 @@
 // resolved address is checked, IP literals too), no redirects, an overall deadline, and a capped read
 // of the response body so memory stays flat whatever the target sends.
 import dns from 'node:dns';
-import { Agent, request, errors as undiciErrors } from 'undici';
+import { Agent, errors as undiciErrors, type Dispatcher } from 'undici';
 import { blockedAddressReason, checkTargetUrl, type TargetPolicy } from '../jobs/urlPolicy.ts';
 import type { AttemptResult } from '../jobs/stateMachine.ts';
 import { parseRetryAfterMs } from '../jobs/backoff.ts';
@@ -30,6 +30,22 @@ export interface ExecutionResult {
   /** performance.now() when the request was handed to undici. */
   sentAt: number;
   durationMs: number;
+}
+
+function result(
+  sentAt: number,
+  r: Partial<ExecutionResult> & Pick<ExecutionResult, 'result'>,
+): ExecutionResult {
+  return {
+    statusCode: null,
+    error: null,
+    responseBody: null,
+    responseTruncated: false,
+    retryAfterMs: null,
+    sentAt,
+    ...r,
+    durationMs: Math.round(performance.now() - sentAt),
+  };
 }
 
 class BlockedTargetError extends Error {
@@ -101,101 +117,135 @@ export class Executor {
     });
   }
 
-  /** Runs one attempt. Never throws: every failure becomes a classified result. */
-  async execute(req: OutboundRequest, signal: AbortSignal): Promise<ExecutionResult> {
+  /**
+   * Runs one attempt. Never throws: every failure becomes a classified result. Uses undici's
+   * low-level dispatch (no response stream objects) because this is the per-job hot path.
+   */
+  execute(req: OutboundRequest, signal: AbortSignal): Promise<ExecutionResult> {
     const sentAt = performance.now();
-    const base = {
-      statusCode: null,
-      responseBody: null,
-      responseTruncated: false,
-      retryAfterMs: null,
-      sentAt,
-    };
-    const done = (r: Partial<ExecutionResult> & Pick<ExecutionResult, 'result'>): ExecutionResult => ({
-      ...base,
-      error: null,
-      ...r,
-      durationMs: Math.round(performance.now() - sentAt),
-    });
     const check = checkTargetUrl(req.url, this.opts.policy);
-    if (!check.ok) return done({ result: { kind: 'blocked' }, error: `target not allowed: ${check.reason}` });
-
+    if (!check.ok) {
+      return Promise.resolve(
+        result(sentAt, { result: { kind: 'blocked' }, error: `target not allowed: ${check.reason}` }),
+      );
+    }
+    const url = check.url;
     const body = req.body ?? '';
     // The timestamp is for the receiver's clock check, so it is wall-clock time by design.
     const signed = webhookHeaders(req.secrets, req.webhookId, Math.floor(Date.now() / 1000), body);
     const headers = { ...req.headers, 'user-agent': this.opts.userAgent, ...signed };
-    // Our own timer (not AbortSignal.timeout) so it is cleared the moment the attempt ends, rather
-    // than lingering for timeout_ms after each of thousands of fast requests.
-    const deadlineCtl = new AbortController();
-    const deadline = deadlineCtl.signal;
-    const timer = setTimeout(() => deadlineCtl.abort(new Error('deadline')), req.timeoutMs);
-    const combined = AbortSignal.any([signal, deadline]);
-    try {
-      const res = await request(check.url, {
-        method: req.method as 'GET',
-        headers,
-        body: req.body ?? undefined,
-        dispatcher: this.agent,
-        signal: combined,
-        headersTimeout: req.timeoutMs,
-        bodyTimeout: req.timeoutMs,
-      });
+    const max = this.opts.maxResponseBytes;
+
+    return new Promise<ExecutionResult>((resolve) => {
+      let controller: Dispatcher.DispatchController | null = null;
+      let settled = false;
+      let statusCode = 0;
+      let responseHeaders: Record<string, string | string[] | undefined> = {};
       const chunks: Buffer[] = [];
       let size = 0;
       let truncated = false;
-      const max = this.opts.maxResponseBytes;
-      if (max === 0) {
-        truncated = true;
-      } else {
-        for await (const chunk of res.body as AsyncIterable<Buffer>) {
-          const room = max - size;
-          if (chunk.length >= room) {
-            chunks.push(chunk.subarray(0, room));
-            size = max;
-            truncated = chunk.length > room;
-            break;
-          }
-          chunks.push(chunk);
-          size += chunk.length;
-        }
-      }
+
+      const finish = (r: Partial<ExecutionResult> & Pick<ExecutionResult, 'result'>) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        signal.removeEventListener('abort', onAbort);
+        resolve(result(sentAt, r));
+      };
+      const response = () => {
+        const ra = responseHeaders['retry-after'];
+        const location = responseHeaders.location;
+        finish({
+          result: { kind: 'response', statusCode },
+          statusCode,
+          error:
+            statusCode >= 300 && statusCode < 400
+              ? `redirect to ${String(location ?? '(none)').slice(0, 500)} not followed`
+              : null,
+          responseBody: size ? Buffer.concat(chunks, size).toString('utf8') : '',
+          responseTruncated: truncated,
+          retryAfterMs:
+            statusCode === 429 || statusCode === 503
+              ? parseRetryAfterMs(Array.isArray(ra) ? ra[0] : ra, Date.now())
+              : null,
+        });
+      };
       // Stop reading: whatever else the target sends is discarded with the socket.
-      if (!res.body.destroyed) res.body.destroy();
-      const status = res.statusCode;
-      const ra = res.headers['retry-after'];
-      return done({
-        result: { kind: 'response', statusCode: status },
-        statusCode: status,
-        error:
-          status >= 300 && status < 400
-            ? `redirect to ${String(res.headers.location ?? '(none)').slice(0, 500)} not followed`
-            : null,
-        responseBody: Buffer.concat(chunks).toString('utf8'),
-        responseTruncated: truncated,
-        retryAfterMs:
-          status === 429 || status === 503
-            ? parseRetryAfterMs(Array.isArray(ra) ? ra[0] : ra, Date.now())
-            : null,
-      });
-    } catch (err) {
-      if (signal.aborted)
-        return done({
+      const stopReading = (ctl: Dispatcher.DispatchController) => {
+        response();
+        ctl.abort(new Error('response body limit reached'));
+      };
+      const onAbort = () => {
+        finish({
           result: { kind: 'aborted', reason: String(signal.reason) },
           error: `aborted: ${String(signal.reason)}`,
         });
-      if (
-        deadline.aborted ||
-        err instanceof undiciErrors.HeadersTimeoutError ||
-        err instanceof undiciErrors.BodyTimeoutError
-      ) {
-        return done({ result: { kind: 'timeout' }, error: `timed out after ${req.timeoutMs} ms` });
-      }
-      if (isBlocked(err))
-        return done({ result: { kind: 'blocked' }, error: `target not allowed: ${message(err)}` });
-      return done({ result: { kind: 'network_error' }, error: message(err) });
-    } finally {
-      clearTimeout(timer);
-    }
+        controller?.abort(new Error('aborted'));
+      };
+      // The overall deadline (connect + headers + body), whatever the target trickles.
+      const timer = setTimeout(() => {
+        finish({ result: { kind: 'timeout' }, error: `timed out after ${req.timeoutMs} ms` });
+        controller?.abort(new Error('deadline'));
+      }, req.timeoutMs);
+      if (signal.aborted) return onAbort();
+      signal.addEventListener('abort', onAbort, { once: true });
+
+      this.agent.dispatch(
+        {
+          origin: url.origin,
+          path: `${url.pathname}${url.search}`,
+          method: req.method,
+          headers,
+          body: req.body ?? undefined,
+          headersTimeout: req.timeoutMs,
+          bodyTimeout: req.timeoutMs,
+        },
+        {
+          onRequestStart(ctl) {
+            controller = ctl;
+            if (settled) ctl.abort(new Error('aborted'));
+          },
+          onResponseStart(ctl, code, hdrs) {
+            if (code < 200) return; // 1xx informational: the real response follows
+            statusCode = code;
+            responseHeaders = hdrs;
+            if (max === 0) {
+              truncated = true;
+              stopReading(ctl);
+            }
+          },
+          onResponseData(ctl, chunk) {
+            if (settled) return;
+            const room = max - size;
+            if (chunk.length >= room) {
+              chunks.push(chunk.subarray(0, room));
+              size = max;
+              truncated = chunk.length > room;
+              if (truncated) stopReading(ctl);
+              return;
+            }
+            chunks.push(chunk);
+            size += chunk.length;
+          },
+          onResponseEnd() {
+            response();
+          },
+          onResponseError(_ctl, err) {
+            if (settled) return;
+            if (
+              err instanceof undiciErrors.HeadersTimeoutError ||
+              err instanceof undiciErrors.BodyTimeoutError
+            ) {
+              finish({ result: { kind: 'timeout' }, error: `timed out after ${req.timeoutMs} ms` });
+            } else if (isBlocked(err)) {
+              finish({ result: { kind: 'blocked' }, error: `target not allowed: ${message(err)}` });
+            } else {
+              finish({ result: { kind: 'network_error' }, error: message(err) });
+            }
+          },
+        },
+      );
+    });
   }
 
   async close(): Promise<void> {

@@ -31,28 +31,26 @@ export async function claimDueJobs(
   db: Queryable,
   p: { workerId: string; batch: number; perUserCap: number; leaseMs: number },
 ): Promise<ClaimedJob[]> {
-  const { rows } = await db.query<ClaimedJob>(
-    `WITH capped AS (
-       SELECT user_id FROM jobs WHERE status = 'running' GROUP BY user_id HAVING count(*) >= $3
+  const { rows } = await db.query<ClaimedJob>({
+    name: 'djs_claim',
+    text: `WITH running AS (
+       SELECT user_id, count(*) AS n FROM jobs WHERE status = 'running' GROUP BY user_id
      ), candidates AS MATERIALIZED (
+       -- Lock only as many rows as we may take; users already at the cap are not candidates.
        SELECT id, user_id, next_attempt_at FROM jobs
         WHERE status IN ('scheduled', 'retrying') AND next_attempt_at <= now()
-          AND user_id NOT IN (SELECT user_id FROM capped)
+          AND user_id NOT IN (SELECT user_id FROM running WHERE n >= $3)
         ORDER BY next_attempt_at
-        LIMIT $2 * 4
+        LIMIT $2
         FOR UPDATE SKIP LOCKED
-     ), running AS (
-       SELECT user_id, count(*) AS n FROM jobs
-        WHERE status = 'running' AND user_id IN (SELECT user_id FROM candidates) GROUP BY user_id
      ), picked AS MATERIALIZED (
+       -- A user close to the cap gets only the slots it has left; the rest stay due for the next claim.
        SELECT id, user_id FROM (
-         SELECT c.id, c.user_id, c.next_attempt_at,
+         SELECT c.id, c.user_id,
                 row_number() OVER (PARTITION BY c.user_id ORDER BY c.next_attempt_at) + coalesce(r.n, 0) AS slot
            FROM candidates c LEFT JOIN running r USING (user_id)
        ) ranked
        WHERE slot <= $3
-       ORDER BY next_attempt_at
-       LIMIT $2
      )
      UPDATE jobs j
         SET status = 'running', attempts = j.attempts + 1, lease_token = gen_random_uuid(), lease_owner = $1,
@@ -65,18 +63,19 @@ export async function claimDueJobs(
                CASE WHEN u.signing_prev_version IS NOT NULL AND u.signing_prev_valid_until > now()
                     THEN ARRAY[u.signing_key_version, u.signing_prev_version] ELSE ARRAY[u.signing_key_version] END
                  AS signing_versions`,
-    [p.workerId, p.batch, p.perUserCap, p.leaseMs],
-  );
+    values: [p.workerId, p.batch, p.perUserCap, p.leaseMs],
+  });
   return rows;
 }
 
 /** When the next claimable job is due: in ms from now, and as an absolute database-clock epoch ms. */
 export async function nextDue(db: Queryable): Promise<{ inMs: number; atMs: number } | null> {
-  const { rows } = await db.query<{ in_ms: number | null; at_ms: number | null }>(
-    `SELECT (extract(epoch FROM m - clock_timestamp()) * 1000)::float8 AS in_ms,
+  const { rows } = await db.query<{ in_ms: number | null; at_ms: number | null }>({
+    name: 'djs_next_due',
+    text: `SELECT (extract(epoch FROM m - clock_timestamp()) * 1000)::float8 AS in_ms,
             (extract(epoch FROM m) * 1000)::float8 AS at_ms
        FROM (SELECT min(next_attempt_at) AS m FROM jobs WHERE status IN ('scheduled', 'retrying')) t`,
-  );
+  });
   const r = rows[0];
   return r && r.in_ms !== null && r.at_ms !== null ? { inMs: r.in_ms, atMs: r.at_ms } : null;
 }
@@ -109,8 +108,9 @@ export async function recordAttempts(
 ): Promise<Map<string, string>> {
   if (recs.length === 0) return new Map();
   const col = <T>(f: (r: AttemptRecord) => T) => recs.map(f);
-  const { rows } = await db.query<{ job_id: string; outcome: string }>(
-    `WITH input AS (
+  const { rows } = await db.query<{ job_id: string; outcome: string }>({
+    name: 'djs_record',
+    text: `WITH input AS (
        SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::int[], $4::text[], $5::float8[], $6::text[], $7::int[],
                             $8::text[], $9::text[], $10::bool[], $11::float8[], $12::int[])
          AS t(id, lease, attempt, new_status, delay_ms, outcome, status_code, error, response_body, truncated, started_ago_ms, duration_ms)
@@ -131,19 +131,19 @@ export async function recordAttempts(
        INSERT INTO job_executions (job_id, attempt, worker_id, started_at, finished_at, duration_ms, outcome, status_code,
                                    error, response_body, response_truncated)
        SELECT i.id, i.attempt, $13, now() - make_interval(secs => i.started_ago_ms / 1000), now(), i.duration_ms,
-              CASE WHEN u.id IS NOT NULL THEN i.outcome
+              -- IN (a hashed subplan), not a join on the CTE: the planner thinks upd has one row and
+              -- would nest-loop over it, quadratic in the batch size.
+              CASE WHEN i.id IN (SELECT id FROM upd) THEN i.outcome
                    WHEN cur.status = 'cancelled' THEN 'cancelled'
                    ELSE 'superseded' END,
               i.status_code, i.error, i.response_body, i.truncated
          FROM input i
-         LEFT JOIN upd u ON u.id = i.id
-         LEFT JOIN jobs cur ON cur.id = i.id
-         WHERE EXISTS (SELECT 1 FROM jobs WHERE id = i.id)
+         JOIN jobs cur ON cur.id = i.id -- a job deleted meanwhile has nothing to record against
        RETURNING job_id, outcome
      )
      -- Referenced in the select list so the planner cannot drop the NOTIFY (an unused LEFT JOIN would be removed).
      SELECT ins.job_id, ins.outcome, (SELECT count(*) FROM wake) AS woke FROM ins`,
-    [
+    values: [
       col((r) => r.id),
       col((r) => r.leaseToken),
       col((r) => r.attempt),
@@ -158,7 +158,7 @@ export async function recordAttempts(
       col((r) => r.durationMs),
       workerId,
     ],
-  );
+  });
   return new Map(rows.map((r) => [r.job_id, r.outcome]));
 }
 
@@ -169,13 +169,14 @@ export async function heartbeat(
   leaseMs: number,
 ): Promise<Set<string>> {
   if (leases.length === 0) return new Set();
-  const { rows } = await db.query<{ id: string }>(
-    `UPDATE jobs j SET lease_expires_at = now() + make_interval(secs => $3::float8 / 1000), heartbeat_at = now()
+  const { rows } = await db.query<{ id: string }>({
+    name: 'djs_heartbeat',
+    text: `UPDATE jobs j SET lease_expires_at = now() + make_interval(secs => $3::float8 / 1000), heartbeat_at = now()
        FROM unnest($1::uuid[], $2::uuid[]) AS i(id, lease)
       WHERE j.id = i.id AND j.lease_token = i.lease AND j.status = 'running'
      RETURNING j.id`,
-    [leases.map((l) => l.id), leases.map((l) => l.leaseToken), leaseMs],
-  );
+    values: [leases.map((l) => l.id), leases.map((l) => l.leaseToken), leaseMs],
+  });
   return new Set(rows.map((r) => r.id));
 }
 
@@ -212,7 +213,7 @@ export async function lockExpiredLeases(db: Queryable, limit: number): Promise<E
   const { rows } = await db.query<ExpiredLease>(
     `SELECT id, attempts, max_attempts, retry_strategy, base_delay_ms, max_delay_ms, lease_owner, heartbeat_at
        FROM jobs WHERE status = 'running' AND lease_expires_at < now()
-      ORDER BY lease_expires_at LIMIT $1 FOR UPDATE SKIP LOCKED`,
+      LIMIT $1 FOR UPDATE SKIP LOCKED`,
     [limit],
   );
   return rows;

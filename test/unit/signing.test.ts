@@ -64,3 +64,21 @@ describe('secrets', () => {
     expect(generateToken()).not.toBe(t);
   });
 });
+
+describe('HMAC implementation', () => {
+  it('equals crypto.createHmac for keys of every length class and many messages', async () => {
+    const { hmacSha256 } = await import('../../src/scheduler/signing.ts');
+    for (const len of [1, 16, 32, 63, 64, 65, 100]) {
+      const key = crypto.randomBytes(len);
+      const secret = `whsec_${key.toString('base64')}`;
+      for (const msg of ['', 'a', 'x'.repeat(1000), 'ünïcødé ✓']) {
+        expect(hmacSha256(secret, msg).equals(crypto.createHmac('sha256', key).update(msg).digest())).toBe(
+          true,
+        );
+        expect(hmacSha256(secret, msg).equals(crypto.createHmac('sha256', key).update(msg).digest())).toBe(
+          true,
+        ); // reuse
+      }
+    }
+  });
+});

@@ -1,0 +1,422 @@
+// `npm run bench`: five scenarios, our scheduler side by side with pg-boss and graphile-worker, on
+// the same machine, the same Postgres and the same loopback target, in one run. Prints a markdown
+// table and writes bench/results/<timestamp>.json. Not part of CI (timings are the point here).
+//   BENCH_DATABASE_URL / DATABASE_URL: a server to use (default: an embedded Postgres started here)
+//   BENCH_ONLY=drain,precision,api,scale,memory: run a subset; BENCH_QUICK=1: smaller sizes
+import { fork, spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import pg from 'pg';
+import autocannon from 'autocannon';
+import { freePort, startEmbeddedPostgres, withDatabase, type EmbeddedHandle } from '../src/db/embedded.ts';
+import { migrateUp } from '../src/db/migrate.ts';
+import { silentLogger } from '../src/logger.ts';
+import { graphile, ours, pgboss, type System } from './systems.ts';
+
+const QUICK = process.env.BENCH_QUICK === '1';
+const ONLY = new Set((process.env.BENCH_ONLY ?? 'drain,precision,api,scale,memory').split(','));
+const N_DRAIN = QUICK ? 5000 : 20_000;
+const N_PRECISION = QUICK ? 1000 : 5000;
+const PRECISION_SPAN_MS = QUICK ? 2000 : 10_000;
+const N_SCALE_FINISHED = QUICK ? 100_000 : 1_000_000;
+const N_MEMORY = QUICK ? 10_000 : 100_000;
+const API_SECONDS = QUICK ? 5 : 20;
+
+const results: Record<string, unknown> = {
+  machine: {
+    cpus: os.cpus().length,
+    cpu: os.cpus()[0]?.model,
+    memory_gib: Math.round(os.totalmem() / 2 ** 30),
+    node: process.version,
+  },
+};
+const lines: string[] = [];
+const log = (s: string) => process.stderr.write(`${s}\n`);
+
+// ---------- infrastructure ----------
+interface Target {
+  url: string;
+  child: ChildProcess;
+  stats(): Promise<{ count: number; lateness: number[] }>;
+  reset(): Promise<void>;
+}
+async function startTarget(mode: 'small' | 'big'): Promise<Target> {
+  const child = fork(path.join(import.meta.dirname, 'target.ts'), [mode], { execArgv: ['--import', 'tsx'] });
+  const port = await new Promise<number>((r) => child.once('message', (m: { port: number }) => r(m.port)));
+  const ask = <T>(msg: string) =>
+    new Promise<T>((r) => (child.once('message', (m: T) => r(m)), child.send(msg)));
+  return {
+    url: `http://127.0.0.1:${port}/hook`,
+    child,
+    stats: () => ask('stats'),
+    reset: () => ask('reset'),
+  };
+}
+
+async function freshDatabase(adminUrl: string, name: string): Promise<string> {
+  const c = new pg.Client({ connectionString: adminUrl });
+  await c.connect();
+  await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+  await c.query(`CREATE DATABASE ${name}`);
+  await c.end();
+  const url = withDatabase(adminUrl, name);
+  await migrateUp(url, silentLogger);
+  return url;
+}
+
+const pct = (xs: number[], p: number) => {
+  if (!xs.length) return NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!;
+};
+const f1 = (x: number) => (Number.isFinite(x) ? x.toFixed(1) : '–');
+
+async function waitCompleted(sys: System, timeoutMs: number): Promise<number> {
+  const t0 = performance.now();
+  for (;;) {
+    const left = await sys.remaining();
+    if (left <= 0) return performance.now();
+    if (performance.now() - t0 > timeoutMs)
+      throw new Error(`${sys.name}: ${left} left after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+/** Drain: N jobs all due, worker started, until the system records all N as completed. */
+async function drain(sys: System, target: Target, n: number): Promise<number> {
+  await sys.reset();
+  await target.reset();
+  const due = Date.now() - 1000;
+  await sys.enqueue(Array.from({ length: n }, () => due));
+  const t0 = performance.now();
+  await sys.start();
+  const t1 = await waitCompleted(sys, 600_000);
+  await sys.stop();
+  return n / ((t1 - t0) / 1000);
+}
+
+// ---------- scenarios ----------
+async function scenarioDrain(adminUrl: string, target: Target) {
+  const url = await freshDatabase(adminUrl, 'bench_drain');
+  const systems = [ours(url, target.url), graphile(url, target.url), pgboss(url, target.url)];
+  const rates: Record<string, number> = {};
+  for (const s of systems) {
+    log(`drain: ${s.name} ${N_DRAIN} jobs…`);
+    rates[s.name] = await drain(s, target, N_DRAIN);
+  }
+  const o = rates['dist-job-scheduler']!;
+  results.drain = {
+    jobs: N_DRAIN,
+    jobs_per_s: rates,
+    ratio_vs_graphile: o / rates['graphile-worker']!,
+    ratio_vs_pgboss: o / rates['pg-boss']!,
+  };
+  lines.push(
+    `### 1. Drain (${N_DRAIN} due jobs → executed and recorded)`,
+    '',
+    '| system | jobs/s | ours ÷ it |',
+    '| --- | ---: | ---: |',
+  );
+  for (const [k, v] of Object.entries(rates))
+    lines.push(`| ${k} | ${v.toFixed(0)} | ${(o / v).toFixed(2)}× |`);
+  lines.push('');
+}
+
+async function scenarioPrecision(adminUrl: string, target: Target) {
+  const url = await freshDatabase(adminUrl, 'bench_precision');
+  const systems = [ours(url, target.url), graphile(url, target.url), pgboss(url, target.url)];
+  const table: Record<string, { p50: number; p99: number; max: number; n: number }> = {};
+  for (const s of systems) {
+    log(`precision: ${s.name} ${N_PRECISION} jobs over ${PRECISION_SPAN_MS} ms…`);
+    await s.reset();
+    await s.enqueue([Date.now() + 3_600_000]); // installs schemas; one far-future job, never due
+    await s.start(); // already running when the jobs are created
+    await target.reset();
+    const start = Date.now() + 2000;
+    const due = Array.from({ length: N_PRECISION }, (_, i) => start + (i * PRECISION_SPAN_MS) / N_PRECISION);
+    await s.enqueue(due);
+    const deadline = performance.now() + PRECISION_SPAN_MS + 60_000;
+    let stats = await target.stats();
+    while (stats.count < N_PRECISION && performance.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 200));
+      stats = await target.stats();
+    }
+    await s.stop();
+    const l = stats.lateness;
+    table[s.name] = { p50: pct(l, 50), p99: pct(l, 99), max: Math.max(...l), n: l.length };
+  }
+  results.precision = { jobs: N_PRECISION, span_ms: PRECISION_SPAN_MS, lateness_ms: table };
+  lines.push(
+    `### 2. Precision (${N_PRECISION} jobs due over ${PRECISION_SPAN_MS / 1000} s; lateness = arrival − fire time, ms)`,
+    '',
+    '| system | p50 | p99 | max | arrived |',
+    '| --- | ---: | ---: | ---: | ---: |',
+  );
+  for (const [k, v] of Object.entries(table))
+    lines.push(`| ${k} | ${f1(v.p50)} | ${f1(v.p99)} | ${f1(v.max)} | ${v.n} |`);
+  lines.push(
+    '',
+    'Peers poll at their fastest documented settings here (pg-boss 0.5 s, graphile-worker 0.5 s); ours sleeps until the next due job.',
+    '',
+  );
+}
+
+async function scenarioApi(adminUrl: string) {
+  const url = await freshDatabase(adminUrl, 'bench_api');
+  const port = await freePort();
+  const secret = Buffer.alloc(48, 5).toString('base64');
+  const server = spawn(process.execPath, ['--import', 'tsx', 'cmd/server.ts'], {
+    env: {
+      PATH: process.env.PATH,
+      DATABASE_URL: url,
+      JWT_SECRET: secret,
+      SECRETS_KEY: secret,
+      PORT: String(port),
+      LOG_LEVEL: 'warn',
+      NODE_ENV: 'production',
+      JOB_MAX_ACTIVE_PER_USER: '10000000',
+      JOB_CREATE_RATE_PER_MINUTE: '10000000',
+      PG_POOL_MAX: '20',
+    },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  try {
+    const base = `http://127.0.0.1:${port}`;
+    for (let i = 0; ; i++) {
+      try {
+        if ((await fetch(`${base}/healthz`)).ok) break;
+      } catch {
+        /* not up yet */
+      }
+      if (i > 200) throw new Error('server did not start');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const { SessionTokens } = await import('../src/auth/jwt.ts');
+    const { upsertUserByEmail } = await import('../src/sql/users.ts');
+    const c = new pg.Client({ connectionString: url });
+    await c.connect();
+    const user = await upsertUserByEmail(c, 'api-bench@example.com');
+    await c.end();
+    const token = (
+      await new SessionTokens(
+        Buffer.from(secret, 'base64'),
+        'dist-job-scheduler',
+        'dist-job-scheduler-api',
+        3600,
+      ).issue(user.id, 0)
+    ).token;
+    const body = JSON.stringify({
+      request: { method: 'POST', url: 'https://example.com/hook', body: '{"a":1}' },
+      delay_seconds: 86400,
+    });
+    log(`api: autocannon 50 connections, ${API_SECONDS} s…`);
+    const r = await autocannon({
+      url: `${base}/v1/jobs`,
+      method: 'POST',
+      connections: 50,
+      duration: API_SECONDS,
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body,
+    });
+    const ok = r['2xx'];
+    results.api = {
+      req_per_s: r.requests.average,
+      p50_ms: r.latency.p50,
+      p99_ms: r.latency.p99,
+      non_2xx: r.non2xx,
+      total_2xx: ok,
+    };
+    lines.push(
+      `### 3. API (POST /v1/jobs, autocannon, 50 connections, ${API_SECONDS} s)`,
+      '',
+      '| req/s | p50 ms | p99 ms | 2xx | non-2xx |',
+      '| ---: | ---: | ---: | ---: | ---: |',
+    );
+    lines.push(
+      `| ${r.requests.average.toFixed(0)} | ${r.latency.p50} | ${r.latency.p99} | ${ok} | ${r.non2xx} |`,
+      '',
+    );
+  } finally {
+    server.kill('SIGTERM');
+    await new Promise((r) => server.once('exit', r));
+  }
+}
+
+async function scenarioScale(adminUrl: string, target: Target) {
+  const url = await freshDatabase(adminUrl, 'bench_scale');
+  const sys = ours(url, target.url);
+  log('scale: drain on an empty table…');
+  const empty = await drain(sys, target, N_DRAIN);
+  log(`scale: inserting ${N_SCALE_FINISHED} finished jobs…`);
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  const { rows } = await c.query(`INSERT INTO users (email) VALUES ('finished@example.com') RETURNING id`);
+  await c.query(
+    `INSERT INTO jobs (user_id, method, url, fire_at, next_attempt_at, timeout_ms, retry_strategy, max_attempts, base_delay_ms, max_delay_ms, status, attempts, completed_at)
+     SELECT $1, 'POST', 'https://example.com/', now() - interval '1 day', now() - interval '1 day', 10000, 'linear', 3, 100, 1000,
+            CASE WHEN g % 10 = 0 THEN 'failed' ELSE 'succeeded' END, 1, now() - interval '1 day'
+       FROM generate_series(1, $2::int) g`,
+    [rows[0].id, N_SCALE_FINISHED],
+  );
+  await c.query('VACUUM ANALYZE jobs');
+  log('scale: drain with the finished jobs present…');
+  // reset() deletes every job; keep the finished ones by deleting only ours.
+  const full = await (async () => {
+    await target.reset();
+    await c.query(`DELETE FROM jobs WHERE user_id <> $1`, [rows[0].id]);
+    const due = Date.now() - 1000;
+    await sys.enqueue(Array.from({ length: N_DRAIN }, () => due));
+    const t0 = performance.now();
+    await sys.start();
+    const rate = (N_DRAIN / ((await waitCompleted(sys, 600_000)) - t0)) * 1000;
+    await sys.stop();
+    return rate;
+  })();
+  await c.query(`DELETE FROM jobs`);
+  await c.end();
+  log('scale: two scheduler processes vs one…');
+  const procs = async (k: number) => {
+    await target.reset();
+    const s = ours(url, target.url);
+    await s.reset();
+    const due = Date.now() - 1000;
+    await s.enqueue(Array.from({ length: N_DRAIN }, () => due));
+    const children = Array.from({ length: k }, (_, i) =>
+      spawn(process.execPath, ['--import', 'tsx', 'cmd/scheduler.ts'], {
+        env: {
+          PATH: process.env.PATH,
+          DATABASE_URL: url,
+          JWT_SECRET: Buffer.alloc(48, 5).toString('base64'),
+          SECRETS_KEY: Buffer.alloc(48, 5).toString('base64'),
+          TARGET_ALLOWLIST: '127.0.0.0/8',
+          METRICS_PORT: '0',
+          LOG_LEVEL: 'warn',
+          SCHEDULER_USER_MAX_IN_FLIGHT: '100000',
+          SCHEDULER_WORKER_ID: `bench-${i}`,
+        },
+        stdio: ['ignore', 'ignore', 'inherit'],
+      }),
+    );
+    // Measured from the first request to the last completion, so process start-up is not counted.
+    while ((await target.stats()).count === 0) await new Promise((r) => setTimeout(r, 5));
+    const t0 = performance.now();
+    const t1 = await waitCompleted(s, 600_000);
+    for (const ch of children) ch.kill('SIGTERM');
+    await Promise.all(children.map((ch) => new Promise((r) => ch.once('exit', r))));
+    await s.stop();
+    return N_DRAIN / ((t1 - t0) / 1000);
+  };
+  const one = await procs(1);
+  const two = await procs(2);
+  results.scale = {
+    empty_jobs_per_s: empty,
+    with_finished_jobs_per_s: full,
+    finished_rows: N_SCALE_FINISHED,
+    one_process_jobs_per_s: one,
+    two_processes_jobs_per_s: two,
+  };
+  lines.push(`### 4. Scale (${N_DRAIN} jobs drained)`, '', '| setting | jobs/s |', '| --- | ---: |');
+  lines.push(
+    `| empty table | ${empty.toFixed(0)} |`,
+    `| with ${N_SCALE_FINISHED.toLocaleString('en')} finished jobs | ${full.toFixed(0)} (${((full / empty - 1) * 100).toFixed(1)}%) |`,
+  );
+  lines.push(
+    `| 1 scheduler process | ${one.toFixed(0)} |`,
+    `| 2 scheduler processes | ${two.toFixed(0)} (${(two / one).toFixed(2)}×) |`,
+    '',
+  );
+}
+
+async function scenarioMemory(adminUrl: string) {
+  const url = await freshDatabase(adminUrl, 'bench_memory');
+  const big = await startTarget('big');
+  try {
+    const s = ours(url, big.url);
+    const due = Date.now() - 1000;
+    log(`memory: ${N_MEMORY} jobs against a target answering 1 MiB…`);
+    await s.enqueue(Array.from({ length: N_MEMORY }, () => due));
+    const child = spawn(process.execPath, ['--import', 'tsx', 'cmd/scheduler.ts'], {
+      env: {
+        PATH: process.env.PATH,
+        DATABASE_URL: url,
+        JWT_SECRET: Buffer.alloc(48, 5).toString('base64'),
+        SECRETS_KEY: Buffer.alloc(48, 5).toString('base64'),
+        TARGET_ALLOWLIST: '127.0.0.0/8',
+        METRICS_PORT: '0',
+        LOG_LEVEL: 'warn',
+        SCHEDULER_USER_MAX_IN_FLIGHT: '100000',
+      },
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
+    const t0 = performance.now();
+    let peak = 0;
+    const status = () => fs.readFileSync(`/proc/${child.pid}/status`, 'utf8');
+    const hwm = () => Number(/VmHWM:\s+(\d+)/.exec(status())?.[1] ?? 0) / 1024;
+    for (;;) {
+      peak = Math.max(peak, hwm());
+      if ((await s.remaining()) <= 0) break;
+      if (performance.now() - t0 > 900_000) throw new Error('memory scenario did not finish');
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    peak = Math.max(peak, hwm());
+    const seconds = (performance.now() - t0) / 1000;
+    child.kill('SIGTERM');
+    await new Promise((r) => child.once('exit', r));
+    await s.stop();
+    results.memory = { jobs: N_MEMORY, response_bytes: 1024 * 1024, peak_rss_mb: peak, seconds };
+    lines.push(
+      `### 5. Memory (${N_MEMORY.toLocaleString('en')} jobs, target answers 1 MiB)`,
+      '',
+      '| peak RSS (MB) | drain time (s) |',
+      '| ---: | ---: |',
+      `| ${peak.toFixed(0)} | ${seconds.toFixed(1)} |`,
+      '',
+    );
+  } finally {
+    big.child.kill();
+  }
+}
+
+// ---------- main ----------
+async function main() {
+  let embedded: EmbeddedHandle | undefined;
+  let dir: string | undefined;
+  let adminUrl = process.env.BENCH_DATABASE_URL ?? process.env.DATABASE_URL;
+  if (!adminUrl) {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'djs-bench-'));
+    fs.chmodSync(dir, 0o755);
+    embedded = await startEmbeddedPostgres({
+      dataDir: path.join(dir, 'db'),
+      port: await freePort(),
+      persistent: false,
+    });
+    adminUrl = embedded.url;
+  }
+  results.postgres = adminUrl.replace(/:[^:@/]*@/, ':***@');
+  const target = await startTarget('small');
+  try {
+    if (ONLY.has('drain')) await scenarioDrain(adminUrl, target);
+    if (ONLY.has('precision')) await scenarioPrecision(adminUrl, target);
+    if (ONLY.has('api')) await scenarioApi(adminUrl);
+    if (ONLY.has('scale')) await scenarioScale(adminUrl, target);
+    if (ONLY.has('memory')) await scenarioMemory(adminUrl);
+  } finally {
+    target.child.kill();
+    await embedded?.stop();
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  }
+  const m = results.machine as { cpus: number; cpu: string; memory_gib: number; node: string };
+  console.log(`## Benchmark — ${m.cpus} cores (${m.cpu}), ${m.memory_gib} GiB, Node ${m.node}\n`);
+  console.log(lines.join('\n'));
+  fs.mkdirSync('bench/results', { recursive: true });
+  const file = `bench/results/${new Date().toISOString().replace(/[:.]/g, '-')}.json`;
+  fs.writeFileSync(file, JSON.stringify(results, null, 2));
+  console.log(`\nJSON: ${file}`);
+  process.exit(0);
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});
