@@ -77,6 +77,11 @@ export function ours(
         new Metrics(),
       );
       await scheduler.start();
+      if (process.env.BENCH_TRACE) {
+        const sch = scheduler;
+        const t = setInterval(() => process.stderr.write(`inflight=${sch.inFlightCount} `), 100);
+        t.unref();
+      }
     },
     async remaining() {
       // Ordered LIMIT 1 probes of the partial indexes on live jobs: cheap however many have finished

@@ -81,8 +81,9 @@ CREATE INDEX jobs_claimable_idx ON jobs (next_attempt_at) WHERE status IN ('sche
 -- Running jobs (few: bounded by total concurrency): per-user counts for the fairness cap, and the
 -- reaper's scan for expired leases.
 CREATE INDEX jobs_running_idx ON jobs (user_id, lease_expires_at) WHERE status = 'running';
--- Fairness cap and quotas: live jobs per user.
-CREATE INDEX jobs_user_active_idx ON jobs (user_id, status) WHERE status IN ('scheduled', 'running', 'retrying');
+-- Quotas: waiting jobs per user. Running jobs are counted through jobs_running_idx, so a claim
+-- (scheduled → running) does not also have to insert into this index.
+CREATE INDEX jobs_user_waiting_idx ON jobs (user_id) WHERE status IN ('scheduled', 'retrying');
 -- Listing: a user's jobs, newest first. (seq is unique by construction: GENERATED ALWAYS.)
 CREATE INDEX jobs_user_seq_idx ON jobs (user_id, seq DESC);
 

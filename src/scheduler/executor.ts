@@ -123,7 +123,7 @@ export class Executor {
    */
   execute(req: OutboundRequest, signal: AbortSignal): Promise<ExecutionResult> {
     const sentAt = performance.now();
-    const check = checkTargetUrl(req.url, this.opts.policy);
+    const check = this.checkUrl(req.url);
     if (!check.ok) {
       return Promise.resolve(
         result(sentAt, { result: { kind: 'blocked' }, error: `target not allowed: ${check.reason}` }),
@@ -246,6 +246,19 @@ export class Executor {
         },
       );
     });
+  }
+
+  // The policy is fixed for this executor, so a URL's verdict is too; recurring jobs to the same
+  // endpoints skip re-parsing. Resolved addresses are still checked on every connect.
+  private readonly urlChecks = new Map<string, ReturnType<typeof checkTargetUrl>>();
+  private checkUrl(raw: string): ReturnType<typeof checkTargetUrl> {
+    let v = this.urlChecks.get(raw);
+    if (!v) {
+      if (this.urlChecks.size >= 10_000) this.urlChecks.clear();
+      v = checkTargetUrl(raw, this.opts.policy);
+      this.urlChecks.set(raw, v);
+    }
+    return v;
   }
 
   async close(): Promise<void> {

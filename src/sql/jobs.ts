@@ -118,8 +118,8 @@ export async function findByIdempotencyKey(
 /** Live jobs of a user, counted up to `cap` (enough to enforce a quota without counting all). */
 export async function countActive(db: Queryable, userId: string, cap: number): Promise<number> {
   const { rows } = await db.query<{ n: number }>(
-    `SELECT count(*) AS n FROM (SELECT 1 FROM jobs WHERE user_id = $1
-        AND status IN ('scheduled', 'running', 'retrying') LIMIT $2) t`,
+    `SELECT (SELECT count(*) FROM (SELECT 1 FROM jobs WHERE user_id = $1 AND status IN ('scheduled', 'retrying') LIMIT $2) w)
+          + (SELECT count(*) FROM jobs WHERE user_id = $1 AND status = 'running') AS n`,
     [userId, cap],
   );
   return rows[0]!.n;

@@ -110,13 +110,14 @@ describe('leases', () => {
       "B's reaper to rescue the job",
     );
     expect(await jobState(db, job.id)).toMatchObject({ status: 'retrying', attempts: 1 });
-    expect((await b.metrics.reaperRescues.get()).values[0]!.value).toBe(1);
+    // The metric is bumped right after the rescue commits: wait for it rather than race it.
+    await waitFor(async () => (await b.metrics.reaperRescues.get()).values[0]?.value === 1, 'rescue metric');
     release();
     await waitFor(async () => (await executionsOf(db, job.id)).length === 2, 'late result recorded');
     const ex = await executionsOf(db, job.id);
     expect(ex.map((e) => e.outcome).sort()).toEqual(['lost', 'superseded']);
     expect(await jobState(db, job.id)).toMatchObject({ status: 'retrying', attempts: 1, lease_token: null });
-    expect((await a.metrics.superseded.get()).values[0]!.value).toBe(1);
+    await waitFor(async () => (await a.metrics.superseded.get()).values[0]?.value === 1, 'superseded metric');
   });
 
   it('the reaper fails a job whose last attempt was lost', async () => {
@@ -133,7 +134,7 @@ describe('leases', () => {
     await waitFor(async () => (await jobState(db, job.id)).status === 'failed', 'reaper to fail the job');
     const [ex] = await executionsOf(db, job.id);
     expect(ex).toMatchObject({ attempt: 1, outcome: 'lost' });
-    expect((await s.metrics.reaperRescues.get()).values[0]!.value).toBe(1);
+    await waitFor(async () => (await s.metrics.reaperRescues.get()).values[0]?.value === 1, 'rescue metric');
   });
 
   it('heartbeats keep a long request leased past its initial lease', async () => {
