@@ -33,6 +33,7 @@ export function ours(
 ): System {
   const pool: Pool = createPool(databaseUrl, { max: 10 });
   let scheduler: Scheduler | null = null;
+  const metrics = new Metrics();
   let executor: Executor | null = null;
   let userId = '';
   let farFuture = false;
@@ -49,6 +50,8 @@ export function ours(
              FROM unnest($3::float8[]) AS d`,
           [userId, targetUrl, chunk],
         );
+        // As the API does on create: wake the schedulers for the earliest new job.
+        await pool.query(`SELECT pg_notify('djs_jobs_due', $1::bigint::text)`, [Math.min(...chunk)]);
       }
       await pool.query('ANALYZE jobs');
     },
@@ -74,12 +77,12 @@ export function ours(
           secretsKey: SECRETS_KEY,
         },
         silentLogger,
-        new Metrics(),
+        metrics,
       );
       await scheduler.start();
       if (process.env.BENCH_TRACE) {
         const sch = scheduler;
-        const t = setInterval(() => process.stderr.write(`inflight=${sch.inFlightCount} `), 100);
+        const t = setInterval(() => process.stderr.write(`stuck=${sch.stuckWaits} `), 1000);
         t.unref();
       }
     },
@@ -93,6 +96,15 @@ export function ours(
       return Number(rows[0].n) - (farFuture ? 1 : 0);
     },
     async stop() {
+      if (process.env.BENCH_TRACE) {
+        const h = await metrics.fireLateness.get();
+        process.stderr.write(
+          `\nsent-lateness buckets: ${h.values
+            .filter((v) => v.metricName?.endsWith('bucket'))
+            .map((v) => `${v.labels.le}:${v.value}`)
+            .join(' ')}\n`,
+        );
+      }
       await scheduler?.stop(1000);
       await executor?.close();
       scheduler = null;

@@ -53,6 +53,9 @@ export class Scheduler {
   /** Database-clock epoch ms of the job the loop is sleeping towards (null: idle poll). */
   private sleepingUntilDbMs: number | null = null;
   private errorBackoffMs = 0;
+  private emptyClaimsWhileDue = 0;
+  /** How often a due job could not be claimed twice in a row (held elsewhere, or its user capped). */
+  stuckWaits = 0;
   private heartbeatTimer: NodeJS.Timeout | null = null;
   private reaperTimer: NodeJS.Timeout | null = null;
   private readonly secretCache = new Map<string, string>();
@@ -166,17 +169,29 @@ export class Scheduler {
           for (const job of jobs) this.dispatch(job, claimedAt);
           this.lastLoopAt = performance.now();
           // Got some: more may be due (or a user near the cap left slots for others): claim again at once.
-          if (jobs.length > 0) continue;
+          if (jobs.length > 0) {
+            this.emptyClaimsWhileDue = 0;
+            continue;
+          }
           if (this.stopping) break;
           const next = await nextDue(this.pool);
           if (next) {
-            // Due now but not claimable (held by another scheduler, or its user is at the cap):
-            // look again soon; a finishing job anywhere also wakes us through NOTIFY.
-            delay =
-              next.inMs <= 0
-                ? Math.min(50, this.opts.pollIntervalMs)
-                : Math.min(next.inMs, this.opts.pollIntervalMs);
-            if (next.inMs > 0) this.sleepingUntilDbMs = next.atMs;
+            if (next.inMs <= 0) {
+              // A job is due that the claim did not take. Usually it just became due between the
+              // claim and this query (at hundreds of jobs/s one always has): claim again at once.
+              // If that also comes back empty, it is held by another scheduler or its user is at
+              // the cap: look again in 50 ms.
+              this.emptyClaimsWhileDue++;
+              if (this.emptyClaimsWhileDue === 1) continue;
+              delay = Math.min(50, this.opts.pollIntervalMs);
+              this.stuckWaits++;
+            } else {
+              this.emptyClaimsWhileDue = 0;
+              delay = Math.min(next.inMs, this.opts.pollIntervalMs);
+              this.sleepingUntilDbMs = next.atMs;
+            }
+          } else {
+            this.emptyClaimsWhileDue = 0;
           }
         } catch (err) {
           this.errorBackoffMs = Math.min(Math.max(this.errorBackoffMs * 2, 100), 5_000);
