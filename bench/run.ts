@@ -173,7 +173,7 @@ async function scenarioApi(adminUrl: string) {
   const url = await freshDatabase(adminUrl, 'bench_api');
   const port = await freePort();
   const secret = Buffer.alloc(48, 5).toString('base64');
-  const server = spawn(process.execPath, ['--import', 'tsx', 'cmd/server.ts'], {
+  const server = spawn(process.execPath, ['dist/cmd/server.js'], {
     env: {
       PATH: process.env.PATH,
       DATABASE_URL: url,

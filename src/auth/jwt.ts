@@ -11,12 +11,16 @@ export interface SessionClaims {
 
 /** Issues and verifies session tokens for one secret/issuer/audience. */
 export class SessionTokens {
+  // Imported once: jose would otherwise import the raw secret on every sign and verify.
+  private readonly secret: crypto.KeyObject;
   constructor(
-    private readonly secret: Uint8Array,
+    secret: Uint8Array,
     private readonly issuer: string,
     private readonly audience: string,
     private readonly ttlSeconds: number,
-  ) {}
+  ) {
+    this.secret = crypto.createSecretKey(secret);
+  }
 
   /** Mints a token for `userId` carrying its current token version. */
   async issue(userId: string, tokenVersion: number): Promise<{ token: string; expiresAt: Date }> {
@@ -34,8 +38,29 @@ export class SessionTokens {
     return { token, expiresAt: new Date(exp * 1000) };
   }
 
+  // Verified tokens, by their exact text: the signature of a given string verifies the same way
+  // every time, and jose's verification (WebCrypto) dominated the cost of an API request. Expiry is
+  // still checked on every use; revocation (token version) is checked by the caller against the
+  // database on every request.
+  private readonly verified = new Map<string, SessionClaims>();
+
   /** Returns the claims of a valid token, or null for anything forged, expired, or malformed. */
   async verify(token: string): Promise<SessionClaims | null> {
+    const hit = this.verified.get(token);
+    if (hit) {
+      if (hit.expiresAt.getTime() > Date.now()) return hit;
+      this.verified.delete(token);
+      return null;
+    }
+    const claims = await this.verifyUncached(token);
+    if (claims) {
+      if (this.verified.size >= 10_000) this.verified.clear();
+      this.verified.set(token, claims);
+    }
+    return claims;
+  }
+
+  private async verifyUncached(token: string): Promise<SessionClaims | null> {
     try {
       const { payload } = await jwtVerify(token, this.secret, {
         algorithms: ['HS256'],

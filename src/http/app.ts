@@ -61,6 +61,7 @@ export function createApp(deps: AppDeps): express.Express {
     policy: createTargetPolicy(config.TARGET_ALLOWLIST),
     maxActivePerUser: config.JOB_MAX_ACTIVE_PER_USER,
     createRatePerMinute: config.JOB_CREATE_RATE_PER_MINUTE,
+    notifyWithinMs: config.SCHEDULER_POLL_INTERVAL_MS,
     onCreated: () => metrics.jobsCreated.inc(),
   });
   const secrets = new SigningSecrets(pool, config.SECRETS_KEY);

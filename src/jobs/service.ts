@@ -10,6 +10,8 @@ import type { TargetPolicy } from './urlPolicy.ts';
 import { zodDetails } from '../http/middleware.ts';
 import { SlidingWindowLimiter } from '../lib/rateLimit.ts';
 
+// How long a user's counted active jobs are trusted before counting again.
+const QUOTA_CACHE_MS = 2000;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
 
@@ -19,6 +21,8 @@ export interface JobsServiceDeps {
   policy: TargetPolicy;
   maxActivePerUser: number;
   createRatePerMinute: number;
+  /** The schedulers' poll interval: only jobs due sooner than this need to wake them. */
+  notifyWithinMs: number;
   onCreated?: () => void;
 }
 
@@ -45,6 +49,7 @@ const invalid = (details: { path: string; message: string }[]) =>
 export class JobsService {
   private readonly schema: ReturnType<typeof createJobSchema>;
   private readonly createLimiter: SlidingWindowLimiter;
+  private readonly activeCounts = new Map<string, { n: number; at: number }>();
 
   constructor(private readonly d: JobsServiceDeps) {
     this.schema = createJobSchema(d.limits, d.policy);
@@ -67,8 +72,7 @@ export class JobsService {
     }
     const wait = this.createLimiter.take(userId);
     if (wait > 0) throw rateLimited(wait / 1000, 'rate_limited', 'job creation rate limit reached');
-    const active = await jobsSql.countActive(this.d.pool, userId, this.d.maxActivePerUser);
-    if (active >= this.d.maxActivePerUser) {
+    if (!(await this.withinQuota(userId))) {
       throw new AppError(429, 'quota_exceeded', `at most ${this.d.maxActivePerUser} active jobs per user`);
     }
     let row: jobsSql.JobRow | null;
@@ -86,6 +90,7 @@ export class JobsService {
         retry: input.retry,
         idempotencyKey: idempotencyKey ?? null,
         requestHash: hash,
+        notifyWithinMs: this.d.notifyWithinMs,
       });
     } catch (err) {
       if ((err as { code?: string }).code === SQLSTATE.CHECK_VIOLATION) {
@@ -100,8 +105,29 @@ export class JobsService {
         throw new AppError(409, 'idempotency_key_reused', 'the idempotency key is in use; retry');
       return this.replay(existing, hash!);
     }
+    const cached = this.activeCounts.get(userId);
+    if (cached) cached.n++;
     this.d.onCreated?.();
     return { job: jobJson({ ...row, last_execution: null }), replayed: false };
+  }
+
+  /**
+   * Whether the user may have one more active job. Counting a big user's active jobs on every create
+   * would cost O(jobs), so the count is cached for a moment and bumped locally; near the limit it is
+   * recounted exactly before refusing. Between replicas the limit can overshoot by at most what the
+   * others create within the cache age.
+   */
+  private async withinQuota(userId: string): Promise<boolean> {
+    const max = this.d.maxActivePerUser;
+    const now = performance.now();
+    let c = this.activeCounts.get(userId);
+    const fresh = c && now - c.at < QUOTA_CACHE_MS;
+    if (!c || !fresh || c.n + 1 > max) {
+      if (this.activeCounts.size > 100_000) this.activeCounts.clear();
+      c = { n: await jobsSql.countActive(this.d.pool, userId, max), at: now };
+      this.activeCounts.set(userId, c);
+    }
+    return c.n < max;
   }
 
   private replay(existing: jobsSql.JobWithLast, hash: Buffer) {

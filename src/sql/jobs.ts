@@ -64,6 +64,8 @@ export interface NewJob {
   retry: { strategy: string; max_attempts: number; base_delay_ms: number; max_delay_ms: number };
   idempotencyKey: string | null;
   requestHash: Buffer | null;
+  /** Wake the schedulers only for a job due within this many ms (their poll finds later ones). */
+  notifyWithinMs: number;
 }
 
 /**
@@ -80,8 +82,13 @@ export async function insertJob(db: Queryable, j: NewJob): Promise<JobRow | null
        ON CONFLICT (user_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
        RETURNING *
      )
-     SELECT ins.* FROM ins,
-       LATERAL (SELECT pg_notify('${JOBS_CHANNEL}', (extract(epoch FROM ins.next_attempt_at) * 1000)::bigint::text)) n`,
+     -- NOTIFY serialises committing transactions on a global queue lock, so only jobs a sleeping
+     -- scheduler might otherwise miss send one: a scheduler re-reads the next due time at least
+     -- every poll interval anyway.
+     SELECT ins.*,
+            (SELECT pg_notify('${JOBS_CHANNEL}', (extract(epoch FROM ins.next_attempt_at) * 1000)::bigint::text)
+              WHERE ins.next_attempt_at <= now() + make_interval(secs => $16::float8 / 1000)) AS notified
+       FROM ins`,
     [
       j.userId,
       j.name,
@@ -98,6 +105,7 @@ export async function insertJob(db: Queryable, j: NewJob): Promise<JobRow | null
       j.retry.max_delay_ms,
       j.idempotencyKey,
       j.requestHash,
+      j.notifyWithinMs,
     ],
   );
   return rows[0] ?? null;

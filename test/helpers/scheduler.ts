@@ -36,6 +36,7 @@ export async function createJob(
     retry: { strategy: 'exponential', max_attempts: 3, base_delay_ms: 100, max_delay_ms: 60_000 },
     idempotencyKey: null,
     requestHash: null,
+    notifyWithinMs: 5000,
     ...over,
   });
   return row!;

@@ -82,3 +82,20 @@ describe('HMAC implementation', () => {
     }
   });
 });
+
+describe('session tokens', () => {
+  it('a cached verification still honours expiry, and a forged variant of a cached token fails', async () => {
+    const { SessionTokens } = await import('../../src/auth/jwt.ts');
+    const key = crypto.randomBytes(32);
+    const tokens = new SessionTokens(key, 'iss', 'aud', 60);
+    const { token } = await tokens.issue('3b241101-e2bb-4255-8caf-4136c566a962', 0);
+    expect(await tokens.verify(token)).not.toBeNull();
+    expect(await tokens.verify(token)).not.toBeNull(); // from the cache
+    const [h, p] = token.split('.');
+    expect(await tokens.verify(`${h}.${p}.${'A'.repeat(43)}`)).toBeNull();
+    const short = new SessionTokens(key, 'iss', 'aud', 60);
+    const claims = await short.verify(token);
+    claims!.expiresAt = new Date(Date.now() - 1); // as if time had passed
+    expect(await short.verify(token)).toBeNull();
+  });
+});
