@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import autocannon from 'autocannon';
-import { freePort, startEmbeddedPostgres, withDatabase, type EmbeddedHandle } from '../src/db/embedded.ts';
+import { freePort, startScratchPostgres, withDatabase, type ScratchPostgres } from '../src/db/embedded.ts';
 import { migrateUp } from '../src/db/migrate.ts';
 import { silentLogger } from '../src/logger.ts';
 import { graphile, ours, pgboss, type System } from './systems.ts';
@@ -53,6 +53,21 @@ async function startTarget(mode: 'small' | 'big'): Promise<Target> {
     stats: () => ask('stats'),
     count: async () => (await ask<{ count: number }>('count')).count,
     reset: () => ask('reset'),
+  };
+}
+
+/** Environment of a scheduler process started by the bench. */
+function schedulerEnv(databaseUrl: string, extra: Record<string, string>): NodeJS.ProcessEnv {
+  return {
+    PATH: process.env.PATH,
+    DATABASE_URL: databaseUrl,
+    JWT_SECRET: Buffer.alloc(48, 5).toString('base64'),
+    SECRETS_KEY: Buffer.alloc(48, 5).toString('base64'),
+    TARGET_ALLOWLIST: '127.0.0.0/8',
+    METRICS_PORT: '0',
+    LOG_LEVEL: 'warn',
+    SCHEDULER_USER_MAX_IN_FLIGHT: '10000',
+    ...extra,
   };
 }
 
@@ -296,17 +311,7 @@ async function scenarioScale(adminUrl: string, target: Target) {
     await s.enqueue(Array.from({ length: N_DRAIN }, () => due));
     const children = Array.from({ length: k }, (_, i) =>
       spawn(process.execPath, ['dist/cmd/scheduler.js'], {
-        env: {
-          PATH: process.env.PATH,
-          DATABASE_URL: url,
-          JWT_SECRET: Buffer.alloc(48, 5).toString('base64'),
-          SECRETS_KEY: Buffer.alloc(48, 5).toString('base64'),
-          TARGET_ALLOWLIST: '127.0.0.0/8',
-          METRICS_PORT: '0',
-          LOG_LEVEL: 'warn',
-          SCHEDULER_USER_MAX_IN_FLIGHT: '10000',
-          SCHEDULER_WORKER_ID: `bench-${i}`,
-        },
+        env: schedulerEnv(url, { SCHEDULER_WORKER_ID: `bench-${i}` }),
         stdio: ['ignore', 'ignore', 'inherit'],
       }),
     );
@@ -356,19 +361,12 @@ async function scenarioMemory(adminUrl: string) {
     // The compiled build, as the container runs it (tsx alone adds ~25 MB of RSS).
     const flags = (process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean);
     const child = spawn(process.execPath, [...flags, 'dist/cmd/scheduler.js'], {
-      env: {
-        PATH: process.env.PATH,
-        DATABASE_URL: url,
-        JWT_SECRET: Buffer.alloc(48, 5).toString('base64'),
-        SECRETS_KEY: Buffer.alloc(48, 5).toString('base64'),
-        TARGET_ALLOWLIST: '127.0.0.0/8',
-        METRICS_PORT: '0',
-        LOG_LEVEL: 'warn',
-        SCHEDULER_USER_MAX_IN_FLIGHT: '10000',
-        ...(process.env.BENCH_SCHED_CONCURRENCY
+      env: schedulerEnv(
+        url,
+        process.env.BENCH_SCHED_CONCURRENCY
           ? { SCHEDULER_CONCURRENCY: process.env.BENCH_SCHED_CONCURRENCY }
-          : {}),
-      },
+          : {},
+      ),
       stdio: ['ignore', 'ignore', 'inherit'],
     });
     const t0 = performance.now();
@@ -404,17 +402,10 @@ async function scenarioMemory(adminUrl: string) {
 async function main() {
   // Scheduler processes in the scale and memory scenarios run the compiled build.
   execSync('npm run build', { stdio: 'ignore' });
-  let embedded: EmbeddedHandle | undefined;
-  let dir: string | undefined;
+  let embedded: ScratchPostgres | undefined;
   let adminUrl = process.env.BENCH_DATABASE_URL ?? process.env.DATABASE_URL;
   if (!adminUrl) {
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'djs-bench-'));
-    fs.chmodSync(dir, 0o755);
-    embedded = await startEmbeddedPostgres({
-      dataDir: path.join(dir, 'db'),
-      port: await freePort(),
-      persistent: false,
-    });
+    embedded = await startScratchPostgres({ prefix: 'djs-bench-' });
     adminUrl = embedded.url;
   }
   results.postgres = adminUrl.replace(/:[^:@/]*@/, ':***@');
@@ -436,8 +427,7 @@ async function main() {
     await section('memory', () => scenarioMemory(adminUrl));
   } finally {
     target.child.kill();
-    await embedded?.stop();
-    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+    await embedded?.destroy();
   }
   fs.mkdirSync('bench/results', { recursive: true });
   const file = `bench/results/${new Date().toISOString().replace(/[:.]/g, '-')}.json`;

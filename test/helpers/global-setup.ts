@@ -1,13 +1,10 @@
 // Runs once per `npm test`: finds a Postgres server (TEST_DATABASE_URL, DATABASE_URL, or an embedded
 // one started here), migrates a template database once, and hands its name to the test files, which
 // each clone it (CREATE DATABASE … TEMPLATE …) so they can run in parallel.
-import os from 'node:os';
-import path from 'node:path';
-import fs from 'node:fs';
 import pg from 'pg';
 import type { TestProject } from 'vitest/node';
 import { parseDevSettings } from '../../src/config.ts';
-import { freePort, startEmbeddedPostgres, withDatabase, type EmbeddedHandle } from '../../src/db/embedded.ts';
+import { startScratchPostgres, withDatabase, type ScratchPostgres } from '../../src/db/embedded.ts';
 import { migrateUp } from '../../src/db/migrate.ts';
 import { silentLogger } from '../../src/logger.ts';
 
@@ -21,17 +18,10 @@ declare module 'vitest' {
 
 export default async function setup(project: TestProject) {
   const settings = parseDevSettings();
-  let embedded: EmbeddedHandle | undefined;
+  let embedded: ScratchPostgres | undefined;
   let adminUrl = settings.TEST_DATABASE_URL ?? settings.DATABASE_URL;
-  let dataDir: string | undefined;
   if (!adminUrl) {
-    dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'djs-test-pg-'));
-    fs.chmodSync(dataDir, 0o755);
-    embedded = await startEmbeddedPostgres({
-      dataDir: path.join(dataDir, 'db'),
-      port: await freePort(),
-      persistent: false,
-    });
+    embedded = await startScratchPostgres({ prefix: 'djs-test-pg-' });
     adminUrl = embedded.url;
   }
   const prefix = `djs_t${process.pid}_`;
@@ -52,7 +42,6 @@ export default async function setup(project: TestProject) {
     );
     for (const { datname } of rows) await admin.query(`DROP DATABASE IF EXISTS ${datname} WITH (FORCE)`);
     await admin.end();
-    if (embedded) await embedded.stop();
-    if (dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
+    if (embedded) await embedded.destroy();
   };
 }

@@ -1,13 +1,10 @@
 // Database restart mid-drain, on a dedicated embedded Postgres: the scheduler and the API keep
 // running, the API answers 503 (never 500) while the database is down, and once it is back every
 // job completes without restarting anything.
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import pg from 'pg';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, startEmbeddedPostgres, withDatabase, type EmbeddedHandle } from '../../src/db/embedded.ts';
+import { startScratchPostgres, withDatabase, type ScratchPostgres } from '../../src/db/embedded.ts';
 import { migrateUp } from '../../src/db/migrate.ts';
 import { createPool } from '../../src/db/pool.ts';
 import { silentLogger } from '../../src/logger.ts';
@@ -16,21 +13,15 @@ import { startServer, waitFor, type TestServer } from '../helpers/http.ts';
 import { createUser, startScheduler, type TestScheduler } from '../helpers/scheduler.ts';
 import type { TestDb } from '../helpers/db.ts';
 
-let dir: string;
-let pgServer: EmbeddedHandle;
+let pgServer: ScratchPostgres;
 let db: TestDb;
 let app: TestApp;
 let sched: TestScheduler;
 let receiver: TestServer;
 
 beforeAll(async () => {
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'djs-restart-'));
-  fs.chmodSync(dir, 0o755);
-  pgServer = await startEmbeddedPostgres({
-    dataDir: path.join(dir, 'db'),
-    port: await freePort(),
-    persistent: true,
-  });
+  // Persistent, so stop() + start() below is a restart with the data kept.
+  pgServer = await startScratchPostgres({ prefix: 'djs-restart-', persistent: true });
   const admin = new pg.Client({ connectionString: pgServer.url });
   await admin.connect();
   await admin.query('CREATE DATABASE restart_test');
@@ -47,8 +38,7 @@ afterAll(async () => {
   await app?.close();
   await receiver.close();
   await db.pool.end();
-  await pgServer.stop();
-  fs.rmSync(dir, { recursive: true, force: true });
+  await pgServer.destroy();
 }, 60_000);
 
 describe('database restart', () => {
