@@ -346,11 +346,12 @@ export class Scheduler {
     if (this.reaperTimer) clearTimeout(this.reaperTimer);
     const deadline = performance.now() + graceMs;
     // Keep leases alive while we wait for the stragglers.
+    let lastBeat = performance.now();
     while (this.inFlight.size > 0 && performance.now() < deadline) {
       await new Promise((r) => setTimeout(r, Math.min(50, Math.max(1, deadline - performance.now()))));
-      if (performance.now() - this.lastLoopAt > this.opts.heartbeatIntervalMs) {
+      if (performance.now() - lastBeat > this.opts.heartbeatIntervalMs) {
         await this.heartbeatOnce();
-        this.lastLoopAt = performance.now();
+        lastBeat = performance.now();
       }
     }
     const unfinished = [...this.inFlight.values()];
