@@ -34,19 +34,8 @@ CREATE TABLE magic_links (
 CREATE INDEX magic_links_email_created_idx ON magic_links (email, created_at DESC);
 CREATE INDEX magic_links_ip_created_idx ON magic_links (requested_ip, created_at DESC);
 
--- Time-ordered UUIDs (version 7: 48-bit millisecond timestamp, then random bits). Every status
--- change writes a new index entry under the job's id; with random ids those land all over a large
--- primary key, with time-ordered ids they stay in the few hot pages of recent jobs.
-CREATE FUNCTION uuid_v7() RETURNS uuid LANGUAGE sql VOLATILE PARALLEL SAFE AS $$
-  SELECT encode(
-    set_bit(set_bit(overlay(uuid_send(gen_random_uuid())
-      PLACING substring(int8send((extract(epoch FROM clock_timestamp()) * 1000)::bigint) FROM 3) FROM 1 FOR 6),
-      52, 1), 53, 1),
-    'hex')::uuid
-$$;
-
 CREATE TABLE jobs (
-  id uuid PRIMARY KEY DEFAULT uuid_v7(),
+  id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
   -- Keyset pagination order: strictly increasing, unlike created_at (ties) or id (random).
   seq bigint GENERATED ALWAYS AS IDENTITY,
   user_id uuid NOT NULL REFERENCES users (id) ON DELETE CASCADE,
@@ -120,4 +109,3 @@ DROP TABLE job_executions;
 DROP TABLE jobs;
 DROP TABLE magic_links;
 DROP TABLE users;
-DROP FUNCTION uuid_v7();
