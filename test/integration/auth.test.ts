@@ -217,6 +217,22 @@ describe('magic-link sign-in', () => {
   });
 });
 
+/** A session-shaped JWT signed with jose; each override makes it wrong in one way. */
+function forge(
+  sub: string,
+  o: { key?: Uint8Array; alg?: string; iss?: string; aud?: string; iat?: number; exp?: number | string } = {},
+) {
+  return new SignJWT({ tv: 0 })
+    .setProtectedHeader({ alg: o.alg ?? 'HS256' })
+    .setSubject(sub)
+    .setIssuer(o.iss ?? t.config.JWT_ISSUER)
+    .setAudience(o.aud ?? t.config.JWT_AUDIENCE)
+    .setIssuedAt(o.iat)
+    .setJti('j')
+    .setExpirationTime(o.exp ?? '10m')
+    .sign(o.key ?? t.config.JWT_SECRET);
+}
+
 describe('session tokens (auth matrix)', () => {
   const cases: [string, (good: string, userId: string) => Promise<string> | string][] = [
     [
@@ -227,70 +243,18 @@ describe('session tokens (auth matrix)', () => {
         return `${enc({ alg: 'none', typ: 'JWT' })}.${enc({ sub, tv: 0, iss: t.config.JWT_ISSUER, aud: t.config.JWT_AUDIENCE, iat: now, exp: now + 600, jti: 'x' })}.`;
       },
     ],
-    [
-      'wrong key',
-      (_g, sub) =>
-        new SignJWT({ tv: 0 })
-          .setProtectedHeader({ alg: 'HS256' })
-          .setSubject(sub)
-          .setIssuer(t.config.JWT_ISSUER)
-          .setAudience(t.config.JWT_AUDIENCE)
-          .setIssuedAt()
-          .setJti('j')
-          .setExpirationTime('10m')
-          .sign(crypto.randomBytes(32)),
-    ],
-    [
-      'wrong audience',
-      (_g, sub) =>
-        new SignJWT({ tv: 0 })
-          .setProtectedHeader({ alg: 'HS256' })
-          .setSubject(sub)
-          .setIssuer(t.config.JWT_ISSUER)
-          .setAudience('someone-else')
-          .setIssuedAt()
-          .setJti('j')
-          .setExpirationTime('10m')
-          .sign(t.config.JWT_SECRET),
-    ],
-    [
-      'wrong issuer',
-      (_g, sub) =>
-        new SignJWT({ tv: 0 })
-          .setProtectedHeader({ alg: 'HS256' })
-          .setSubject(sub)
-          .setIssuer('evil')
-          .setAudience(t.config.JWT_AUDIENCE)
-          .setIssuedAt()
-          .setJti('j')
-          .setExpirationTime('10m')
-          .sign(t.config.JWT_SECRET),
-    ],
+    ['wrong key', (_g, sub) => forge(sub, { key: crypto.randomBytes(32) })],
+    ['wrong audience', (_g, sub) => forge(sub, { aud: 'someone-else' })],
+    ['wrong issuer', (_g, sub) => forge(sub, { iss: 'evil' })],
     [
       'expired',
       (_g, sub) =>
-        new SignJWT({ tv: 0 })
-          .setProtectedHeader({ alg: 'HS256' })
-          .setSubject(sub)
-          .setIssuer(t.config.JWT_ISSUER)
-          .setAudience(t.config.JWT_AUDIENCE)
-          .setIssuedAt(Math.floor(Date.now() / 1000) - 7200)
-          .setJti('j')
-          .setExpirationTime(Math.floor(Date.now() / 1000) - 3600)
-          .sign(t.config.JWT_SECRET),
+        forge(sub, { iat: Math.floor(Date.now() / 1000) - 7200, exp: Math.floor(Date.now() / 1000) - 3600 }),
     ],
     [
       'HS512 instead of HS256',
       (_g, sub) =>
-        new SignJWT({ tv: 0 })
-          .setProtectedHeader({ alg: 'HS512' })
-          .setSubject(sub)
-          .setIssuer(t.config.JWT_ISSUER)
-          .setAudience(t.config.JWT_AUDIENCE)
-          .setIssuedAt()
-          .setJti('j')
-          .setExpirationTime('10m')
-          .sign(Buffer.concat([t.config.JWT_SECRET, t.config.JWT_SECRET])),
+        forge(sub, { alg: 'HS512', key: Buffer.concat([t.config.JWT_SECRET, t.config.JWT_SECRET]) }),
     ],
     [
       'tampered payload',
