@@ -89,6 +89,9 @@ const fullSchema = z.object({
   MAGIC_LINK_RATE_PER_EMAIL_PER_HOUR: int(1, 10000).default(5),
   MAGIC_LINK_RATE_PER_IP_PER_HOUR: int(1, 100000).default(30),
   RESEND_API_KEY: z.string().min(1).optional(),
+  // Where sign-in emails go: `resend`, or `log` (the link in a log line: a development mailbox).
+  // Unset: resend with RESEND_API_KEY, else log, except in production (see mailTransport below).
+  MAIL_TRANSPORT: z.enum(['resend', 'log']).optional(),
   // Only for tests and self-hosted relays; the resend SDK reads it as its API base URL.
   RESEND_BASE_URL: z.url().optional(),
   MAIL_FROM: z.string().min(3).default('dist-job-scheduler <login@example.com>'),
@@ -114,11 +117,20 @@ const fullSchema = z.object({
   // Below Kubernetes' default 30 s termination grace, so hand-back finishes before SIGKILL.
   SCHEDULER_SHUTDOWN_GRACE_MS: int(0, 600000).default(20000),
   RESPONSE_BODY_MAX_BYTES: int(0, 1024 * 1024).default(8192),
+  // Finished jobs (and their executions) are deleted this many days after they finished; 0 keeps forever.
+  RETENTION_SUCCEEDED_DAYS: int(0, 36500).default(7),
+  RETENTION_CANCELLED_DAYS: int(0, 36500).default(7),
+  RETENTION_FAILED_DAYS: int(0, 36500).default(30),
+  RETENTION_INTERVAL_MS: int(1000, 86_400_000).default(60_000),
   METRICS_PORT: int(0, 65535).default(9464),
   METRICS_HOST: z.string().default('0.0.0.0'),
 });
 
-export type Config = z.infer<typeof fullSchema> & { PUBLIC_URL: string };
+export type MailTransportKind = 'resend' | 'log';
+export type Config = Omit<z.infer<typeof fullSchema>, 'MAIL_TRANSPORT'> & {
+  PUBLIC_URL: string;
+  MAIL_TRANSPORT: MailTransportKind;
+};
 export type DatabaseConfig = z.infer<z.ZodObject<typeof databaseShape>>;
 export type Env = Record<string, string | undefined>;
 
@@ -135,6 +147,26 @@ function clean(env: Env): Env {
   return Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
 }
 
+/**
+ * MAIL_TRANSPORT with its default. Production never falls back to the log by itself: a sign-in link
+ * is a live credential, and logs are read by more people (and systems) than mailboxes.
+ */
+function mailTransport(
+  cfg: { MAIL_TRANSPORT?: MailTransportKind; RESEND_API_KEY?: string; NODE_ENV: string },
+  problems: string[],
+): MailTransportKind {
+  if (cfg.MAIL_TRANSPORT === 'resend' && !cfg.RESEND_API_KEY)
+    problems.push('MAIL_TRANSPORT=resend requires RESEND_API_KEY');
+  if (cfg.MAIL_TRANSPORT) return cfg.MAIL_TRANSPORT;
+  if (cfg.RESEND_API_KEY) return 'resend';
+  if (cfg.NODE_ENV === 'production')
+    problems.push(
+      'RESEND_API_KEY is required when NODE_ENV=production, or sign-in links (live credentials) would go to the log: ' +
+        'set RESEND_API_KEY to email them, or set MAIL_TRANSPORT=log to log them on purpose (no real users)',
+    );
+  return 'log';
+}
+
 /** Parses the full process configuration (server and scheduler); throws ConfigError listing every problem. */
 export function parseConfig(env: Env = process.env): Config {
   const result = fullSchema.safeParse(clean(env));
@@ -145,8 +177,13 @@ export function parseConfig(env: Env = process.env): Config {
     problems.push('JOB_TIMEOUT_DEFAULT_MS must not exceed JOB_TIMEOUT_MAX_MS');
   if (cfg.SCHEDULER_HEARTBEAT_INTERVAL_MS * 2 > cfg.SCHEDULER_LEASE_MS)
     problems.push('SCHEDULER_HEARTBEAT_INTERVAL_MS must be at most half of SCHEDULER_LEASE_MS');
+  const transport = mailTransport(cfg, problems);
   if (problems.length) throw new ConfigError(problems);
-  return { ...cfg, PUBLIC_URL: (cfg.PUBLIC_URL ?? `http://localhost:${cfg.PORT}`).replace(/\/+$/, '') };
+  return {
+    ...cfg,
+    MAIL_TRANSPORT: transport,
+    PUBLIC_URL: (cfg.PUBLIC_URL ?? `http://localhost:${cfg.PORT}`).replace(/\/+$/, ''),
+  };
 }
 
 /** Parses just what the migrate step needs. */

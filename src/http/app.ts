@@ -27,6 +27,12 @@ export interface AppDeps {
   readiness: ReadinessCheck[];
 }
 
+/** Enough for every JSON body but a job's (sign-in, session, and the like are well under 1 KB). */
+const SMALL_JSON_LIMIT = 16 * 1024;
+// Express routes case-insensitively and ignores a trailing slash: so does this test.
+const isJobCreate = (req: express.Request) =>
+  req.method === 'POST' && req.path.toLowerCase().replace(/\/+$/, '') === '/v1/jobs';
+
 /** Builds the API. */
 export function createApp(deps: AppDeps): express.Express {
   const { config, pool, boss, log, metrics } = deps;
@@ -68,11 +74,23 @@ export function createApp(deps: AppDeps): express.Express {
 
   app.use(requestId());
   app.use(accessLog(log, metrics));
-  // The JSON envelope of a job carries its body as a string: allow the body limit plus room for the rest.
-  app.use(express.json({ limit: config.JOB_BODY_MAX_BYTES + 64 * 1024, strict: true }));
+  // Every JSON body is parsed with a small limit, except job creation, which parses its own large
+  // body only after authentication (jobsRoutes): an anonymous request cannot make the server parse
+  // hundreds of kilobytes of nested arrays.
+  const smallJson = express.json({ limit: SMALL_JSON_LIMIT, strict: true });
+  app.use((req, res, next) => (isJobCreate(req) ? next() : smallJson(req, res, next)));
   app.use(healthRoutes({ checks: deps.readiness, metrics }));
   app.use(authRoutes({ auth, publicUrl: config.PUBLIC_URL }));
-  app.use(jobsRoutes({ auth, jobs, secrets, log }));
+  app.use(
+    jobsRoutes({
+      auth,
+      jobs,
+      secrets,
+      log,
+      // The JSON envelope of a job carries its body as a string: the body limit plus room for the rest.
+      createJson: express.json({ limit: config.JOB_BODY_MAX_BYTES + 64 * 1024, strict: true }),
+    }),
+  );
   app.use((req, _res, next) =>
     next(new AppError(404, 'not_found', `no route for ${req.method} ${req.path}`)),
   );

@@ -14,6 +14,8 @@ export function executionJson(e: ExecutionRow) {
     status_code: e.status_code,
     error: e.error,
     response_body: e.response_body,
+    /** `utf8`: response_body is the text received; `base64`: the exact bytes (binary, NUL or invalid UTF-8). */
+    response_body_encoding: e.response_body_encoding,
     response_truncated: e.response_truncated,
   };
 }
@@ -64,4 +66,24 @@ export function decodeCursor(cursor: string): number | null {
   if (!m) return null;
   const n = Number(m[1]);
   return Number.isSafeInteger(n) && n > 0 ? n : null;
+}
+
+/** Position in a job's attempt list: attempts are ordered by (attempt, id). */
+export interface ExecutionCursor {
+  attempt: number;
+  id: number;
+}
+
+/** Opaque cursor after an execution: base64url of "e1:<attempt>:<id>". */
+export function encodeExecutionCursor(e: { attempt: number; id: number | string }): string {
+  return Buffer.from(`e1:${e.attempt}:${e.id}`).toString('base64url');
+}
+
+export function decodeExecutionCursor(cursor: string): ExecutionCursor | null {
+  if (!/^[A-Za-z0-9_-]{1,64}$/.test(cursor)) return null;
+  const m = /^e1:(\d{1,9}):(\d{1,18})$/.exec(Buffer.from(cursor, 'base64url').toString('utf8'));
+  if (!m) return null;
+  const attempt = Number(m[1]);
+  const id = Number(m[2]);
+  return Number.isSafeInteger(id) && id > 0 && attempt > 0 ? { attempt, id } : null;
 }

@@ -19,6 +19,27 @@ const FORBIDDEN_HEADERS = new Set([
   ...RESERVED_HEADERS,
 ]);
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+// C0 controls and DEL: meaningless in a name or URL (WHATWG URL parsing would even drop tabs and
+// newlines silently, so the URL checked would not be the URL typed).
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\x00-\x1f\x7f]/;
+// What Node and undici accept in a header value: tab, visible ASCII, space and obs-text (Latin-1).
+const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
+
+/**
+ * Strings that Postgres or the wire would silently change are refused rather than stored altered:
+ * NUL (Postgres `text` cannot hold it) and lone UTF-16 surrogates (they would be stored as U+FFFD, so
+ * the body signed and sent would differ from the one submitted).
+ */
+const storable = (s: string, ctx: z.RefinementCtx) => {
+  if (s.includes('\0')) ctx.addIssue({ code: 'custom', message: 'must not contain NUL characters' });
+  else if (!s.isWellFormed())
+    ctx.addIssue({ code: 'custom', message: 'must be well-formed Unicode (no lone surrogates)' });
+};
+const plainText = (s: string, ctx: z.RefinementCtx) => {
+  if (CONTROL.test(s)) ctx.addIssue({ code: 'custom', message: 'must not contain control characters' });
+  else storable(s, ctx);
+};
 const MAX_HEADERS = 50;
 const MAX_HEADER_BYTES = 16 * 1024;
 // Requires an explicit offset: "2026-12-01T09:00:00" would mean a different instant on each server.
@@ -65,8 +86,14 @@ export function createJobSchema(limits: JobLimits, policy: TargetPolicy) {
         });
       seen.add(lower);
       // eslint-disable-next-line no-control-regex
-      if (/[\r\n\0]/.test(value) || /[\x00-\x08\x0a-\x1f\x7f]/.test(value))
+      if (/[\x00-\x08\x0a-\x1f\x7f]/.test(value))
         ctx.addIssue({ code: 'custom', path: [name], message: 'header value contains control characters' });
+      else if (!HEADER_VALUE.test(value))
+        ctx.addIssue({
+          code: 'custom',
+          path: [name],
+          message: 'header value must be Latin-1 text (encode other characters, e.g. percent-encoding)',
+        });
     }
     if (total > MAX_HEADER_BYTES)
       ctx.addIssue({ code: 'custom', message: `headers total more than ${MAX_HEADER_BYTES} bytes` });
@@ -75,12 +102,25 @@ export function createJobSchema(limits: JobLimits, policy: TargetPolicy) {
   const request = z
     .strictObject({
       method: z.enum(METHODS),
-      url: z.string().superRefine((u, ctx) => {
+      // The normalised URL (url.href) is what was checked, so it is what is stored and fired.
+      url: z.string().transform((u, ctx) => {
+        if (CONTROL.test(u) || !u.isWellFormed()) {
+          ctx.addIssue({ code: 'custom', message: 'must not contain control characters or lone surrogates' });
+          return z.NEVER;
+        }
         const r = checkTargetUrl(u, policy);
-        if (!r.ok) ctx.addIssue({ code: 'custom', message: r.reason });
+        if (!r.ok) {
+          ctx.addIssue({ code: 'custom', message: r.reason });
+          return z.NEVER;
+        }
+        if (r.url.href.length > 2048) {
+          ctx.addIssue({ code: 'custom', message: 'must be at most 2048 characters once normalised' });
+          return z.NEVER;
+        }
+        return r.url.href;
       }),
       headers: headers.optional(),
-      body: z.string().optional(),
+      body: z.string().superRefine(storable).optional(),
     })
     .superRefine((r, ctx) => {
       if (r.body !== undefined && r.method === 'GET')
@@ -109,7 +149,7 @@ export function createJobSchema(limits: JobLimits, policy: TargetPolicy) {
   const maxSeconds = limits.fireAtMaxDays * 86400;
   return z
     .strictObject({
-      name: z.string().min(1).max(200).optional(),
+      name: z.string().min(1).max(200).superRefine(plainText).optional(),
       request,
       fire_at: z
         .string()

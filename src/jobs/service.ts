@@ -5,7 +5,15 @@ import { AppError, notFound, rateLimited, SQLSTATE } from '../errors.ts';
 import * as jobsSql from '../sql/jobs.ts';
 import { createJobSchema, parseInstant, requestHash, type JobLimits } from './schema.ts';
 import { JOB_STATUSES } from './stateMachine.ts';
-import { decodeCursor, encodeCursor, executionJson, jobJson } from './representation.ts';
+import {
+  decodeCursor,
+  decodeExecutionCursor,
+  encodeCursor,
+  encodeExecutionCursor,
+  executionJson,
+  jobJson,
+  type ExecutionCursor,
+} from './representation.ts';
 import type { TargetPolicy } from './urlPolicy.ts';
 import { zodDetails } from '../http/middleware.ts';
 import { SlidingWindowLimiter } from '../lib/rateLimit.ts';
@@ -43,6 +51,16 @@ const listQuery = z.strictObject({
   cursor: z.string().optional(),
 });
 
+const executionsQuery = z.strictObject({
+  limit: z
+    .string()
+    .regex(/^\d{1,3}$/, 'must be an integer from 1 to 100')
+    .transform(Number)
+    .pipe(z.number().int().min(1).max(100))
+    .default(100),
+  cursor: z.string().optional(),
+});
+
 const invalid = (details: { path: string; message: string }[]) =>
   new AppError(400, 'validation_failed', 'the request is not valid', details);
 
@@ -70,11 +88,7 @@ export class JobsService {
       const existing = await jobsSql.findByIdempotencyKey(this.d.pool, userId, idempotencyKey);
       if (existing) return this.replay(existing, hash!);
     }
-    const wait = this.createLimiter.take(userId);
-    if (wait > 0) throw rateLimited(wait / 1000, 'rate_limited', 'job creation rate limit reached');
-    if (!(await this.withinQuota(userId))) {
-      throw new AppError(429, 'quota_exceeded', `at most ${this.d.maxActivePerUser} active jobs per user`);
-    }
+    await this.admitNewActiveJob(userId);
     let row: jobsSql.JobRow | null;
     try {
       row = await jobsSql.insertJob(this.d.pool, {
@@ -109,6 +123,18 @@ export class JobsService {
     if (cached) cached.n++;
     this.d.onCreated?.();
     return { job: jobJson({ ...row, last_execution: null }), replayed: false };
+  }
+
+  /**
+   * Anything that makes a job active again (create, re-drive) passes the same two gates: the creation
+   * rate limit and the active-jobs quota.
+   */
+  private async admitNewActiveJob(userId: string): Promise<void> {
+    const wait = this.createLimiter.take(userId);
+    if (wait > 0) throw rateLimited(wait / 1000, 'rate_limited', 'job creation rate limit reached');
+    if (!(await this.withinQuota(userId))) {
+      throw new AppError(429, 'quota_exceeded', `at most ${this.d.maxActivePerUser} active jobs per user`);
+    }
   }
 
   /**
@@ -178,11 +204,24 @@ export class JobsService {
     return { data: page.map(jobJson), next_cursor: more ? encodeCursor(page.at(-1)!.seq) : null };
   }
 
-  async executions(userId: string, id: string) {
+  /** A job's attempts in order (attempt, then write order), a page at a time. */
+  async executions(userId: string, id: string, query: unknown = {}) {
     if (!UUID.test(id)) throw notFound('job');
+    const q = executionsQuery.safeParse(query);
+    if (!q.success) throw invalid(zodDetails(q.error.issues));
+    let after: ExecutionCursor | null = null;
+    if (q.data.cursor !== undefined) {
+      after = decodeExecutionCursor(q.data.cursor);
+      if (!after) throw invalid([{ path: 'cursor', message: 'is not a valid cursor' }]);
+    }
     if (!(await jobsSql.jobStatus(this.d.pool, userId, id))) throw notFound('job');
-    const rows = await jobsSql.listExecutions(this.d.pool, id);
-    return { data: rows.map(executionJson) };
+    const rows = await jobsSql.listExecutions(this.d.pool, id, { after, limit: q.data.limit });
+    const page = rows.slice(0, q.data.limit);
+    const last = page.at(-1);
+    return {
+      data: page.map(executionJson),
+      next_cursor: rows.length > q.data.limit && last ? encodeExecutionCursor(last) : null,
+    };
   }
 
   async cancel(userId: string, id: string) {
@@ -199,14 +238,24 @@ export class JobsService {
     return jobJson(r.job);
   }
 
+  /** Re-drives a failed job: it becomes active again, so it counts like a create (rate and quota). */
   async redrive(userId: string, id: string) {
     if (!UUID.test(id)) throw notFound('job');
+    const notFailed = (status: string) =>
+      new AppError(409, 'job_not_failed', `only a failed job can be re-driven; this one is ${status}`);
+    const before = await jobsSql.jobStatus(this.d.pool, userId, id);
+    if (!before) throw notFound('job');
+    if (before !== 'failed') throw notFailed(before);
+    await this.admitNewActiveJob(userId);
     const row = await jobsSql.redriveJob(this.d.pool, userId, id);
     if (!row) {
+      // Changed under us (re-driven by a concurrent request, or deleted by retention).
       const status = await jobsSql.jobStatus(this.d.pool, userId, id);
       if (!status) throw notFound('job');
-      throw new AppError(409, 'job_not_failed', `only a failed job can be re-driven; this one is ${status}`);
+      throw notFailed(status);
     }
+    const cached = this.activeCounts.get(userId);
+    if (cached) cached.n++;
     return jobJson(row);
   }
 }

@@ -29,6 +29,8 @@ export type AttemptResult =
   | { kind: 'response'; statusCode: number }
   | { kind: 'timeout' }
   | { kind: 'network_error' }
+  /** A response that is not HTTP as we know it (e.g. status 999): like a 5xx, another try may help. */
+  | { kind: 'invalid_response' }
   | { kind: 'blocked' };
 
 /** Classifies an attempt: its execution outcome and whether another attempt may help. */
@@ -44,6 +46,8 @@ export function classify(r: AttemptResult): { outcome: Outcome; retryable: boole
       return { outcome: 'timeout', retryable: true };
     case 'network_error':
       return { outcome: 'network_error', retryable: true };
+    case 'invalid_response':
+      return { outcome: 'failed', retryable: true };
     case 'blocked':
       return { outcome: 'blocked', retryable: false };
   }

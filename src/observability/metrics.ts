@@ -55,6 +55,17 @@ export class Metrics {
     help: 'Attempt results that arrived after their lease was lost and changed nothing',
     registers: [this.registry],
   });
+  readonly resultFallbacks = new client.Counter({
+    name: 'djs_result_fallback_rows_total',
+    help: 'Attempt results the database refused as received (e.g. poison data), stored as a cleaned fallback row',
+    registers: [this.registry],
+  });
+  readonly retentionDeleted = new client.Counter({
+    name: 'djs_retention_deleted_jobs_total',
+    help: 'Finished jobs deleted by the retention cleaner, by final status',
+    labelNames: ['status'] as const,
+    registers: [this.registry],
+  });
   readonly mailSent = new client.Counter({
     name: 'djs_magic_link_emails_sent_total',
     help: 'Magic-link emails handed to the mail provider (or the dev log)',

@@ -6,7 +6,11 @@ import { Agent, errors as undiciErrors, type Dispatcher } from 'undici';
 import { blockedAddressReason, checkTargetUrl, type TargetPolicy } from '../jobs/urlPolicy.ts';
 import type { AttemptResult } from '../jobs/stateMachine.ts';
 import { parseRetryAfterMs } from '../jobs/backoff.ts';
+import { cleanText, encodeBody, type BodyEncoding } from '../jobs/storedText.ts';
 import { webhookHeaders } from './signing.ts';
+
+/** Stored error texts are capped by a CHECK on job_executions.error. */
+const MAX_ERROR_CHARS = 2000;
 
 export type LookupFn = typeof dns.lookup;
 
@@ -25,6 +29,8 @@ export interface ExecutionResult {
   statusCode: number | null;
   error: string | null;
   responseBody: string | null;
+  /** How responseBody is stored: text, or base64 of bytes that are not NUL-free UTF-8. */
+  responseEncoding: BodyEncoding;
   responseTruncated: boolean;
   retryAfterMs: number | null;
   /** performance.now() when the request was handed to undici. */
@@ -38,12 +44,13 @@ function result(
 ): ExecutionResult {
   return {
     statusCode: null,
-    error: null,
     responseBody: null,
+    responseEncoding: 'utf8',
     responseTruncated: false,
     retryAfterMs: null,
     sentAt,
     ...r,
+    error: r.error == null ? null : cleanText(r.error, MAX_ERROR_CHARS),
     durationMs: Math.round(performance.now() - sentAt),
   };
 }
@@ -70,7 +77,9 @@ export function guardedLookup(policy: TargetPolicy, base: LookupFn = dns.lookup)
       const list = addresses;
       for (const a of list) {
         const why = blockedAddressReason(a.address, policy);
-        if (why) return callback(new BlockedTargetError(`${hostname} resolves to ${a.address}, a ${why}`));
+        // The address itself is not named: the text is stored and shown to the job's owner, and
+        // would map the internal network for anyone who can create a job.
+        if (why) return callback(new BlockedTargetError(`${hostname} resolves to a ${why}`));
       }
       if (list.length === 0)
         return callback(Object.assign(new Error(`no address for ${hostname}`), { code: 'ENOTFOUND' }));
@@ -103,6 +112,17 @@ function message(err: unknown): string {
     parts.push(typeof e.code === 'string' && !m.includes(e.code) ? `${m} (${e.code})` : m);
   }
   return parts.join(': ').slice(0, 2000);
+}
+
+/**
+ * The stored text for a refused redirect: the Location without its query string or fragment (they
+ * often carry tokens), and never logged.
+ */
+export function redirectError(location: string | string[] | undefined): string {
+  const raw = Array.isArray(location) ? location[0] : location;
+  if (!raw) return 'redirect (no Location) not followed';
+  const cut = raw.search(/[?#]/);
+  return `redirect to ${(cut === -1 ? raw : raw.slice(0, cut)).slice(0, 500)} not followed`;
 }
 
 export class Executor {
@@ -154,15 +174,24 @@ export class Executor {
       };
       const response = () => {
         const ra = responseHeaders['retry-after'];
-        const location = responseHeaders.location;
+        const stored = encodeBody(size ? Buffer.concat(chunks, size) : Buffer.alloc(0), truncated);
+        if (statusCode > 599) {
+          // undici accepts any three digits ("HTTP/1.1 999"); such an answer is not a verdict.
+          finish({
+            result: { kind: 'invalid_response' },
+            error: `invalid response: status code ${statusCode} is outside 100-599`,
+            responseBody: stored.body,
+            responseEncoding: stored.encoding,
+            responseTruncated: truncated,
+          });
+          return;
+        }
         finish({
           result: { kind: 'response', statusCode },
           statusCode,
-          error:
-            statusCode >= 300 && statusCode < 400
-              ? `redirect to ${String(location ?? '(none)').slice(0, 500)} not followed`
-              : null,
-          responseBody: size ? Buffer.concat(chunks, size).toString('utf8') : '',
+          error: statusCode >= 300 && statusCode < 400 ? redirectError(responseHeaders.location) : null,
+          responseBody: stored.body,
+          responseEncoding: stored.encoding,
           responseTruncated: truncated,
           retryAfterMs:
             statusCode === 429 || statusCode === 503

@@ -42,6 +42,14 @@ export async function startSchedulerProcess(config: Config, log: Logger): Promis
       reaperIntervalMs: config.SCHEDULER_REAPER_INTERVAL_MS,
       shutdownGraceMs: config.SCHEDULER_SHUTDOWN_GRACE_MS,
       secretsKey: config.SECRETS_KEY,
+      cleaner: {
+        retentionDays: {
+          succeeded: config.RETENTION_SUCCEEDED_DAYS,
+          cancelled: config.RETENTION_CANCELLED_DAYS,
+          failed: config.RETENTION_FAILED_DAYS,
+        },
+        intervalMs: config.RETENTION_INTERVAL_MS,
+      },
     },
     log,
     metrics,

@@ -12,10 +12,19 @@ import { backoffDelayMs, retryPolicyOf } from '../jobs/backoff.ts';
 import { classify, statusAfterAttempt } from '../jobs/stateMachine.ts';
 import { deriveSigningSecret } from '../auth/crypto.ts';
 import { CANCEL_CHANNEL, JOBS_CHANNEL } from '../sql/jobs.ts';
-import { claimDueJobs, dueBacklog, handBack, heartbeat, nextDue, type ClaimedJob } from '../sql/scheduler.ts';
+import {
+  claimDueJobs,
+  dueBacklog,
+  handBack,
+  heartbeat,
+  nextDue,
+  type AttemptRecord,
+  type ClaimedJob,
+} from '../sql/scheduler.ts';
 import { Completer } from './completer.ts';
 import type { Executor } from './executor.ts';
 import { Listener } from './listener.ts';
+import { Cleaner, DEFAULT_CLEANER_OPTIONS, type CleanerOptions } from './cleaner.ts';
 import { reapExpiredLeases } from './reaper.ts';
 
 export interface SchedulerOptions {
@@ -29,6 +38,8 @@ export interface SchedulerOptions {
   reaperIntervalMs: number;
   shutdownGraceMs: number;
   secretsKey: Buffer;
+  /** The retention cleaner's settings; defaults in DEFAULT_CLEANER_OPTIONS. */
+  cleaner?: Partial<CleanerOptions>;
   /** Jitter source for retry delays; tests pass a constant to make schedules exact. */
   random?: () => number;
 }
@@ -45,6 +56,7 @@ export class Scheduler {
   private readonly inFlight = new Map<string, InFlight>();
   private readonly completer: Completer;
   private readonly listener: Listener;
+  readonly cleaner: Cleaner;
   private stopping = false;
   private loopDone: Promise<void> | null = null;
   private wakeUp: (() => void) | null = null;
@@ -73,20 +85,16 @@ export class Scheduler {
   ) {
     this.workerId = opts.workerId ?? `scheduler-${crypto.randomBytes(4).toString('hex')}`;
     this.minClaim = Math.max(1, Math.floor(Math.min(opts.batchSize, opts.concurrency) / 4));
-    this.completer = new Completer(pool, this.workerId, log, (rec, recorded) => {
-      this.metrics.executions.inc({ outcome: recorded });
-      if (recorded === 'superseded') this.metrics.superseded.inc();
-      // Ids, outcomes and status codes only: never URLs, headers or bodies of users' jobs.
-      const line = {
-        job_id: rec.id,
-        attempt: rec.attempt,
-        outcome: recorded,
-        status: rec.newStatus,
-        status_code: rec.statusCode,
-      };
-      if (recorded === 'succeeded') this.log.debug(line, 'job state changed');
-      else this.log.warn({ ...line, error: rec.error?.slice(0, 200) }, 'attempt did not succeed');
+    this.completer = new Completer(pool, this.workerId, log, {
+      onFallback: () => this.metrics.resultFallbacks.inc(),
+      onRecorded: (rec, recorded) => this.onRecorded(rec, recorded),
     });
+    this.cleaner = new Cleaner(
+      pool,
+      { ...DEFAULT_CLEANER_OPTIONS, random: opts.random, ...opts.cleaner },
+      log,
+      (status, n) => this.metrics.retentionDeleted.inc({ status }, n),
+    );
     this.listener = new Listener(
       databaseUrl,
       [JOBS_CHANNEL, CANCEL_CHANNEL],
@@ -96,12 +104,31 @@ export class Scheduler {
     );
   }
 
+  private onRecorded(rec: AttemptRecord, recorded: string): void {
+    this.metrics.executions.inc({ outcome: recorded });
+    if (recorded === 'superseded') this.metrics.superseded.inc();
+    // Ids, outcomes and status codes only: never URLs, headers or bodies of users' jobs.
+    const line = {
+      job_id: rec.id,
+      attempt: rec.attempt,
+      outcome: recorded,
+      status: rec.newStatus,
+      status_code: rec.statusCode,
+    };
+    if (recorded === 'succeeded') this.log.debug(line, 'job state changed');
+    // A refused redirect's error quotes its Location: never logged (it may carry tokens).
+    else if (rec.statusCode !== null && rec.statusCode >= 300 && rec.statusCode < 400)
+      this.log.warn(line, 'attempt did not succeed');
+    else this.log.warn({ ...line, error: rec.error?.slice(0, 200) }, 'attempt did not succeed');
+  }
+
   /** Starts claiming, heartbeating and reaping. */
   async start(): Promise<void> {
     await this.listener.start();
     this.loopDone = this.loop();
     this.scheduleHeartbeat();
     this.scheduleReaper(0);
+    this.cleaner.start();
     this.log.info({ worker_id: this.workerId, concurrency: this.opts.concurrency }, 'scheduler started');
   }
 
@@ -266,6 +293,7 @@ export class Scheduler {
           statusCode: r.statusCode,
           error: r.error,
           responseBody: r.responseBody,
+          responseEncoding: r.responseEncoding,
           responseTruncated: r.responseTruncated,
           startedAgoMs: performance.now() - startedAt,
           durationMs: r.durationMs,
@@ -344,6 +372,7 @@ export class Scheduler {
     await this.loopDone;
     if (this.heartbeatTimer) clearTimeout(this.heartbeatTimer);
     if (this.reaperTimer) clearTimeout(this.reaperTimer);
+    await this.cleaner.stop();
     const deadline = performance.now() + graceMs;
     // Keep leases alive while we wait for the stragglers.
     let lastBeat = performance.now();

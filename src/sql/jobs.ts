@@ -34,6 +34,7 @@ export interface JobRow {
 }
 
 export interface ExecutionRow {
+  id: number;
   job_id: string;
   attempt: number;
   started_at: Date | null;
@@ -43,12 +44,16 @@ export interface ExecutionRow {
   status_code: number | null;
   error: string | null;
   response_body: string | null;
+  response_body_encoding: 'utf8' | 'base64';
   response_truncated: boolean;
 }
 
 export type JobWithLast = JobRow & { last_execution: ExecutionRow | null };
 
-const LAST_EXECUTION = `(SELECT to_jsonb(e) - 'id' - 'worker_id' FROM job_executions e
+// Only the summary fields: a list of 100 jobs must not drag 100 response bodies along.
+const LAST_EXECUTION = `(SELECT jsonb_build_object('attempt', e.attempt, 'started_at', e.started_at,
+     'finished_at', e.finished_at, 'duration_ms', e.duration_ms, 'outcome', e.outcome,
+     'status_code', e.status_code, 'error', e.error) FROM job_executions e
    WHERE e.job_id = j.id ORDER BY e.attempt DESC, e.id DESC LIMIT 1) AS last_execution`;
 
 export interface NewJob {
@@ -77,7 +82,9 @@ export async function insertJob(db: Queryable, j: NewJob): Promise<JobRow | null
     `WITH ins AS (
        INSERT INTO jobs (user_id, name, method, url, headers, body, fire_at, next_attempt_at, timeout_ms,
                          retry_strategy, max_attempts, base_delay_ms, max_delay_ms, idempotency_key, request_hash)
-       SELECT $1, $2, $3, $4, $5::jsonb, $6, t.at, t.at, $9, $10, $11, $12, $13, $14, $15
+       -- fire_at keeps what the user asked for; a past one is due now, never earlier than its
+       -- creation, so old timestamps cannot jump ahead of everyone else's due jobs.
+       SELECT $1, $2, $3, $4, $5::jsonb, $6, t.at, greatest(t.at, now()), $9, $10, $11, $12, $13, $14, $15
          FROM (SELECT coalesce($7::timestamptz, now() + make_interval(secs => $8::float8)) AS at) t
        ON CONFLICT (user_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
        RETURNING *
@@ -165,11 +172,20 @@ export async function listJobs(db: Queryable, userId: string, f: ListFilter): Pr
   return rows;
 }
 
-export async function listExecutions(db: Queryable, jobId: string): Promise<ExecutionRow[]> {
+/** A page of a job's executions after `after` in (attempt, id) order; up to limit + 1 rows to detect more. */
+export async function listExecutions(
+  db: Queryable,
+  jobId: string,
+  p: { after: { attempt: number; id: number } | null; limit: number },
+): Promise<ExecutionRow[]> {
   const { rows } = await db.query<ExecutionRow>(
-    `SELECT job_id, attempt, started_at, finished_at, duration_ms, outcome, status_code, error, response_body, response_truncated
-       FROM job_executions WHERE job_id = $1 ORDER BY attempt, id`,
-    [jobId],
+    `SELECT id::float8 AS id, job_id, attempt, started_at, finished_at, duration_ms, outcome, status_code, error,
+            response_body, response_body_encoding, response_truncated
+       FROM job_executions
+      WHERE job_id = $1 AND ($2::int IS NULL OR (attempt, id) > ($2::int, $3::bigint))
+      ORDER BY attempt, id
+      LIMIT $4`,
+    [jobId, p.after?.attempt ?? null, p.after?.id ?? null, p.limit + 1],
   );
   return rows;
 }

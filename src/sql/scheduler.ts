@@ -90,6 +90,7 @@ export interface AttemptRecord {
   statusCode: number | null;
   error: string | null;
   responseBody: string | null;
+  responseEncoding: 'utf8' | 'base64';
   responseTruncated: boolean;
   /** How long ago (ms, measured on the monotonic clock) the request started; the database dates it. */
   startedAgoMs: number;
@@ -112,8 +113,9 @@ export async function recordAttempts(
     name: 'djs_record',
     text: `WITH input AS (
        SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::int[], $4::text[], $5::float8[], $6::text[], $7::int[],
-                            $8::text[], $9::text[], $10::bool[], $11::float8[], $12::int[])
-         AS t(id, lease, attempt, new_status, delay_ms, outcome, status_code, error, response_body, truncated, started_ago_ms, duration_ms)
+                            $8::text[], $9::text[], $10::bool[], $11::float8[], $12::int[], $14::text[])
+         AS t(id, lease, attempt, new_status, delay_ms, outcome, status_code, error, response_body, truncated, started_ago_ms,
+              duration_ms, encoding)
      ), upd AS (
        UPDATE jobs j
           SET status = i.new_status,
@@ -129,14 +131,14 @@ export async function recordAttempts(
          FROM upd WHERE status = 'retrying' HAVING count(*) > 0
      ), ins AS (
        INSERT INTO job_executions (job_id, attempt, worker_id, started_at, finished_at, duration_ms, outcome, status_code,
-                                   error, response_body, response_truncated)
+                                   error, response_body, response_truncated, response_body_encoding)
        SELECT i.id, i.attempt, $13, now() - make_interval(secs => i.started_ago_ms / 1000), now(), i.duration_ms,
               -- IN (a hashed subplan), not a join on the CTE: the planner thinks upd has one row and
               -- would nest-loop over it, quadratic in the batch size.
               CASE WHEN i.id IN (SELECT id FROM upd) THEN i.outcome
                    WHEN cur.status = 'cancelled' THEN 'cancelled'
                    ELSE 'superseded' END,
-              i.status_code, i.error, i.response_body, i.truncated
+              i.status_code, i.error, i.response_body, i.truncated, i.encoding
          FROM input i
          JOIN jobs cur ON cur.id = i.id -- a job deleted meanwhile has nothing to record against
        RETURNING job_id, outcome
@@ -157,6 +159,7 @@ export async function recordAttempts(
       col((r) => r.startedAgoMs),
       col((r) => r.durationMs),
       workerId,
+      col((r) => r.responseEncoding),
     ],
   });
   return new Map(rows.map((r) => [r.job_id, r.outcome]));

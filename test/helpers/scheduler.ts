@@ -123,3 +123,29 @@ export async function executionsOf(db: TestDb, id: string) {
     finished_at: Date;
   }[];
 }
+
+/**
+ * Moves a job to `status` through legal transitions only (the database trigger refuses others),
+ * as a finished or running job would look. `finishedAgo` back-dates completed_at (a Postgres
+ * interval, e.g. '8 days'): time is driven through the database, never slept through.
+ */
+export async function forceJobState(
+  db: TestDb,
+  id: string,
+  status: 'running' | 'succeeded' | 'failed' | 'cancelled',
+  opts: { finishedAgo?: string } = {},
+): Promise<void> {
+  await db.pool.query(
+    `UPDATE jobs SET status = 'running', attempts = attempts + 1, lease_token = gen_random_uuid(),
+            lease_owner = 'test', lease_expires_at = now() + interval '1 minute'
+      WHERE id = $1 AND status IN ('scheduled', 'retrying')`,
+    [id],
+  );
+  if (status === 'running') return;
+  await db.pool.query(
+    `UPDATE jobs SET status = $2, completed_at = now() - $3::interval,
+            lease_token = NULL, lease_owner = NULL, lease_expires_at = NULL, heartbeat_at = NULL
+      WHERE id = $1`,
+    [id, status, opts.finishedAgo ?? '0 seconds'],
+  );
+}

@@ -59,6 +59,7 @@ describe('attempt classification', () => {
     expect(classify({ kind: 'timeout' })).toEqual({ outcome: 'timeout', retryable: true });
     expect(classify({ kind: 'network_error' })).toEqual({ outcome: 'network_error', retryable: true });
     expect(classify({ kind: 'blocked' })).toEqual({ outcome: 'blocked', retryable: false });
+    expect(classify({ kind: 'invalid_response' })).toEqual({ outcome: 'failed', retryable: true });
   });
   it('retries until attempts are exhausted, then fails', () => {
     const c = { outcome: 'timeout' as const, retryable: true };

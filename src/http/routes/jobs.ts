@@ -1,5 +1,5 @@
 // /v1/jobs and /v1/signing-secret. Every route needs a session; the services scope all SQL to it.
-import { Router, type Request } from 'express';
+import { Router, type Request, type RequestHandler } from 'express';
 import type { AuthService } from '../../auth/service.ts';
 import type { JobsService } from '../../jobs/service.ts';
 import type { Logger } from '../../logger.ts';
@@ -12,6 +12,8 @@ export function jobsRoutes(deps: {
   jobs: JobsService;
   secrets: SigningSecrets;
   log: Logger;
+  /** The JSON parser with the large limit, run only after authentication. */
+  createJson: RequestHandler;
 }): Router {
   const r = Router();
   const { jobs, log } = deps;
@@ -19,7 +21,7 @@ export function jobsRoutes(deps: {
     log.debug({ request_id: req.id, job_id: job.id, status: job.status }, `job ${what}`);
   r.use(['/v1/jobs', '/v1/signing-secret'], requireUser(deps.auth));
 
-  r.post('/v1/jobs', requireJson(), async (req, res) => {
+  r.post('/v1/jobs', requireJson(), deps.createJson, async (req, res) => {
     const { job, replayed } = await jobs.create(req.user!.id, req.body, req.get('idempotency-key'));
     res.setHeader('Location', `/v1/jobs/${job.id}`);
     if (replayed) res.setHeader('Idempotent-Replayed', 'true');
@@ -33,7 +35,7 @@ export function jobsRoutes(deps: {
     res.json(await jobs.get(req.user!.id, req.params.id));
   });
   r.get('/v1/jobs/:id/executions', async (req, res) => {
-    res.json(await jobs.executions(req.user!.id, req.params.id));
+    res.json(await jobs.executions(req.user!.id, req.params.id, req.query));
   });
   r.post('/v1/jobs/:id/cancel', async (req, res) => {
     const job = await jobs.cancel(req.user!.id, req.params.id);

@@ -1,0 +1,92 @@
+// The retention cleaner (after River's job cleaner): deletes finished jobs, and with them their
+// executions, once they are older than the retention for their status, so the tables do not grow
+// forever. Runs in every scheduler; safe with many replicas (SKIP LOCKED), and gentle: it deletes in
+// batches and rests between them in proportion to how long each batch took, so catching up on a
+// large backlog costs the claim path a bounded share of the database.
+import type { Pool } from '../db/pool.ts';
+import type { Logger } from '../logger.ts';
+import { delay } from '../lib/delay.ts';
+import { deleteFinishedJobs, type FinishedStatus } from '../sql/retention.ts';
+
+export interface CleanerOptions {
+  /** Days a finished job is kept, per final status; 0 keeps forever. Default 7 / 30 / 7. */
+  retentionDays: Record<FinishedStatus, number>;
+  /** Pause between passes once nothing is left to delete. Default 60 000 ms. */
+  intervalMs: number;
+  /** Jobs deleted per statement (one short transaction each). Default 1000. */
+  batchSize: number;
+  /**
+   * Share of wall time the cleaner may spend deleting while it catches up (0 < x ≤ 1): after a batch
+   * that took t ms it rests t × (1 / x − 1) ms. Default 0.25.
+   */
+  dutyCycle: number;
+  /** Jitter source for the first run (tests pass a constant). Default Math.random. */
+  random?: () => number;
+}
+
+export const DEFAULT_CLEANER_OPTIONS: CleanerOptions = {
+  retentionDays: { succeeded: 7, failed: 30, cancelled: 7 },
+  intervalMs: 60_000,
+  batchSize: 1000,
+  dutyCycle: 0.25,
+};
+
+export type CleanerResult = Record<FinishedStatus, number>;
+
+export class Cleaner {
+  private readonly abort = new AbortController();
+  private running: Promise<void> | null = null;
+
+  constructor(
+    private readonly pool: Pool,
+    private readonly opts: CleanerOptions,
+    private readonly log: Logger,
+    private readonly onDeleted: (status: FinishedStatus, n: number) => void = () => {},
+  ) {}
+
+  /** Deletes everything currently past retention, in batches; returns the counts per status. */
+  async runOnce(): Promise<CleanerResult> {
+    const result: CleanerResult = { succeeded: 0, failed: 0, cancelled: 0 };
+    for (const status of ['succeeded', 'cancelled', 'failed'] as const) {
+      const days = this.opts.retentionDays[status];
+      if (days <= 0) continue;
+      while (!this.abort.signal.aborted) {
+        const started = performance.now();
+        const n = await deleteFinishedJobs(this.pool, status, days, this.opts.batchSize);
+        result[status] += n;
+        if (n > 0) this.onDeleted(status, n);
+        if (n < this.opts.batchSize) break;
+        const took = performance.now() - started;
+        await delay(took * (1 / this.opts.dutyCycle - 1), this.abort.signal);
+      }
+    }
+    return result;
+  }
+
+  /** Starts the periodic passes; the first comes after a random part of the interval, so replicas started together do not all clean at once. */
+  start(): void {
+    if (this.running) return;
+    const random = this.opts.random ?? Math.random;
+    this.running = (async () => {
+      let wait = random() * this.opts.intervalMs;
+      while (!this.abort.signal.aborted) {
+        await delay(wait, this.abort.signal);
+        if (this.abort.signal.aborted) break;
+        try {
+          const r = await this.runOnce();
+          const total = r.succeeded + r.failed + r.cancelled;
+          if (total > 0) this.log.info({ deleted: r }, 'retention cleaner deleted finished jobs');
+        } catch (err) {
+          this.log.warn({ err: { message: (err as Error).message } }, 'retention pass failed');
+        }
+        wait = this.opts.intervalMs;
+      }
+    })();
+  }
+
+  /** Stops after the statement in flight, if any. */
+  async stop(): Promise<void> {
+    this.abort.abort();
+    await this.running;
+  }
+}
