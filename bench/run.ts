@@ -2,7 +2,7 @@
 // the same machine, the same Postgres and the same loopback target, in one run. Prints a markdown
 // table and writes bench/results/<timestamp>.json. Not part of CI (timings are the point here).
 //   BENCH_DATABASE_URL / DATABASE_URL: a server to use (default: an embedded Postgres started here)
-//   BENCH_ONLY=drain,precision,api,scale,memory: run a subset; BENCH_QUICK=1: smaller sizes
+//   BENCH_ONLY=drain,precision,api,scale,retention,memory: run a subset; BENCH_QUICK=1: smaller sizes
 import { execSync, fork, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -15,11 +15,13 @@ import { silentLogger } from '../src/logger.ts';
 import { graphile, ours, pgboss, type System } from './systems.ts';
 
 const QUICK = process.env.BENCH_QUICK === '1';
-const ONLY = new Set((process.env.BENCH_ONLY ?? 'drain,precision,api,scale,memory').split(','));
+const ONLY = new Set((process.env.BENCH_ONLY ?? 'drain,precision,api,scale,retention,memory').split(','));
 const N_DRAIN = QUICK ? 5000 : 20_000;
 const N_PRECISION = QUICK ? 1000 : 5000;
 const PRECISION_SPAN_MS = QUICK ? 2000 : 10_000;
 const N_SCALE_FINISHED = QUICK ? 100_000 : 1_000_000;
+const N_RETENTION_OLD = QUICK ? 100_000 : 1_000_000;
+const RETENTION_ROUNDS = 3;
 const N_MEMORY = QUICK ? 10_000 : 100_000;
 const API_SECONDS = QUICK ? 5 : 20;
 
@@ -350,6 +352,85 @@ async function scenarioScale(adminUrl: string, target: Target) {
   );
 }
 
+/**
+ * Retention: drain N jobs beside N_RETENTION_OLD finished jobs (each with an execution row) that are
+ * past retention, with the cleaner off and with it deleting them, in interleaved rounds; the medians
+ * are compared. The cleaner runs at its default duty cycle, starting at once.
+ */
+async function scenarioRetention(adminUrl: string, target: Target) {
+  const url = await freshDatabase(adminUrl, 'bench_retention');
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  const { rows } = await c.query(`INSERT INTO users (email) VALUES ('old@example.com') RETURNING id`);
+  const oldUser = rows[0].id as string;
+  log(`retention: inserting ${N_RETENTION_OLD} finished jobs and their executions, 30 days old…`);
+  await c.query(
+    `WITH j AS (
+       INSERT INTO jobs (user_id, method, url, fire_at, next_attempt_at, timeout_ms, retry_strategy, max_attempts,
+                         base_delay_ms, max_delay_ms, status, attempts, completed_at)
+       SELECT $1, 'POST', 'https://example.com/', now() - interval '30 days', now() - interval '30 days', 10000,
+              'linear', 3, 100, 1000, CASE WHEN g % 10 = 0 THEN 'cancelled' ELSE 'succeeded' END, 1,
+              now() - interval '30 days'
+         FROM generate_series(1, $2::int) g
+       RETURNING id
+     )
+     INSERT INTO job_executions (job_id, attempt, outcome, status_code, finished_at, response_body)
+     SELECT id, 1, 'succeeded', 200, now() - interval '30 days', 'ok' FROM j`,
+    [oldUser, N_RETENTION_OLD],
+  );
+  await c.query('VACUUM ANALYZE jobs');
+  await c.query('VACUUM ANALYZE job_executions');
+  const oldLeft = async () =>
+    Number((await c.query(`SELECT count(*) AS n FROM jobs WHERE user_id = $1`, [oldUser])).rows[0].n);
+  const off = ours(url, target.url, {
+    cleaner: { retentionDays: { succeeded: 0, failed: 0, cancelled: 0 } },
+  });
+  const on = ours(url, target.url, { cleaner: { intervalMs: 1000, random: () => 0 } });
+  const round = async (sys: System) => {
+    await target.reset();
+    await c.query(`DELETE FROM jobs WHERE user_id <> $1`, [oldUser]);
+    const due = Date.now() - 1000;
+    await sys.enqueue(Array.from({ length: N_DRAIN }, () => due));
+    const before = await oldLeft();
+    const t0 = performance.now();
+    await sys.start();
+    const rate = (N_DRAIN / ((await waitCompleted(sys, 600_000)) - t0)) * 1000;
+    await sys.stop();
+    return { rate, deleted: before - (await oldLeft()) };
+  };
+  log('retention: warm-up…');
+  await round(off);
+  const rates = { off: [] as number[], on: [] as number[] };
+  let deleted = 0;
+  for (let i = 0; i < RETENTION_ROUNDS; i++) {
+    log(`retention: round ${i + 1}/${RETENTION_ROUNDS}…`);
+    rates.off.push((await round(off)).rate);
+    const r = await round(on);
+    rates.on.push(r.rate);
+    deleted += r.deleted;
+  }
+  await c.query(`DELETE FROM jobs`);
+  await c.end();
+  const med = (xs: number[]) => pct(xs, 50);
+  const ratio = med(rates.on) / med(rates.off);
+  results.retention = {
+    old_rows: N_RETENTION_OLD,
+    drain_jobs_per_s: rates,
+    deleted_during_drains: deleted,
+    median_ratio_on_vs_off: ratio,
+  };
+  const span = (xs: number[]) => `${Math.min(...xs).toFixed(0)}–${Math.max(...xs).toFixed(0)}`;
+  lines.push(
+    `### 5. Retention (${N_DRAIN} jobs drained beside ${N_RETENTION_OLD.toLocaleString('en')} finished jobs past retention; median of ${RETENTION_ROUNDS} interleaved rounds)`,
+    '',
+    '| cleaner | jobs/s (median) | min–max |',
+    '| --- | ---: | ---: |',
+    `| off | ${med(rates.off).toFixed(0)} | ${span(rates.off)} |`,
+    `| on (deleted ${deleted.toLocaleString('en')} old jobs during the drains) | ${med(rates.on).toFixed(0)} (${((ratio - 1) * 100).toFixed(1)}%) | ${span(rates.on)} |`,
+    '',
+  );
+}
+
 async function scenarioMemory(adminUrl: string) {
   const url = await freshDatabase(adminUrl, 'bench_memory');
   const big = await startTarget('big');
@@ -386,7 +467,7 @@ async function scenarioMemory(adminUrl: string) {
     await s.stop();
     results.memory = { jobs: N_MEMORY, response_bytes: 1024 * 1024, peak_rss_mb: peak, seconds };
     lines.push(
-      `### 5. Memory (${N_MEMORY.toLocaleString('en')} jobs, target answers 1 MiB)`,
+      `### 6. Memory (${N_MEMORY.toLocaleString('en')} jobs, target answers 1 MiB)`,
       '',
       '| peak RSS (MB) | drain time (s) |',
       '| ---: | ---: |',
@@ -424,6 +505,7 @@ async function main() {
     await section('precision', () => scenarioPrecision(adminUrl, target));
     await section('api', () => scenarioApi(adminUrl));
     await section('scale', () => scenarioScale(adminUrl, target));
+    await section('retention', () => scenarioRetention(adminUrl, target));
     await section('memory', () => scenarioMemory(adminUrl));
   } finally {
     target.child.kill();

@@ -6,6 +6,7 @@ import { PgBoss } from 'pg-boss';
 import { run, runMigrations, makeWorkerUtils, type Runner } from 'graphile-worker';
 import { createPool, type Pool } from '../src/db/pool.ts';
 import { Executor } from '../src/scheduler/executor.ts';
+import type { CleanerOptions } from '../src/scheduler/cleaner.ts';
 import { Scheduler } from '../src/scheduler/scheduler.ts';
 import { createTargetPolicy } from '../src/jobs/urlPolicy.ts';
 import { Metrics } from '../src/observability/metrics.ts';
@@ -29,7 +30,7 @@ export const SECRETS_KEY = Buffer.alloc(32, 3);
 export function ours(
   databaseUrl: string,
   targetUrl: string,
-  opts: { concurrency?: number; pollMs?: number } = {},
+  opts: { concurrency?: number; pollMs?: number; cleaner?: Partial<CleanerOptions> } = {},
 ): System {
   const pool: Pool = createPool(databaseUrl, { max: 10 });
   let scheduler: Scheduler | null = null;
@@ -75,6 +76,7 @@ export function ours(
           reaperIntervalMs: 5000,
           shutdownGraceMs: 5000,
           secretsKey: SECRETS_KEY,
+          cleaner: opts.cleaner,
         },
         silentLogger,
         metrics,

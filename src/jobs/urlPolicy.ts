@@ -36,6 +36,18 @@ export function createTargetPolicy(cidrs: string[]): TargetPolicy {
   };
 }
 
+/**
+ * Parses an address. "::a.b.c.d" is the deprecated IPv4-compatible form (::/96), but ipaddr.js reads
+ * it as IPv4-mapped "::ffff:a.b.c.d", which would judge it by the IPv4 it carries; some resolvers and
+ * inet_ntop implementations print ::/96 that way.
+ */
+function parseAddress(ip: string): Addr {
+  const compat = /^::([^:]*\.[^:]*)$/.exec(ip);
+  if (compat)
+    return ipaddr.fromByteArray([...new Array<number>(12).fill(0), ...ipaddr.IPv4.parse(compat[1]!).octets]);
+  return ipaddr.parse(ip);
+}
+
 function unmap(a: Addr): Addr {
   return a.kind() === 'ipv6' && (a as ipaddr.IPv6).isIPv4MappedAddress()
     ? (a as ipaddr.IPv6).toIPv4Address()
@@ -46,14 +58,97 @@ function allowlisted(a: Addr, policy: TargetPolicy): boolean {
   return policy.allow.some(([net, bits]) => a.kind() === net.kind() && a.match(net, bits));
 }
 
+/** ipaddr.js IPv4 range names as users read them; each starts with a consonant ("a …" in messages). */
+const IPV4_LABELS: Record<string, string> = {
+  unspecified: 'non-routable (unspecified) address',
+  broadcast: 'broadcast address',
+  multicast: 'multicast address',
+  linkLocal: 'link-local address',
+  loopback: 'loopback address',
+  carrierGradeNat: 'carrier-grade NAT address',
+  private: 'private address',
+  reserved: 'reserved address',
+  as112: 'special-purpose (AS112) address',
+  amt: 'special-purpose (AMT) address',
+};
+
+const cidr = (c: string) => ipaddr.parseCIDR(c) as [ipaddr.IPv6, number];
+const GLOBAL_UNICAST = cidr('2000::/3');
+const NAT64_WELL_KNOWN = cidr('64:ff9b::/96'); // RFC 6052
+const NAT64_LOCAL_USE = cidr('64:ff9b:1::/48'); // RFC 8215
+const SIX_TO_FOUR = cidr('2002::/16'); // RFC 3056: 2002:AABB:CCDD::/48 carries A.B.C.D
+
 /**
- * Why an IP address may not be a target, or null when it may. Only plain public unicast is allowed
- * (IPv4-mapped and NAT64/6to4 forms are judged by the IPv4 address they carry), unless allowlisted.
+ * IPv6 ranges refused whatever they carry, first match wins. Only 2000::/3 is global unicast, so the
+ * entries outside it are here for a precise reason, not to block them (the fallback does). Inside it:
+ * the IANA special-purpose registry's blocks that are not globally reachable or not plain unicast.
+ * All of 2001::/23 is refused, including its few anycast services: none is a webhook receiver.
+ */
+const IPV6_BLOCKED: [ipaddr.IPv6, number, string][] = (
+  [
+    ['::/128', 'non-routable (unspecified) address'],
+    ['::1/128', 'loopback address'],
+    // Deprecated (RFC 4291): a host may tunnel them to the IPv4 or not route them at all, so they are
+    // refused rather than judged by the IPv4 they carry.
+    ['::/96', 'deprecated IPv4-compatible address'],
+    ['::ffff:0:0:0/96', 'deprecated IPv4-translated address'], // SIIT (RFC 2765)
+    ['100::/64', 'discard-only address'], // RFC 6666
+    ['100:0:0:1::/64', 'dummy-prefix address'],
+    ['5f00::/16', 'segment-routing (SRv6) address'], // RFC 9602
+    ['fc00::/7', 'unique local address'],
+    ['fe80::/10', 'link-local address'],
+    ['fec0::/10', 'deprecated site-local address'],
+    ['ff00::/8', 'multicast address'],
+    ['2001::/32', 'Teredo address'], // tunnels to an obfuscated IPv4; not judged by it
+    ['2001:2::/48', 'benchmarking address'], // RFC 5180
+    ['2001:10::/28', 'deprecated ORCHID address'], // RFC 4843
+    ['2001:20::/28', 'hash-identifier (ORCHIDv2) address'], // RFC 7343
+    ['2001::/23', 'reserved IETF protocol address'], // RFC 2928
+    ['2001:db8::/32', 'documentation address'], // RFC 3849
+    ['3fff::/20', 'documentation address'], // RFC 9637
+  ] as const
+).map(([c, why]) => [...cidr(c), why]);
+
+export type Nat64PrefixLength = 32 | 40 | 48 | 56 | 64 | 96;
+
+/**
+ * The IPv4 address embedded in an IPv4-embedded IPv6 address with a prefix of the given length
+ * (RFC 6052 section 2.2): the four bytes after the prefix, skipping bits 64..71 (the "u" octet),
+ * whatever the suffix holds (translators ignore it, so an attacker may fill it with anything).
+ */
+export function ipv4FromNat64(ip: string, prefixLength: Nat64PrefixLength): string {
+  const b = ipaddr.IPv6.parse(ip).toByteArray();
+  const v4: number[] = [];
+  for (let i = prefixLength / 8; v4.length < 4; i++) if (i !== 8) v4.push(b[i]!);
+  return v4.join('.');
+}
+
+function ipv6Reason(v6: ipaddr.IPv6, policy: TargetPolicy): string | null {
+  // Translation prefixes reach the IPv4 they carry: judge that IPv4 (allowlist included).
+  const nat64 = v6.match(NAT64_WELL_KNOWN) ? 96 : v6.match(NAT64_LOCAL_USE) ? 48 : null;
+  if (nat64) {
+    const inner = blockedAddressReason(ipv4FromNat64(v6.toString(), nat64), policy);
+    return inner ? `translated IPv6 of a blocked IPv4 (${inner})` : null;
+  }
+  if (v6.match(SIX_TO_FOUR)) {
+    const inner = blockedAddressReason(v6.toByteArray().slice(2, 6).join('.'), policy);
+    return inner ? `6to4 address of a blocked IPv4 (${inner})` : null;
+  }
+  const special = IPV6_BLOCKED.find(([net, bits]) => v6.match(net, bits));
+  if (special) return special[2];
+  return v6.match(GLOBAL_UNICAST) ? null : 'reserved (not global unicast) address';
+}
+
+/**
+ * Why an IP address may not be a target, or null when it may. Only public unicast is allowed: IPv4
+ * by ipaddr.js ranges, IPv6 only in 2000::/3 outside the special-purpose blocks; IPv4-mapped, NAT64
+ * and 6to4 forms are judged by the IPv4 address they carry. Allowlisted addresses always pass. The
+ * text never contains the address: it is stored and shown to the job's owner.
  */
 export function blockedAddressReason(ip: string, policy: TargetPolicy): string | null {
   let addr: Addr;
   try {
-    addr = unmap(ipaddr.parse(ip.replace(/^\[|\]$/g, '').replace(/%.*$/, '')));
+    addr = unmap(parseAddress(ip.replace(/^\[|\]$/g, '').replace(/%.*$/, '')));
   } catch {
     return 'not an IP address';
   }
@@ -63,23 +158,9 @@ export function blockedAddressReason(ip: string, policy: TargetPolicy): string |
   ) {
     return 'cloud metadata address';
   }
-  // Embedded IPv4 in translation prefixes (64:ff9b::/96, 6to4): judge the IPv4 they reach.
-  if (addr.kind() === 'ipv6') {
-    const v6 = addr as ipaddr.IPv6;
-    const range = v6.range();
-    if (range === 'rfc6052' || range === 'rfc6145') {
-      const b = v6.toByteArray().slice(12);
-      const inner = blockedAddressReason(ipaddr.fromByteArray(b).toString(), policy);
-      return inner ? `translated IPv6 of a blocked IPv4 (${inner})` : null;
-    }
-    if (range === '6to4') {
-      const b = v6.toByteArray().slice(2, 6);
-      const inner = blockedAddressReason(ipaddr.fromByteArray(b).toString(), policy);
-      return inner ? `6to4 of a blocked IPv4 (${inner})` : null;
-    }
-  }
+  if (addr.kind() === 'ipv6') return ipv6Reason(addr as ipaddr.IPv6, policy);
   const range = addr.range();
-  return range === 'unicast' ? null : `${range} address`;
+  return range === 'unicast' ? null : (IPV4_LABELS[range] ?? 'special-purpose address');
 }
 
 /** A bracket-free hostname that is an IP literal, normalised (WHATWG URL already folds 0x7f.1, 2130706433, 0177.0.0.1). */

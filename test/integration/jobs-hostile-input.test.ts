@@ -149,14 +149,14 @@ describe('GET /v1/jobs/{id}/executions is paginated', () => {
     let cursor: string | null = null;
     let pages = 0;
     do {
-      const res = await request(t.app)
+      const res: request.Response = await request(t.app)
         .get(url)
         .query({ limit: 2, ...(cursor ? { cursor } : {}) })
         .set('Authorization', alice.auth);
       expect(res.status).toBe(200);
       expect(res.body.data.length).toBeLessThanOrEqual(2);
       seen.push(...res.body.data.map((e: { attempt: number }) => e.attempt));
-      cursor = res.body.next_cursor;
+      cursor = res.body.next_cursor as string | null;
       pages++;
     } while (cursor);
     expect(seen).toEqual([1, 1, 2, 3, 4]);

@@ -5,14 +5,7 @@ import zlib from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDb, type TestDb } from '../helpers/db.ts';
 import { startServer, waitFor, type TestServer } from '../helpers/http.ts';
-import {
-  createJob,
-  createUser,
-  executionsOf,
-  jobState,
-  startScheduler,
-  type TestScheduler,
-} from '../helpers/scheduler.ts';
+import { createJob, createUser, executionsOf, jobState, startScheduler } from '../helpers/scheduler.ts';
 import { Completer } from '../../src/scheduler/completer.ts';
 import { silentLogger } from '../../src/logger.ts';
 import type { AttemptRecord } from '../../src/sql/scheduler.ts';
@@ -39,11 +32,13 @@ async function target(h: Parameters<typeof startServer>[0]) {
 describe('poison results through the real scheduler', () => {
   it("another user's jobs in the same batch succeed; poison jobs end with their attempts recorded", async () => {
     const gz = zlib.gzipSync('{"compressed":true}');
-    const nul = await target((_q, res) => res.writeHead(200).end(Buffer.from('a\0b')));
-    const badUtf8 = await target((_q, res) => res.writeHead(200).end(Buffer.from([0x61, 0xff, 0xfe, 0x62])));
-    const gzip = await target((_q, res) => res.writeHead(200, { 'content-encoding': 'gzip' }).end(gz));
-    const status999 = await target((_q, res) => res.writeHead(999).end('weird'));
-    const plain = await target((_q, res) => res.writeHead(200).end('ok'));
+    const nul = await target((_q, res) => void res.writeHead(200).end(Buffer.from('a\0b')));
+    const badUtf8 = await target(
+      (_q, res) => void res.writeHead(200).end(Buffer.from([0x61, 0xff, 0xfe, 0x62])),
+    );
+    const gzip = await target((_q, res) => void res.writeHead(200, { 'content-encoding': 'gzip' }).end(gz));
+    const status999 = await target((_q, res) => void res.writeHead(999).end('weird'));
+    const plain = await target((_q, res) => void res.writeHead(200).end('ok'));
 
     const mallory = (await createUser(db)).id;
     const alice = (await createUser(db)).id;
@@ -74,7 +69,7 @@ describe('poison results through the real scheduler', () => {
       for (const j of plainJobs) expect((await jobState(db, j.id)).status).toBe('succeeded');
 
       const [nulJob, utfJob, gzJob, weirdJob] = poison;
-      for (const j of [nulJob!, utfJob!, gzJob!]) {
+      for (const j of [nulJob, utfJob, gzJob]) {
         await waitFor(async () => (await jobState(db, j.id)).status === 'succeeded', `job ${j.id}`, 10_000);
       }
       const stored = async (id: string) => {
@@ -86,23 +81,19 @@ describe('poison results through the real scheduler', () => {
         );
         return { ...ex[0]!, encoding: rows[0]!.response_body_encoding };
       };
-      const n = await stored(nulJob!.id);
+      const n = await stored(nulJob.id);
       expect(n).toMatchObject({ outcome: 'succeeded', status_code: 200, encoding: 'base64' });
       expect(Buffer.from(n.response_body!, 'base64')).toEqual(Buffer.from('a\0b'));
-      const u = await stored(utfJob!.id);
+      const u = await stored(utfJob.id);
       expect(u.encoding).toBe('base64');
       expect(Buffer.from(u.response_body!, 'base64')).toEqual(Buffer.from([0x61, 0xff, 0xfe, 0x62]));
-      const g = await stored(gzJob!.id);
+      const g = await stored(gzJob.id);
       expect(g.encoding).toBe('base64');
       expect(zlib.gunzipSync(Buffer.from(g.response_body!, 'base64')).toString()).toBe('{"compressed":true}');
 
       // Status 999: an invalid response, retried like a 5xx, then failed; both attempts recorded.
-      await waitFor(
-        async () => (await jobState(db, weirdJob!.id)).status === 'failed',
-        'the 999 job',
-        10_000,
-      );
-      const weird = await executionsOf(db, weirdJob!.id);
+      await waitFor(async () => (await jobState(db, weirdJob.id)).status === 'failed', 'the 999 job', 10_000);
+      const weird = await executionsOf(db, weirdJob.id);
       expect(weird.map((e) => [e.attempt, e.outcome, e.status_code])).toEqual([
         [1, 'failed', null],
         [2, 'failed', null],

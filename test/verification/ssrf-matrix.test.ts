@@ -31,6 +31,11 @@ const FAKE_DNS: Record<string, dns.LookupAddress[]> = {
   'v6loop.attacker.example': [{ address: '::1', family: 6 }],
   'mapped.attacker.example': [{ address: '::ffff:127.0.0.1', family: 6 }],
   'ula.attacker.example': [{ address: 'fd00:ec2::254', family: 6 }],
+  // Local-use NAT64 (/48 layout) of 169.254.169.254; its last 32 bits read 8.8.8.8.
+  'nat64.attacker.example': [{ address: '64:ff9b:1:a9fe:a9:fe00:808:808', family: 6 }],
+  // IPv4-compatible ::/96 in the dotted form inet_ntop prints (not IPv4-mapped, whatever it carries).
+  'compat.attacker.example': [{ address: '::8.8.8.8', family: 6 }],
+  '6to4.attacker.example': [{ address: '2002:a9fe:a9fe::1', family: 6 }],
   'mixed.attacker.example': [
     { address: '93.184.216.34', family: 4 },
     { address: '127.0.0.1', family: 4 },
@@ -90,6 +95,25 @@ const CREATE_TIME = [
   'http://[fe80::1]/',
   'http://[fc00::1]/',
   'http://[64:ff9b::a9fe:a9fe]/',
+  'http://[64:ff9b::7f00:1]/',
+  'http://[64:ff9b:1:a9fe:a9:fe00:808:808]/', // local-use NAT64 (/48 layout) of 169.254.169.254
+  'http://[64:ff9b:1:7f00:0:100::]/', // local-use NAT64 of 127.0.0.1
+  'http://[2002:7f00:1::]/', // 6to4 of 127.0.0.1
+  'http://[2002:a9fe:a9fe::]/', // 6to4 of 169.254.169.254
+  'http://[::7f00:1]/', // IPv4-compatible (deprecated)
+  'http://[::8.8.8.8]/', // IPv4-compatible, refused even though the IPv4 is public
+  'http://[::ffff:0:7f00:1]/', // IPv4-translated (SIIT)
+  'http://[fec0::1]/',
+  'http://[ff02::1]/',
+  'http://[100::1]/',
+  'http://[5f00::1]/',
+  'http://[4000::1]/',
+  'http://[2001::1]/', // Teredo
+  'http://[2001:2::1]/',
+  'http://[2001:10::1]/',
+  'http://[2001:20::1]/',
+  'http://[2001:db8::1]/',
+  'http://[3fff::1]/',
   'http://internal-service/',
 ];
 
@@ -101,6 +125,9 @@ describe('SSRF matrix', () => {
       .send({ request: { method: 'GET', url } });
     expect(res.status).toBe(400);
     expect(res.body.error.details[0].path).toBe('request.url');
+    // The refusal is shown to the caller and may be stored: it names the kind of address, never one.
+    expect(res.body.error.details[0].message).toMatch(/^(host|must)/);
+    expect(JSON.stringify(res.body)).not.toMatch(/\d+\.\d+\.\d+\.\d+|[0-9a-f]*:[0-9a-f]*:/i);
     expect((await db.pool.query('SELECT count(*)::int AS n FROM jobs')).rows[0].n).toBe(0);
   });
 
