@@ -7,6 +7,7 @@ import { AppError, rateLimited, unauthorized } from '../errors.ts';
 import * as users from '../sql/users.ts';
 import * as links from '../sql/magicLinks.ts';
 import { bossDb } from '../queue/boss.ts';
+import { rateLimitKey } from '../lib/clientIp.ts';
 import { QUEUES } from '../db/migrate.ts';
 import { generateToken, hashToken, type Sealer } from './crypto.ts';
 import type { SessionTokens } from './jwt.ts';
@@ -39,18 +40,23 @@ export interface AuthServiceDeps {
 export class AuthService {
   constructor(private readonly d: AuthServiceDeps) {}
 
-  /** Stores a new link (revoking older ones) and enqueues its email in the same transaction. */
-  async requestLink(email: string, ip: string | null): Promise<void> {
+  /**
+   * Stores a new link (revoking older ones) and enqueues its email in the same transaction. `clientIp`
+   * is req.ip, which is any string a trusted proxy passed on: it is limited by its rateLimitKey, and
+   * without a usable one only the per-email limit applies.
+   */
+  async requestLink(email: string, clientIp: string | null | undefined): Promise<void> {
     const token = generateToken();
+    const ipKey = rateLimitKey(clientIp);
     await withTransaction(this.d.pool, async (tx) => {
       await links.lockEmail(tx, email);
-      const counts = await links.recentRequestCounts(tx, email, ip);
+      const counts = await links.recentRequestCounts(tx, email, ipKey);
       if (counts.byIp >= this.d.perIpPerHour) throw rateLimited(counts.ipRetryAfterS);
       if (counts.byEmail >= this.d.perEmailPerHour) throw rateLimited(counts.emailRetryAfterS);
       await links.replaceLink(tx, {
         email,
         tokenHash: hashToken(token),
-        ip,
+        ipKey,
         ttlSeconds: this.d.linkTtlSeconds,
       });
       const job: MagicLinkJob = { to: email, sealed_token: this.d.sealer.seal(token) };

@@ -17,6 +17,17 @@ export const PAGE_HEADERS: Record<string, string> = {
   'Cache-Control': 'no-store',
 };
 
+/**
+ * Headers of the confirm page (GET /v1/auth/verify), whose URL holds the token. `strict-origin` still
+ * keeps the token out of every Referer (origin only), but unlike `no-referrer` it lets the browser send
+ * a real Origin with the form POST: under `no-referrer` the POST carries `Origin: null`, which the
+ * login-CSRF check refuses, and browsers omit Sec-Fetch-Site on plain-HTTP origins other than localhost.
+ */
+export const CONFIRM_PAGE_HEADERS: Record<string, string> = {
+  ...PAGE_HEADERS,
+  'Referrer-Policy': 'strict-origin',
+};
+
 export const escapeHtml = (s: string) =>
   s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 
@@ -55,5 +66,13 @@ export function invalidLinkPage(): string {
   return page(
     'Link not valid — dist-job-scheduler',
     `<h1>This sign-in link cannot be used</h1><p id="error">It is invalid, has expired, or was already used. Request a new one.</p>`,
+  );
+}
+
+/** Shown when the sign-in form was posted from another site (login CSRF); the link is not used up. */
+export function crossSiteRefusedPage(): string {
+  return page(
+    'Sign-in refused — dist-job-scheduler',
+    `<h1>Sign-in refused</h1><p id="error" data-reason="cross-site">This sign-in form was sent from another website, so it was not accepted. Your link has not been used: open it again from your email and press the button there.</p>`,
   );
 }

@@ -6,11 +6,16 @@ export async function lockEmail(db: Queryable, email: string): Promise<void> {
   await db.query(`SELECT pg_advisory_xact_lock(hashtextextended('magic-link:' || $1, 0))`, [email]);
 }
 
-/** Requests in the last hour by this email and by this IP, with the age of the oldest of each (for Retry-After). */
+/**
+ * Requests in the last hour by this email and by this client, with the age of the oldest of each (for
+ * Retry-After). `ipKey` is a rateLimitKey (src/lib/clientIp.ts): an IPv4 address or an IPv6 /64 such as
+ * `2001:db8:1:2::/64`, exactly as replaceLink stored it, so inet equality (address and prefix length)
+ * counts every request of that client; null counts nothing.
+ */
 export async function recentRequestCounts(
   db: Queryable,
   email: string,
-  ip: string | null,
+  ipKey: string | null,
 ): Promise<{ byEmail: number; byIp: number; emailRetryAfterS: number; ipRetryAfterS: number }> {
   const { rows } = await db.query<{ by_email: number; by_ip: number; email_retry: number; ip_retry: number }>(
     `SELECT
@@ -22,16 +27,16 @@ export async function recentRequestCounts(
        coalesce((SELECT extract(epoch FROM min(created_at) + interval '1 hour' - now())::float8
           FROM magic_links WHERE $2::inet IS NOT NULL AND requested_ip = $2::inet
           AND created_at > now() - interval '1 hour'), 0) AS ip_retry`,
-    [email, ip],
+    [email, ipKey],
   );
   const r = rows[0]!;
   return { byEmail: r.by_email, byIp: r.by_ip, emailRetryAfterS: r.email_retry, ipRetryAfterS: r.ip_retry };
 }
 
-/** Revokes unused links of this email, then stores the new one. */
+/** Revokes unused links of this email, then stores the new one with the client's rate-limit key. */
 export async function replaceLink(
   db: Queryable,
-  link: { email: string; tokenHash: Buffer; ip: string | null; ttlSeconds: number },
+  link: { email: string; tokenHash: Buffer; ipKey: string | null; ttlSeconds: number },
 ): Promise<void> {
   await db.query(
     `UPDATE magic_links SET revoked_at = now()
@@ -41,7 +46,7 @@ export async function replaceLink(
   await db.query(
     `INSERT INTO magic_links (email, token_hash, requested_ip, expires_at)
      VALUES ($1, $2, $3::inet, now() + make_interval(secs => $4))`,
-    [link.email, link.tokenHash, link.ip, link.ttlSeconds],
+    [link.email, link.tokenHash, link.ipKey, link.ttlSeconds],
   );
 }
 

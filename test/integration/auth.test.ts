@@ -201,7 +201,8 @@ describe('magic-link sign-in', () => {
     const token = await requestLinkFor('page@example.com');
     const page = await request(t.app).get(`/v1/auth/verify?token=${token}`);
     expect(page.status).toBe(200);
-    expect(page.headers['referrer-policy']).toBe('no-referrer');
+    // Origin only, never the token in the URL; `no-referrer` would make our own form post `Origin: null`.
+    expect(page.headers['referrer-policy']).toBe('strict-origin');
     expect(page.headers['content-security-policy']).toMatch(/default-src 'none'/);
     expect(page.text).toContain('method="post"');
     const { rows } = await db.pool.query(`SELECT used_at FROM magic_links WHERE email = 'page@example.com'`);
@@ -214,6 +215,131 @@ describe('magic-link sign-in', () => {
     );
     const reused = await request(t.app).post('/v1/auth/verify').type('form').send({ token });
     expect(reused.status).toBe(401);
+  });
+});
+
+describe('client IP for the per-IP limit', () => {
+  const storedIps = async (emailPrefix: string) =>
+    (
+      await db.pool.query<{ ip: string | null }>(
+        `SELECT requested_ip::text AS ip FROM magic_links WHERE email LIKE $1 || '%' ORDER BY id`,
+        [emailPrefix],
+      )
+    ).rows.map((r) => r.ip);
+
+  it.each(['not-an-ip', '999.1.1.1', '10.1.2.3:8080', '[2001:db8::1]', '127.1'])(
+    'X-Forwarded-For: %s → 202, stored without an IP, and the link works',
+    async (xff) => {
+      const email = `bad-ip-${crypto.randomUUID()}@example.com`;
+      const token = await requestLinkFor(email, xff);
+      expect(await storedIps(email)).toEqual([null]);
+      expect((await request(t.app).post('/v1/auth/session').send({ token })).status).toBe(200);
+    },
+  );
+
+  it('two IPv6 addresses in one /64 share a per-IP limit; the next /64 has its own', async () => {
+    const sameNet = (i: number) => `2001:db8:77:1:${(0x1000 + i * 0x111).toString(16)}::${i + 1}`;
+    for (let i = 0; i < 12; i++) {
+      const r = await request(t.app)
+        .post('/v1/auth/magic-link')
+        .set('X-Forwarded-For', sameNet(i))
+        .send({ email: `v6-${i}@example.com` });
+      expect(r.status).toBe(202);
+    }
+    const refused = await request(t.app)
+      .post('/v1/auth/magic-link')
+      .set('X-Forwarded-For', '2001:db8:77:1:ffff:ffff:ffff:ffff')
+      .send({ email: 'v6-last@example.com' });
+    expect(refused.status).toBe(429);
+    expect(refused.body.error.code).toBe('rate_limited');
+    expect(Number(refused.headers['retry-after'])).toBeGreaterThan(3000);
+    const otherNet = await request(t.app)
+      .post('/v1/auth/magic-link')
+      .set('X-Forwarded-For', '2001:db8:77:2::1')
+      .send({ email: 'v6-other-net@example.com' });
+    expect(otherNet.status).toBe(202);
+    // Stored exactly as counted: the /64 network, never the full address.
+    expect(new Set(await storedIps('v6-'))).toEqual(new Set(['2001:db8:77:1::/64', '2001:db8:77:2::/64']));
+  });
+
+  it('an IPv4-mapped IPv6 address counts as its IPv4 address', async () => {
+    for (let i = 0; i < 12; i++) {
+      const r = await request(t.app)
+        .post('/v1/auth/magic-link')
+        .set('X-Forwarded-For', i % 2 ? '10.5.5.5' : '::ffff:10.5.5.5')
+        .send({ email: `mapped-${i}@example.com` });
+      expect(r.status).toBe(202);
+    }
+    const refused = await request(t.app)
+      .post('/v1/auth/magic-link')
+      .set('X-Forwarded-For', '::ffff:a05:505')
+      .send({ email: 'mapped-last@example.com' });
+    expect(refused.status).toBe(429);
+    expect(new Set(await storedIps('mapped-'))).toEqual(new Set(['10.5.5.5/32']));
+  });
+});
+
+describe('login CSRF on the sign-in form (POST /v1/auth/verify)', () => {
+  // PUBLIC_URL of the test app is http://localhost:3000.
+  let n = 0;
+  /** A fresh link, each from its own client IP so these tests stay clear of the per-IP limit. */
+  const freshLink = async () => {
+    n += 1;
+    const email = `csrf-${n}@example.com`;
+    return { email, token: await requestLinkFor(email, `10.44.0.${n}`) };
+  };
+  const usedAt = async (email: string) =>
+    (await db.pool.query(`SELECT used_at FROM magic_links WHERE email = $1`, [email])).rows[0].used_at;
+  const postForm = (token: string, headers: Record<string, string>) => {
+    const req = request(t.app).post('/v1/auth/verify').type('form');
+    for (const [k, v] of Object.entries(headers)) req.set(k, v);
+    return req.send({ token });
+  };
+
+  const refused: [string, Record<string, string>][] = [
+    ['Sec-Fetch-Site: cross-site', { 'Sec-Fetch-Site': 'cross-site' }],
+    ['Sec-Fetch-Site: same-site', { 'Sec-Fetch-Site': 'same-site' }],
+    [
+      'Sec-Fetch-Site: cross-site with our Origin',
+      { 'Sec-Fetch-Site': 'cross-site', Origin: 'http://localhost:3000' },
+    ],
+    ['an unknown Sec-Fetch-Site value', { 'Sec-Fetch-Site': 'same-origin, cross-site' }],
+    ['a mismatched Origin', { Origin: 'https://evil.example' }],
+    ['an Origin on another port', { Origin: 'http://localhost:3001' }],
+    ['Origin: null', { Origin: 'null' }],
+  ];
+  it.each(refused)('%s → 403 page, and the link still signs in from our own page', async (_name, headers) => {
+    const { email, token } = await freshLink();
+    const res = await postForm(token, headers);
+    expect(res.status).toBe(403);
+    expect(res.headers['content-type']).toMatch(/^text\/html/);
+    expect(res.headers['content-security-policy']).toMatch(/default-src 'none'/);
+    expect(res.headers['cache-control']).toBe('no-store');
+    expect(res.text).toContain('<h1>Sign-in refused</h1>');
+    expect(res.text).toContain('data-reason="cross-site"');
+    expect(res.text).not.toContain(token);
+    expect(await usedAt(email)).toBeNull();
+    expect((await db.pool.query(`SELECT 1 FROM users WHERE email = $1`, [email])).rowCount).toBe(0);
+
+    const ok = await postForm(token, { 'Sec-Fetch-Site': 'same-origin', Origin: 'http://localhost:3000' });
+    expect(ok.status).toBe(200);
+    expect(ok.text).toContain(`<strong id="email">${email}</strong>`);
+    expect(await usedAt(email)).not.toBeNull();
+  });
+
+  const allowed: [string, Record<string, string>][] = [
+    ['Sec-Fetch-Site: same-origin', { 'Sec-Fetch-Site': 'same-origin' }],
+    ['Sec-Fetch-Site: none', { 'Sec-Fetch-Site': 'none' }],
+    // Sec-Fetch-Site decides when present; browsers send `Origin: null` under some referrer policies.
+    ['Sec-Fetch-Site: same-origin with Origin: null', { 'Sec-Fetch-Site': 'same-origin', Origin: 'null' }],
+    ['our Origin without Sec-Fetch-Site', { Origin: 'http://localhost:3000' }],
+    ['neither header (a non-browser client)', {}],
+  ];
+  it.each(allowed)('%s → signs in', async (_name, headers) => {
+    const { email, token } = await freshLink();
+    const res = await postForm(token, headers);
+    expect(res.status).toBe(200);
+    expect(res.text).toContain(`<strong id="email">${email}</strong>`);
   });
 });
 

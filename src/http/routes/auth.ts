@@ -3,9 +3,16 @@ import express, { Router } from 'express';
 import { z } from 'zod';
 import { AppError } from '../../errors.ts';
 import { emailSchema, type AuthService } from '../../auth/service.ts';
-import { PAGE_HEADERS, confirmPage, invalidLinkPage, signedInPage } from '../pages.ts';
+import {
+  CONFIRM_PAGE_HEADERS,
+  PAGE_HEADERS,
+  confirmPage,
+  crossSiteRefusedPage,
+  invalidLinkPage,
+  signedInPage,
+} from '../pages.ts';
 import { requireJson, zodDetails } from '../middleware.ts';
-import type { RequestHandler } from 'express';
+import type { Request, RequestHandler } from 'express';
 
 const magicLinkBody = z.strictObject({ email: emailSchema });
 const sessionBody = z.strictObject({ token: z.string().min(1).max(500) });
@@ -25,13 +32,37 @@ function parse<T>(schema: z.ZodType<T>, body: unknown): T {
   return r.data;
 }
 
+/**
+ * Login CSRF: may this POST to the sign-in form be processed? Otherwise a page on another site could
+ * post the attacker's own link token and sign the victim's browser into the attacker's account.
+ *
+ * - Sec-Fetch-Site (set by the browser, never by page script) decides when present: only `same-origin`
+ *   (our confirm page's button) and `none` (user-initiated) pass; `same-site` (a sibling subdomain may be
+ *   someone else's), `cross-site` and unknown values do not.
+ * - Without it (older browsers; browsers also omit it on plain-HTTP origins other than localhost),
+ *   Origin must equal PUBLIC_URL's origin. `Origin: null` is refused: an attacker's page gets it by
+ *   choosing `Referrer-Policy: no-referrer` or a sandboxed frame (our confirm page uses strict-origin so
+ *   that our own form sends its real origin).
+ * - With neither header the POST is allowed: browsers send Origin on every cross-origin POST (Firefox
+ *   since 70, others much longer), so such a request comes from a non-browser client (curl, a script)
+ *   that a third-party page cannot drive. Only pre-2019 browsers that send neither stay unprotected.
+ */
+function isSameOriginFormPost(req: Request, publicOrigin: string): boolean {
+  const site = req.get('sec-fetch-site');
+  if (site !== undefined) return site === 'same-origin' || site === 'none';
+  const origin = req.get('origin');
+  if (origin !== undefined) return origin === publicOrigin;
+  return true;
+}
+
 export function authRoutes(deps: { auth: AuthService; publicUrl: string }): Router {
   const r = Router();
   const { auth } = deps;
+  const publicOrigin = new URL(deps.publicUrl).origin;
 
   r.post('/v1/auth/magic-link', requireJson(), async (req, res) => {
     const { email } = parse(magicLinkBody, req.body);
-    await auth.requestLink(email, req.ip ?? null);
+    await auth.requestLink(email, req.ip);
     res.status(202).json({ status: 'sent' });
   });
 
@@ -43,11 +74,21 @@ export function authRoutes(deps: { auth: AuthService; publicUrl: string }): Rout
       res.status(400).type('html').send(invalidLinkPage());
       return;
     }
+    res.set(CONFIRM_PAGE_HEADERS);
     res.status(200).type('html').send(confirmPage(token));
   });
 
   r.post(
     '/v1/auth/verify',
+    // Refused before the body is read, so a refused POST never touches (or uses up) the link.
+    (req, res, next) => {
+      if (isSameOriginFormPost(req, publicOrigin)) {
+        next();
+        return;
+      }
+      res.set(PAGE_HEADERS);
+      res.status(403).type('html').send(crossSiteRefusedPage());
+    },
     express.urlencoded({ extended: false, limit: '4kb', parameterLimit: 5 }),
     async (req, res) => {
       res.set(PAGE_HEADERS);
