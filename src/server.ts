@@ -6,7 +6,7 @@ import { expectedMigration } from './db/migrate.ts';
 import type { Logger } from './logger.ts';
 import { Metrics } from './observability/metrics.ts';
 import { startBoss } from './queue/boss.ts';
-import { LogTransport, ResendTransport, startMailWorker } from './auth/mailer.ts';
+import { createMailTransport, startMailWorker } from './auth/mailer.ts';
 import { Sealer } from './auth/crypto.ts';
 import { createApp } from './http/app.ts';
 import { databaseReady } from './http/routes/health.ts';
@@ -22,11 +22,13 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
   const pool = createPool(databaseUrl, { max: config.PG_POOL_MAX, applicationName: 'djs-server' });
   const metrics = new Metrics({ defaultMetrics: true });
   const boss = await startBoss(databaseUrl, log);
-  const transport = config.RESEND_API_KEY
-    ? new ResendTransport(config.RESEND_API_KEY, config.MAIL_FROM, config.RESEND_BASE_URL)
-    : new LogTransport(log);
-  if (!config.RESEND_API_KEY)
-    log.info('RESEND_API_KEY is not set: sign-in links are written to this log (field "magic_link")');
+  const transport = createMailTransport(config, log);
+  if (config.MAIL_TRANSPORT === 'log') {
+    // Expected in development; in production (opted into explicitly) every link is a credential in the logs.
+    log[config.NODE_ENV === 'production' ? 'warn' : 'info'](
+      'MAIL_TRANSPORT=log: sign-in links are written to this log (field "magic_link"), not emailed',
+    );
+  }
   await startMailWorker({
     boss,
     transport,
@@ -42,7 +44,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     boss,
     log,
     metrics,
-    readiness: [databaseReady(pool, await expectedMigration())],
+    readiness: [databaseReady(pool, await expectedMigration(), log)],
   });
   const server = http.createServer(app);
   // Longer than a load balancer's idle timeout, so it never reuses a socket we just closed.

@@ -1,7 +1,9 @@
 // Magic-link email delivery: a pg-boss worker (run by the server process) opens the sealed token and
-// sends it with Resend, or, with no RESEND_API_KEY, writes it to the log as the local mailbox.
+// sends it with Resend, or, with MAIL_TRANSPORT=log (the default outside production without
+// RESEND_API_KEY), writes it to the log as the local mailbox.
 import { Resend } from 'resend';
 import type { PgBoss } from 'pg-boss';
+import type { Config } from '../config.ts';
 import type { Logger } from '../logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import type { Sealer } from './crypto.ts';
@@ -53,10 +55,20 @@ export class LogTransport implements MailTransport {
   send(email: Email): Promise<void> {
     this.log.info(
       { to: email.to, magic_link: email.link },
-      'sign-in link (no RESEND_API_KEY: this log is the mailbox)',
+      'sign-in link (MAIL_TRANSPORT=log: this log is the mailbox)',
     );
     return Promise.resolve();
   }
+}
+
+/** The transport `MAIL_TRANSPORT` names; config parsing has already refused `resend` without a key. */
+export function createMailTransport(
+  config: Pick<Config, 'MAIL_TRANSPORT' | 'RESEND_API_KEY' | 'RESEND_BASE_URL' | 'MAIL_FROM'>,
+  log: Logger,
+): MailTransport {
+  if (config.MAIL_TRANSPORT === 'log') return new LogTransport(log);
+  if (!config.RESEND_API_KEY) throw new Error('MAIL_TRANSPORT=resend requires RESEND_API_KEY');
+  return new ResendTransport(config.RESEND_API_KEY, config.MAIL_FROM, config.RESEND_BASE_URL);
 }
 
 const escapeHtml = (s: string) =>

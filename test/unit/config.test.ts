@@ -52,4 +52,51 @@ describe('configuration', () => {
       parseConfig({ ...good, SCHEDULER_LEASE_MS: '4000', SCHEDULER_HEARTBEAT_INTERVAL_MS: '3000' }),
     ).toThrow(/HEARTBEAT/);
   });
+
+  it('mail transport defaults to resend with a key and to the log without one outside production', () => {
+    expect(parseConfig(good).MAIL_TRANSPORT).toBe('log');
+    expect(parseConfig({ ...good, NODE_ENV: 'test' }).MAIL_TRANSPORT).toBe('log');
+    expect(parseConfig({ ...good, RESEND_API_KEY: 're_x' }).MAIL_TRANSPORT).toBe('resend');
+    expect(parseConfig({ ...good, NODE_ENV: 'production', RESEND_API_KEY: 're_x' }).MAIL_TRANSPORT).toBe(
+      'resend',
+    );
+    // An explicit choice wins over the key.
+    expect(parseConfig({ ...good, RESEND_API_KEY: 're_x', MAIL_TRANSPORT: 'log' }).MAIL_TRANSPORT).toBe(
+      'log',
+    );
+  });
+
+  it('refuses production without RESEND_API_KEY unless MAIL_TRANSPORT=log is set, and says what to do', () => {
+    const problems = (env: Record<string, string>) => {
+      try {
+        parseConfig(env);
+      } catch (err) {
+        expect(err).toBeInstanceOf(ConfigError);
+        return (err as ConfigError).problems;
+      }
+      return expect.unreachable();
+    };
+    const p = problems({ ...good, NODE_ENV: 'production' });
+    expect(p).toHaveLength(1);
+    expect(p[0]).toMatch(/RESEND_API_KEY is required when NODE_ENV=production/);
+    expect(p[0]).toMatch(/set RESEND_API_KEY/);
+    expect(p[0]).toMatch(/MAIL_TRANSPORT=log/);
+    // An empty key is "unset", as for every variable.
+    expect(problems({ ...good, NODE_ENV: 'production', RESEND_API_KEY: '' })[0]).toMatch(/RESEND_API_KEY/);
+    // Listed together with the other problems of the environment.
+    expect(problems({ ...good, NODE_ENV: 'production', JOB_TIMEOUT_DEFAULT_MS: '200000' })).toHaveLength(2);
+
+    const explicit = parseConfig({ ...good, NODE_ENV: 'production', MAIL_TRANSPORT: 'log' });
+    expect(explicit.MAIL_TRANSPORT).toBe('log');
+  });
+
+  it('refuses MAIL_TRANSPORT=resend without a key, and an unknown transport', () => {
+    expect(() => parseConfig({ ...good, MAIL_TRANSPORT: 'resend' })).toThrow(
+      /MAIL_TRANSPORT=resend requires RESEND_API_KEY/,
+    );
+    expect(() => parseConfig({ ...good, NODE_ENV: 'production', MAIL_TRANSPORT: 'resend' })).toThrow(
+      /MAIL_TRANSPORT=resend requires RESEND_API_KEY/,
+    );
+    expect(() => parseConfig({ ...good, MAIL_TRANSPORT: 'smtp' })).toThrow(/MAIL_TRANSPORT/);
+  });
 });

@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
+import ipaddr from 'ipaddr.js';
 import { Namespace } from 'kubernetes-models/v1/Namespace';
 import { ConfigMap } from 'kubernetes-models/v1/ConfigMap';
 import { Secret } from 'kubernetes-models/v1/Secret';
@@ -15,6 +16,7 @@ import { Job } from 'kubernetes-models/batch/v1/Job';
 import { PodDisruptionBudget } from 'kubernetes-models/policy/v1/PodDisruptionBudget';
 import { NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1/NetworkPolicy';
 import { parseConfig } from '../../src/config.ts';
+import { blockedAddressReason, createTargetPolicy } from '../../src/jobs/urlPolicy.ts';
 
 const DIR = 'deploy/k8s';
 type Obj = { apiVersion: string; kind: string; metadata: { name: string }; [k: string]: unknown };
@@ -63,6 +65,23 @@ interface PodSpec {
 }
 const podSpec = (o: Obj) => (o.spec as { template: { spec: PodSpec } }).template.spec;
 const workloads = objects.filter((o) => o.kind === 'Deployment' || o.kind === 'Job');
+
+/** The first and last address of a CIDR. */
+function ends([addr, bits]: [ipaddr.IPv4 | ipaddr.IPv6, number]): [
+  ipaddr.IPv4 | ipaddr.IPv6,
+  ipaddr.IPv4 | ipaddr.IPv6,
+] {
+  const bytes = addr.toByteArray();
+  const edge = (fill: boolean) =>
+    ipaddr.fromByteArray(
+      bytes.map((b, i) => {
+        const hostBits = Math.min(8, Math.max(0, (i + 1) * 8 - bits));
+        const mask = (1 << hostBits) - 1;
+        return fill ? b | mask : b & ~mask & 0xff;
+      }),
+    );
+  return [edge(false), edge(true)];
+}
 
 describe('Kubernetes manifests', () => {
   it('every kustomize resource exists and every object validates against the Kubernetes schema', () => {
@@ -142,6 +161,9 @@ describe('Kubernetes manifests', () => {
     };
     const cfg = parseConfig({ ...cm.data, ...real });
     expect(cfg.NODE_ENV).toBe('production');
+    // Sign-in links are emailed; without the Secret's key the processes refuse to start.
+    expect(cfg.MAIL_TRANSPORT).toBe('resend');
+    expect(() => parseConfig({ ...cm.data, ...real, RESEND_API_KEY: '' })).toThrow(/RESEND_API_KEY/);
     for (const required of ['DATABASE_URL', 'JWT_SECRET', 'SECRETS_KEY'])
       expect(Object.keys(secret.stringData)).toContain(required);
     const migrate = podSpec(find('Job', 'dist-job-scheduler-migrate')).containers[0]!;
@@ -200,17 +222,217 @@ describe('Kubernetes manifests', () => {
     const blocks = np.spec.egress.flatMap((e) => e.to).flatMap((t) => (t.ipBlock ? [t.ipBlock] : []));
     const v4 = blocks.find((b) => b.cidr === '0.0.0.0/0')!;
     for (const cidr of [
+      '0.0.0.0/8',
       '10.0.0.0/8',
-      '172.16.0.0/12',
-      '192.168.0.0/16',
-      '169.254.0.0/16',
       '100.64.0.0/10',
+      '127.0.0.0/8',
+      '169.254.0.0/16',
+      '172.16.0.0/12',
+      '192.0.0.0/24',
+      '192.0.2.0/24',
+      '192.168.0.0/16',
+      '198.18.0.0/15',
+      '198.51.100.0/24',
+      '203.0.113.0/24',
+      '224.0.0.0/4',
+      '240.0.0.0/4',
       '168.63.129.16/32',
     ])
       expect(v4.except).toContain(cidr);
     const v6 = blocks.find((b) => b.cidr === '::/0')!;
-    for (const cidr of ['fc00::/7', 'fe80::/10']) expect(v6.except).toContain(cidr);
+    for (const cidr of [
+      '::1/128',
+      '::ffff:0:0/96',
+      '64:ff9b::/96',
+      '64:ff9b:1::/48',
+      '2002::/16',
+      'fc00::/7',
+      'fe80::/10',
+      'ff00::/8',
+    ])
+      expect(v6.except).toContain(cidr);
     const ports = np.spec.egress.flatMap((e) => (e.ports ?? []).map((p) => p.port));
     expect(ports).toEqual(expect.arrayContaining([53, 5432]));
+  });
+
+  it('the egress except-lists deny everything the SSRF guard refuses, and nothing public', () => {
+    const np = find('NetworkPolicy', 'dist-job-scheduler-scheduler-egress') as Obj & {
+      spec: { egress: { to: { ipBlock?: { cidr: string; except?: string[] } }[] }[] };
+    };
+    type Addr = ipaddr.IPv4 | ipaddr.IPv6;
+    type Net = [Addr, number];
+    const blocks = np.spec.egress.flatMap((e) => e.to).flatMap((t) => (t.ipBlock ? [t.ipBlock] : []));
+    expect(blocks.map((b) => b.cidr).sort()).toEqual(['0.0.0.0/0', '::/0']);
+    const excepts: Net[] = [];
+    for (const b of blocks) {
+      const outer = ipaddr.parseCIDR(b.cidr);
+      for (const e of b.except ?? []) {
+        // Kubernetes refuses an except outside its cidr; a host address with a prefix is a typo.
+        expect(ipaddr.isValidCIDR(e), e).toBe(true);
+        const net = ipaddr.parseCIDR(e);
+        expect(net[0].kind(), e).toBe(outer[0].kind());
+        expect(net[1], e).toBeGreaterThan(outer[1]);
+        expect(ends(net)[0].toString(), `${e} is written as its network address`).toBe(net[0].toString());
+        excepts.push(net);
+      }
+    }
+    const denied = (a: Addr) => excepts.some(([net, bits]) => net.kind() === a.kind() && a.match(net, bits));
+    const guard = createTargetPolicy([]);
+    const refused = (a: Addr) => blockedAddressReason(a.toString(), guard) !== null;
+
+    // Complete: every address the guard refuses among both ends of every ipaddr.js special range
+    // (which the guard builds on), the cloud metadata endpoints and a few tricky forms, is denied.
+    type Table = Record<string, Net | Net[]>;
+    const tables = [
+      (ipaddr.IPv4.prototype as unknown as { SpecialRanges: Table }).SpecialRanges,
+      (ipaddr.IPv6.prototype as unknown as { SpecialRanges: Table }).SpecialRanges,
+    ];
+    const probes: Addr[] = [];
+    for (const table of tables)
+      for (const entry of Object.values(table))
+        for (const range of Array.isArray(entry[0]) ? (entry as Net[]) : [entry as Net])
+          probes.push(...ends(range));
+    expect(probes.length).toBeGreaterThanOrEqual(60);
+    for (const a of [
+      '169.254.169.254',
+      '168.63.129.16',
+      '100.100.100.200',
+      'fd00:ec2::254',
+      '::ffff:127.0.0.1', // IPv4-mapped loopback
+      '64:ff9b::a00:1', // NAT64 of 10.0.0.1
+      '64:ff9b:1:a00:0:100::', // local-use NAT64 (/48) of 10.0.0.1 (RFC 6052 2.2: skips bits 64-71)
+      '2002:a9fe:a9fe::', // 6to4 of 169.254.169.254
+      '::7f00:1', // IPv4-compatible 127.0.0.1
+      '100:0:0:1::1',
+      '4000::1', // outside 2000::/3: not global unicast
+      'e000::1',
+    ])
+      probes.push(ipaddr.parse(a));
+    let refusedCount = 0;
+    for (const a of probes)
+      if (refused(a)) {
+        refusedCount++;
+        expect(denied(a), `${a.toString()} is refused by the guard, so denied here`).toBe(true);
+      }
+    expect(refusedCount).toBeGreaterThanOrEqual(50);
+
+    // Sound: both ends of every denied range are refused by the guard, special-purpose by ipaddr.js,
+    // or (IPv6) outside 2000::/3, the only global unicast space. Public resolvers stay reachable.
+    const globalUnicast = ipaddr.parseCIDR('2000::/3');
+    const notPublic = (a: Addr) =>
+      refused(a) || a.range() !== 'unicast' || (a.kind() === 'ipv6' && !a.match(globalUnicast));
+    for (const net of excepts)
+      for (const a of ends(net))
+        expect(notPublic(a), `${a.toString()} (in ${net[0].toString()}/${net[1]}) is not public`).toBe(true);
+    for (const pub of ['8.8.8.8', '1.1.1.1', '2606:4700:4700::1111', '2001:4860:4860::8888']) {
+      expect(refused(ipaddr.parse(pub)), pub).toBe(false);
+      expect(denied(ipaddr.parse(pub)), pub).toBe(false);
+    }
+  });
+
+  it('only the ingress controller reaches the server, and only Prometheus the metrics ports', () => {
+    interface Peer {
+      namespaceSelector?: { matchLabels?: Record<string, string> };
+      podSelector?: { matchLabels?: Record<string, string> };
+      ipBlock?: unknown;
+    }
+    type Policy = Obj & {
+      spec: {
+        podSelector: { matchLabels: Record<string, string> };
+        policyTypes: string[];
+        ingress: { from?: Peer[]; ports?: { protocol?: string; port: string | number }[] }[];
+      };
+    };
+    const cm = find('ConfigMap', 'dist-job-scheduler-config') as Obj & { data: Record<string, string> };
+    const ingressController = { ns: 'ingress-nginx', pod: 'ingress-nginx' };
+    const prometheus = { ns: 'monitoring', pod: 'prometheus' };
+    const cases = [
+      {
+        policy: 'dist-job-scheduler-server-ingress',
+        deployment: 'dist-job-scheduler-server',
+        // The server's /metrics is on its API port.
+        allowed: [
+          { ...ingressController, port: Number(cm.data.PORT) },
+          { ...prometheus, port: Number(cm.data.PORT) },
+        ],
+      },
+      {
+        policy: 'dist-job-scheduler-scheduler-ingress',
+        deployment: 'dist-job-scheduler-scheduler',
+        allowed: [{ ...prometheus, port: Number(cm.data.METRICS_PORT) }],
+      },
+    ];
+    const ingressPolicies = objects.filter(
+      (o) => o.kind === 'NetworkPolicy' && (o as Policy).spec.policyTypes.includes('Ingress'),
+    );
+    expect(ingressPolicies.map((o) => o.metadata.name).sort()).toEqual(cases.map((c) => c.policy).sort());
+    for (const c of cases) {
+      const np = find('NetworkPolicy', c.policy) as Policy;
+      expect(np, c.policy).toBeDefined();
+      expect(np.spec.policyTypes).toEqual(['Ingress']);
+      const deployment = find('Deployment', c.deployment) as Obj & {
+        spec: { selector: { matchLabels: Record<string, string> } };
+      };
+      expect(np.spec.podSelector.matchLabels).toEqual(deployment.spec.selector.matchLabels);
+      const containerPorts = podSpec(deployment).containers[0]!.ports!;
+      const admitted = np.spec.ingress.flatMap((rule) => {
+        // A rule without peers or ports would admit every pod, or every port.
+        expect(rule.from?.length, c.policy).toBeGreaterThan(0);
+        expect(rule.ports?.length, c.policy).toBeGreaterThan(0);
+        return rule.from!.flatMap((peer) => {
+          // Both selectors in one peer (AND), never an IP block: the pods themselves are named.
+          expect(peer.ipBlock).toBeUndefined();
+          expect(Object.keys(peer.namespaceSelector?.matchLabels ?? {})).toEqual([
+            'kubernetes.io/metadata.name',
+          ]);
+          expect(Object.keys(peer.podSelector?.matchLabels ?? {})).toEqual(['app.kubernetes.io/name']);
+          return rule.ports!.map((p) => {
+            expect(p.protocol ?? 'TCP').toBe('TCP');
+            const port =
+              typeof p.port === 'number'
+                ? p.port
+                : containerPorts.find((x) => x.name === p.port)?.containerPort;
+            return {
+              ns: peer.namespaceSelector!.matchLabels!['kubernetes.io/metadata.name'],
+              pod: peer.podSelector!.matchLabels!['app.kubernetes.io/name'],
+              port,
+            };
+          });
+        });
+      });
+      expect(admitted, c.policy).toEqual(c.allowed);
+      // The selectors are cluster-specific: the manifest says what they match and why probes still work.
+      const source = fs.readFileSync(
+        path.join(
+          DIR,
+          kustomization.resources.find((f) => fs.readFileSync(path.join(DIR, f), 'utf8').includes(c.policy))!,
+        ),
+        'utf8',
+      );
+      for (const a of c.allowed) expect(source).toMatch(new RegExp(`#.*${a.ns}`));
+      expect(source).toMatch(/#.*[Kk]ubelet probes are not subject to NetworkPolicy/);
+    }
+  });
+
+  it('TRUST_PROXY trusts the ingress controller by CIDR, never a hop count or the whole cluster', () => {
+    const cm = find('ConfigMap', 'dist-job-scheduler-config') as Obj & { data: Record<string, string> };
+    const cfg = parseConfig({
+      ...cm.data,
+      DATABASE_URL: 'postgres://u@db:5432/d',
+      JWT_SECRET: Buffer.alloc(48, 1).toString('base64'),
+      SECRETS_KEY: Buffer.alloc(48, 2).toString('base64'),
+      RESEND_API_KEY: 're_x',
+    });
+    expect(typeof cfg.TRUST_PROXY).toBe('string');
+    const entries = String(cfg.TRUST_PROXY)
+      .split(',')
+      .map((e) => e.trim());
+    expect(entries.length).toBeGreaterThan(0);
+    for (const e of entries) {
+      expect(ipaddr.isValidCIDR(e), `${e} is a CIDR`).toBe(true);
+      const [addr, bits] = ipaddr.parseCIDR(e);
+      // A /8 or /12 trusts every pod of a typical cluster, and any pod could forge client IPs.
+      expect(bits, e).toBeGreaterThanOrEqual(addr.kind() === 'ipv4' ? 16 : 48);
+    }
   });
 });

@@ -1,6 +1,7 @@
 // Liveness, readiness and metrics, shared by the server and the scheduler's small listener.
 import { Router } from 'express';
 import type { Pool } from '../../db/pool.ts';
+import type { Logger } from '../../logger.ts';
 import type { Metrics } from '../../observability/metrics.ts';
 import { schemaVersion } from '../../sql/meta.ts';
 
@@ -9,8 +10,12 @@ export interface ReadinessCheck {
   check(): Promise<string | null>; // null when fine, else why not
 }
 
-/** A readiness check: the database answers and is migrated to the version this build expects. */
-export function databaseReady(pool: Pool, expected: string): ReadinessCheck {
+/**
+ * A readiness check: the database answers and is migrated to the version this build expects.
+ * `/readyz` is public, so a failure to connect answers only "unreachable": driver errors name the
+ * host, port, user and database. The detail goes to `log` (when given) for the operator.
+ */
+export function databaseReady(pool: Pool, expected: string, log?: Logger): ReadinessCheck {
   return {
     name: 'database',
     async check() {
@@ -18,7 +23,9 @@ export function databaseReady(pool: Pool, expected: string): ReadinessCheck {
         const version = await schemaVersion(pool);
         return version === expected ? null : `schema at ${version ?? 'none'}, expected ${expected}`;
       } catch (err) {
-        return `unreachable: ${(err as Error).message}`;
+        const e = err as Error & { code?: string };
+        log?.warn({ err: { message: e.message, code: e.code } }, 'readiness: database unreachable');
+        return 'unreachable';
       }
     },
   };
