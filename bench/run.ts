@@ -199,6 +199,7 @@ async function scenarioApi(adminUrl: string) {
       PORT: String(port),
       LOG_LEVEL: 'warn',
       NODE_ENV: 'production',
+      MAIL_TRANSPORT: 'log',
       JOB_MAX_ACTIVE_PER_USER: '10000000',
       JOB_CREATE_RATE_PER_MINUTE: '10000000',
       PG_POOL_MAX: '20',

@@ -57,7 +57,7 @@ podman run --rm --network=host -e DATABASE_URL="$url" dist-job-scheduler-migrate
 podman run --rm --network=host -e DATABASE_URL="$url" dist-job-scheduler-migrate | grep -q 'up to date'
 
 secret() { node -e "console.log(require('crypto').randomBytes(48).toString('base64'))"; }
-common=(-e DATABASE_URL="$url" -e JWT_SECRET="$(secret)" -e SECRETS_KEY="$(secret)" -e TARGET_ALLOWLIST=127.0.0.0/8 -e LOG_LEVEL=info)
+common=(-e DATABASE_URL="$url" -e JWT_SECRET="$(secret)" -e SECRETS_KEY="$(secret)" -e TARGET_ALLOWLIST=127.0.0.0/8 -e LOG_LEVEL=info -e MAIL_TRANSPORT=log)
 podman run -d --name djs-smoke-server --network=host "${common[@]}" -e PORT="$server_port" -e PUBLIC_URL="http://127.0.0.1:$server_port" dist-job-scheduler-server >/dev/null
 podman run -d --name djs-smoke-scheduler --network=host "${common[@]}" -e METRICS_PORT="$metrics_port" dist-job-scheduler-scheduler >/dev/null
 

@@ -167,8 +167,14 @@ function mailTransport(
   return 'log';
 }
 
-/** Parses the full process configuration (server and scheduler); throws ConfigError listing every problem. */
-export function parseConfig(env: Env = process.env): Config {
+/** Which process reads the configuration: only the server sends mail. */
+export type ProcessRole = 'server' | 'scheduler';
+
+/**
+ * Parses the full process configuration (server and scheduler); throws ConfigError listing every
+ * problem. The mail settings are checked only for the server, the one process that sends mail.
+ */
+export function parseConfig(env: Env = process.env, role: ProcessRole = 'server'): Config {
   const result = fullSchema.safeParse(clean(env));
   if (!result.success) throw new ConfigError(problemsOf(result.error));
   const cfg = result.data;
@@ -177,7 +183,7 @@ export function parseConfig(env: Env = process.env): Config {
     problems.push('JOB_TIMEOUT_DEFAULT_MS must not exceed JOB_TIMEOUT_MAX_MS');
   if (cfg.SCHEDULER_HEARTBEAT_INTERVAL_MS * 2 > cfg.SCHEDULER_LEASE_MS)
     problems.push('SCHEDULER_HEARTBEAT_INTERVAL_MS must be at most half of SCHEDULER_LEASE_MS');
-  const transport = mailTransport(cfg, problems);
+  const transport = role === 'server' ? mailTransport(cfg, problems) : 'log';
   if (problems.length) throw new ConfigError(problems);
   return {
     ...cfg,
@@ -185,6 +191,9 @@ export function parseConfig(env: Env = process.env): Config {
     PUBLIC_URL: (cfg.PUBLIC_URL ?? `http://localhost:${cfg.PORT}`).replace(/\/+$/, ''),
   };
 }
+
+/** The scheduler's configuration: as the server's, without the mail checks (it sends no mail). */
+export const parseSchedulerConfig = (env: Env = process.env): Config => parseConfig(env, 'scheduler');
 
 /** Parses just what the migrate step needs. */
 export function parseDatabaseConfig(env: Env = process.env): DatabaseConfig {

@@ -1,9 +1,6 @@
-// Secrets derived from SECRETS_KEY with HKDF, one purpose per `info` label, so no key serves two jobs.
+// Sign-in tokens and sealing of queued payloads. Keys come from SECRETS_KEY via HKDF (lib/keys.ts).
 import crypto from 'node:crypto';
-
-function derive(master: Buffer, info: string, length = 32): Buffer {
-  return Buffer.from(crypto.hkdfSync('sha256', master, Buffer.alloc(0), info, length));
-}
+import { deriveKey } from '../lib/keys.ts';
 
 /** Creates a new sign-in token: 256 bits from the CSPRNG, base64url. */
 export function generateToken(): string {
@@ -19,7 +16,7 @@ export function hashToken(token: string): Buffer {
 export class Sealer {
   private readonly key: Buffer;
   constructor(master: Buffer, purpose: string) {
-    this.key = derive(master, `dist-job-scheduler/seal/${purpose}`);
+    this.key = deriveKey(master, `dist-job-scheduler/seal/${purpose}`);
   }
   seal(plaintext: string): string {
     const iv = crypto.randomBytes(12);
@@ -34,14 +31,4 @@ export class Sealer {
     decipher.setAuthTag(raw.subarray(12, 28));
     return Buffer.concat([decipher.update(raw.subarray(28)), decipher.final()]).toString('utf8');
   }
-}
-
-/**
- * A user's webhook signing secret for a key version: derived, never stored, so the database holds
- * only the version number. Format follows Standard Webhooks: `whsec_` + base64 of 32 bytes.
- */
-export function deriveSigningSecret(master: Buffer, userId: string, version: number): string {
-  const key = derive(master, 'dist-job-scheduler/webhook-signing');
-  const secret = crypto.createHmac('sha256', key).update(`${userId}:${version}`).digest();
-  return `whsec_${secret.toString('base64')}`;
 }

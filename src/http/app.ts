@@ -15,7 +15,7 @@ import { authRoutes } from './routes/auth.ts';
 import { jobsRoutes } from './routes/jobs.ts';
 import { JobsService } from '../jobs/service.ts';
 import { createTargetPolicy } from '../jobs/urlPolicy.ts';
-import { SigningSecrets } from '../scheduler/secrets.ts';
+import { SigningSecrets } from '../webhooks/secrets.ts';
 import { healthRoutes, type ReadinessCheck } from './routes/health.ts';
 
 export interface AppDeps {

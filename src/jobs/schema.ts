@@ -3,7 +3,7 @@ import crypto from 'node:crypto';
 import { DateTime } from 'luxon';
 import { z } from 'zod';
 import { checkTargetUrl, type TargetPolicy } from './urlPolicy.ts';
-import { RESERVED_HEADERS } from '../scheduler/signing.ts';
+import { RESERVED_HEADERS } from '../webhooks/signing.ts';
 
 export const METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
 const FORBIDDEN_HEADERS = new Set([

@@ -7,7 +7,7 @@ import { blockedAddressReason, checkTargetUrl, type TargetPolicy } from '../jobs
 import type { AttemptResult } from '../jobs/stateMachine.ts';
 import { parseRetryAfterMs } from '../jobs/backoff.ts';
 import { cleanText, encodeBody, type BodyEncoding } from '../jobs/storedText.ts';
-import { webhookHeaders } from './signing.ts';
+import { webhookHeaders } from '../webhooks/signing.ts';
 
 /** Stored error texts are capped by a CHECK on job_executions.error. */
 const MAX_ERROR_CHARS = 2000;

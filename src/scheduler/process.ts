@@ -68,7 +68,9 @@ export async function startSchedulerProcess(config: Config, log: Logger): Promis
       );
     },
   };
-  app.use(healthRoutes({ checks: [databaseReady(pool, await expectedMigration()), loopAlive], metrics }));
+  app.use(
+    healthRoutes({ checks: [databaseReady(pool, await expectedMigration(), log), loopAlive], metrics }),
+  );
   const server = http.createServer(app);
   await new Promise<void>((resolve) => server.listen(config.METRICS_PORT, config.METRICS_HOST, resolve));
   const addr = server.address();

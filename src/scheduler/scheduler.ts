@@ -10,8 +10,8 @@ import type { Metrics } from '../observability/metrics.ts';
 import { isDatabaseUnavailable } from '../errors.ts';
 import { backoffDelayMs, retryPolicyOf } from '../jobs/backoff.ts';
 import { classify, statusAfterAttempt } from '../jobs/stateMachine.ts';
-import { deriveSigningSecret } from '../auth/crypto.ts';
-import { CANCEL_CHANNEL, JOBS_CHANNEL } from '../sql/jobs.ts';
+import { deriveSigningSecret } from '../webhooks/secrets.ts';
+import { CANCEL_CHANNEL, JOBS_CHANNEL } from '../sql/fragments.ts';
 import {
   claimDueJobs,
   dueBacklog,

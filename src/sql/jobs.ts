@@ -2,11 +2,7 @@
 // indistinguishable from a missing one.
 import type { Queryable } from '../db/pool.ts';
 import type { JobStatus } from '../jobs/stateMachine.ts';
-
-/** NOTIFY channel that wakes schedulers; the payload is the job's due time in epoch ms (database clock). */
-export const JOBS_CHANNEL = 'djs_jobs_due';
-/** NOTIFY channel that tells the scheduler holding a job to abort it; the payload is the job id. */
-export const CANCEL_CHANNEL = 'djs_job_cancelled';
+import { CANCEL_CHANNEL, RELEASE_LEASE, WAITING, notifyDue } from './fragments.ts';
 
 export interface JobRow {
   id: string;
@@ -93,7 +89,7 @@ export async function insertJob(db: Queryable, j: NewJob): Promise<JobRow | null
      -- scheduler might otherwise miss send one: a scheduler re-reads the next due time at least
      -- every poll interval anyway.
      SELECT ins.*,
-            (SELECT pg_notify('${JOBS_CHANNEL}', (extract(epoch FROM ins.next_attempt_at) * 1000)::bigint::text)
+            (SELECT ${notifyDue('ins.next_attempt_at')}
               WHERE ins.next_attempt_at <= now() + make_interval(secs => $16::float8 / 1000)) AS notified
        FROM ins`,
     [
@@ -133,7 +129,7 @@ export async function findByIdempotencyKey(
 /** Live jobs of a user, counted up to `cap` (enough to enforce a quota without counting all). */
 export async function countActive(db: Queryable, userId: string, cap: number): Promise<number> {
   const { rows } = await db.query<{ n: number }>(
-    `SELECT (SELECT count(*) FROM (SELECT 1 FROM jobs WHERE user_id = $1 AND status IN ('scheduled', 'retrying') LIMIT $2) w)
+    `SELECT (SELECT count(*) FROM (SELECT 1 FROM jobs WHERE user_id = $1 AND ${WAITING} LIMIT $2) w)
           + (SELECT count(*) FROM jobs WHERE user_id = $1 AND status = 'running') AS n`,
     [userId, cap],
   );
@@ -203,8 +199,7 @@ export async function cancelJob(
     `WITH old AS (
        SELECT id, status FROM jobs WHERE id = $1 AND user_id = $2 FOR UPDATE
      ), upd AS (
-       UPDATE jobs j SET status = 'cancelled', completed_at = now(), updated_at = now(),
-              lease_token = NULL, lease_owner = NULL, lease_expires_at = NULL, heartbeat_at = NULL
+       UPDATE jobs j SET status = 'cancelled', completed_at = now(), updated_at = now(), ${RELEASE_LEASE}
          FROM old WHERE j.id = old.id AND old.status IN ('scheduled', 'running', 'retrying')
        RETURNING j.id
      )
@@ -227,7 +222,7 @@ export async function redriveJob(db: Queryable, userId: string, id: string): Pro
        RETURNING *
      )
      SELECT upd.* FROM upd,
-       LATERAL (SELECT pg_notify('${JOBS_CHANNEL}', (extract(epoch FROM upd.next_attempt_at) * 1000)::bigint::text)) n`,
+       LATERAL (SELECT ${notifyDue('upd.next_attempt_at')}) n`,
     [id, userId],
   );
   return rows[0] ?? null;

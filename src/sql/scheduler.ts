@@ -1,7 +1,7 @@
 // SQL of the scheduler. Every write about an attempt is fenced by its lease token: a row that no
 // longer carries that token (reaped, cancelled) is left alone and the result recorded as such.
 import type { Queryable } from '../db/pool.ts';
-import { JOBS_CHANNEL } from './jobs.ts';
+import { APPLY_VERDICT, RELEASE_LEASE, WAITING, notifyDue, signingVersions } from './fragments.ts';
 
 export interface ClaimedJob {
   id: string;
@@ -38,7 +38,7 @@ export async function claimDueJobs(
      ), candidates AS MATERIALIZED (
        -- Lock only as many rows as we may take; users already at the cap are not candidates.
        SELECT id, user_id, next_attempt_at FROM jobs
-        WHERE status IN ('scheduled', 'retrying') AND next_attempt_at <= now()
+        WHERE ${WAITING} AND next_attempt_at <= now()
           AND user_id NOT IN (SELECT user_id FROM running WHERE n >= $3)
         ORDER BY next_attempt_at
         LIMIT $2
@@ -60,9 +60,7 @@ export async function claimDueJobs(
      RETURNING j.id, j.user_id, j.method, j.url, j.headers, j.body, j.timeout_ms, j.retry_strategy, j.max_attempts,
                j.base_delay_ms, j.max_delay_ms, j.attempts, j.lease_token,
                (extract(epoch FROM clock_timestamp() - greatest(j.next_attempt_at, j.created_at)) * 1000)::float8 AS late_ms,
-               CASE WHEN u.signing_prev_version IS NOT NULL AND u.signing_prev_valid_until > now()
-                    THEN ARRAY[u.signing_key_version, u.signing_prev_version] ELSE ARRAY[u.signing_key_version] END
-                 AS signing_versions`,
+               ${signingVersions('u')} AS signing_versions`,
     values: [p.workerId, p.batch, p.perUserCap, p.leaseMs],
   });
   return rows;
@@ -74,7 +72,7 @@ export async function nextDue(db: Queryable): Promise<{ inMs: number; atMs: numb
     name: 'djs_next_due',
     text: `SELECT (extract(epoch FROM m - clock_timestamp()) * 1000)::float8 AS in_ms,
             (extract(epoch FROM m) * 1000)::float8 AS at_ms
-       FROM (SELECT min(next_attempt_at) AS m FROM jobs WHERE status IN ('scheduled', 'retrying')) t`,
+       FROM (SELECT min(next_attempt_at) AS m FROM jobs WHERE ${WAITING}) t`,
   });
   const r = rows[0];
   return r && r.in_ms !== null && r.at_ms !== null ? { inMs: r.in_ms, atMs: r.at_ms } : null;
@@ -114,21 +112,15 @@ export async function recordAttempts(
     text: `WITH input AS (
        SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::int[], $4::text[], $5::float8[], $6::text[], $7::int[],
                             $8::text[], $9::text[], $10::bool[], $11::float8[], $12::int[], $14::text[])
-         AS t(id, lease, attempt, new_status, delay_ms, outcome, status_code, error, response_body, truncated, started_ago_ms,
+         AS t(id, lease, attempt, status, delay_ms, outcome, status_code, error, response_body, truncated, started_ago_ms,
               duration_ms, encoding)
      ), upd AS (
-       UPDATE jobs j
-          SET status = i.new_status,
-              next_attempt_at = CASE WHEN i.new_status = 'retrying'
-                                     THEN now() + make_interval(secs => i.delay_ms / 1000) ELSE j.next_attempt_at END,
-              completed_at = CASE WHEN i.new_status IN ('succeeded', 'failed') THEN now() END,
-              lease_token = NULL, lease_owner = NULL, lease_expires_at = NULL, heartbeat_at = NULL, updated_at = now()
+       UPDATE jobs j SET ${APPLY_VERDICT}
          FROM input i
         WHERE j.id = i.id AND j.lease_token = i.lease AND j.status = 'running'
        RETURNING j.id, j.status, j.next_attempt_at
      ), wake AS (
-       SELECT pg_notify('${JOBS_CHANNEL}', (extract(epoch FROM min(next_attempt_at)) * 1000)::bigint::text)
-         FROM upd WHERE status = 'retrying' HAVING count(*) > 0
+       SELECT ${notifyDue('min(next_attempt_at)')} FROM upd WHERE status = 'retrying' HAVING count(*) > 0
      ), ins AS (
        INSERT INTO job_executions (job_id, attempt, worker_id, started_at, finished_at, duration_ms, outcome, status_code,
                                    error, response_body, response_truncated, response_body_encoding)
@@ -188,13 +180,13 @@ export async function handBack(db: Queryable, leases: { id: string; leaseToken: 
   if (leases.length === 0) return 0;
   const { rows } = await db.query<{ id: string }>(
     `WITH upd AS (
-       UPDATE jobs j SET status = 'retrying', attempts = j.attempts - 1, next_attempt_at = now(),
-              lease_token = NULL, lease_owner = NULL, lease_expires_at = NULL, heartbeat_at = NULL, updated_at = now()
+       UPDATE jobs j SET status = 'retrying', attempts = j.attempts - 1, next_attempt_at = now(), ${RELEASE_LEASE},
+              updated_at = now()
          FROM unnest($1::uuid[], $2::uuid[]) AS i(id, lease)
         WHERE j.id = i.id AND j.lease_token = i.lease AND j.status = 'running'
        RETURNING j.id
      )
-     SELECT upd.id FROM upd, LATERAL (SELECT pg_notify('${JOBS_CHANNEL}', (extract(epoch FROM now()) * 1000)::bigint::text)) n`,
+     SELECT upd.id FROM upd, LATERAL (SELECT ${notifyDue('now()')}) n`,
     [leases.map((l) => l.id), leases.map((l) => l.leaseToken)],
   );
   return rows.length;
@@ -232,10 +224,7 @@ export async function rescueExpired(
     `WITH input AS (
        SELECT * FROM unnest($1::uuid[], $2::int[], $3::text[], $4::float8[], $5::text[]) AS t(id, attempt, status, delay_ms, owner)
      ), upd AS (
-       UPDATE jobs j SET status = i.status,
-              next_attempt_at = CASE WHEN i.status = 'retrying' THEN now() + make_interval(secs => i.delay_ms / 1000) ELSE j.next_attempt_at END,
-              completed_at = CASE WHEN i.status = 'failed' THEN now() END,
-              lease_token = NULL, lease_owner = NULL, lease_expires_at = NULL, heartbeat_at = NULL, updated_at = now()
+       UPDATE jobs j SET ${APPLY_VERDICT}
          FROM input i WHERE j.id = i.id AND j.status = 'running' AND j.lease_expires_at < now()
        RETURNING j.id, j.heartbeat_at
      ), ins AS (
@@ -244,7 +233,7 @@ export async function rescueExpired(
          FROM input i JOIN upd u ON u.id = i.id
        RETURNING job_id
      ), wake AS (
-       SELECT pg_notify('${JOBS_CHANNEL}', (extract(epoch FROM now()) * 1000)::bigint::text) FROM upd HAVING count(*) > 0
+       SELECT ${notifyDue('now()')} FROM upd HAVING count(*) > 0
      )
      SELECT job_id AS id, (SELECT count(*) FROM wake) AS woke FROM ins`,
     [
@@ -261,7 +250,7 @@ export async function rescueExpired(
 /** Jobs due but not started (for the backlog gauge). */
 export async function dueBacklog(db: Queryable): Promise<number> {
   const { rows } = await db.query<{ n: number }>(
-    `SELECT count(*) AS n FROM jobs WHERE status IN ('scheduled', 'retrying') AND next_attempt_at <= now()`,
+    `SELECT count(*) AS n FROM jobs WHERE ${WAITING} AND next_attempt_at <= now()`,
   );
   return rows[0]!.n;
 }

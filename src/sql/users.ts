@@ -1,5 +1,6 @@
 // SQL for users. Every function takes a Queryable (pool or transaction client).
 import type { Queryable } from '../db/pool.ts';
+import { signingVersions } from './fragments.ts';
 
 export interface UserRow {
   id: string;
@@ -32,29 +33,35 @@ export async function bumpTokenVersion(db: Queryable, id: string): Promise<void>
   await db.query(`UPDATE users SET token_version = token_version + 1 WHERE id = $1`, [id]);
 }
 
+/** The signing key versions that sign now (newest first; the previous one only within its grace). */
+export interface SigningKeys {
+  id: string;
+  versions: number[];
+  previous_valid_until: Date | null;
+}
+
+// Validity is judged on the database clock, like every other deadline.
+const SIGNING_KEYS = `id, ${signingVersions('users')} AS versions, signing_prev_valid_until AS previous_valid_until`;
+
+export async function signingKeys(db: Queryable, id: string): Promise<SigningKeys | null> {
+  const { rows } = await db.query<SigningKeys>(`SELECT ${SIGNING_KEYS} FROM users WHERE id = $1`, [id]);
+  return rows[0] ?? null;
+}
+
 /** Moves to a new signing key version; the previous one stays valid for `graceSeconds`. */
-export async function rotateSigningKey(db: Queryable, id: string, graceSeconds: number): Promise<UserRow> {
-  const { rows } = await db.query<UserRow>(
+export async function rotateSigningKey(
+  db: Queryable,
+  id: string,
+  graceSeconds: number,
+): Promise<SigningKeys> {
+  const { rows } = await db.query<SigningKeys>(
     `UPDATE users
         SET signing_prev_version = signing_key_version,
             signing_prev_valid_until = now() + make_interval(secs => $2),
             signing_key_version = signing_key_version + 1
       WHERE id = $1
-      RETURNING *`,
+      RETURNING ${SIGNING_KEYS}`,
     [id, graceSeconds],
   );
   return rows[0]!;
-}
-
-/** Signing key versions valid now for many users at once (the scheduler signs with each). */
-export async function signingVersionsFor(db: Queryable, userIds: string[]): Promise<Map<string, number[]>> {
-  const { rows } = await db.query<{ id: string; versions: number[] }>(
-    `SELECT id,
-            CASE WHEN signing_prev_version IS NOT NULL AND signing_prev_valid_until > now()
-                 THEN ARRAY[signing_key_version, signing_prev_version]
-                 ELSE ARRAY[signing_key_version] END AS versions
-       FROM users WHERE id = ANY($1::uuid[])`,
-    [userIds],
-  );
-  return new Map(rows.map((r) => [r.id, r.versions]));
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, parseConfig } from '../../src/config.ts';
+import { ConfigError, parseConfig, parseSchedulerConfig } from '../../src/config.ts';
 
 const good = {
   DATABASE_URL: 'postgres://u@localhost:5432/db',
@@ -98,5 +98,10 @@ describe('configuration', () => {
       /MAIL_TRANSPORT=resend requires RESEND_API_KEY/,
     );
     expect(() => parseConfig({ ...good, MAIL_TRANSPORT: 'smtp' })).toThrow(/MAIL_TRANSPORT/);
+  });
+
+  it('the scheduler sends no mail: production without RESEND_API_KEY is fine for it', () => {
+    expect(() => parseConfig({ ...good, NODE_ENV: 'production' })).toThrow(/RESEND_API_KEY/);
+    expect(parseSchedulerConfig({ ...good, NODE_ENV: 'production' }).NODE_ENV).toBe('production');
   });
 });

@@ -3,7 +3,7 @@ import { Router, type Request, type RequestHandler } from 'express';
 import type { AuthService } from '../../auth/service.ts';
 import type { JobsService } from '../../jobs/service.ts';
 import type { Logger } from '../../logger.ts';
-import type { SigningSecrets } from '../../scheduler/secrets.ts';
+import type { SigningSecrets } from '../../webhooks/secrets.ts';
 import { requireJson } from '../middleware.ts';
 import { requireUser } from './auth.ts';
 
