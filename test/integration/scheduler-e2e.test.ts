@@ -6,7 +6,7 @@ import { createTestDb, type TestDb } from '../helpers/db.ts';
 import { createTestApp, sessionFor, type TestApp } from '../helpers/app.ts';
 import { startServer, waitFor, type TestServer } from '../helpers/http.ts';
 import { startScheduler, type TestScheduler } from '../helpers/scheduler.ts';
-import { verifyWebhook } from '../../src/scheduler/signing.ts';
+import { verifyWebhook } from '../../src/webhooks/signing.ts';
 
 let db: TestDb;
 let t: TestApp;

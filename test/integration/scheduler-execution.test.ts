@@ -13,8 +13,8 @@ import {
   startScheduler,
   type TestScheduler,
 } from '../helpers/scheduler.ts';
-import { verifyWebhook } from '../../src/scheduler/signing.ts';
-import { deriveSigningSecret } from '../../src/auth/crypto.ts';
+import { verifyWebhook } from '../../src/webhooks/signing.ts';
+import { deriveSigningSecret } from '../../src/webhooks/secrets.ts';
 import type { LookupFn } from '../../src/scheduler/executor.ts';
 
 let db: TestDb;

@@ -1,7 +1,8 @@
 import crypto from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { sign, verifyWebhook, webhookHeaders } from '../../src/scheduler/signing.ts';
-import { deriveSigningSecret, Sealer, generateToken, hashToken } from '../../src/auth/crypto.ts';
+import { sign, verifyWebhook, webhookHeaders } from '../../src/webhooks/signing.ts';
+import { Sealer, generateToken, hashToken } from '../../src/auth/crypto.ts';
+import { deriveSigningSecret } from '../../src/webhooks/secrets.ts';
 
 // The Standard Webhooks reference test vector.
 const SECRET = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
@@ -67,7 +68,7 @@ describe('secrets', () => {
 
 describe('HMAC implementation', () => {
   it('equals crypto.createHmac for keys of every length class and many messages', async () => {
-    const { hmacSha256 } = await import('../../src/scheduler/signing.ts');
+    const { hmacSha256 } = await import('../../src/webhooks/signing.ts');
     for (const len of [1, 16, 32, 63, 64, 65, 100]) {
       const key = crypto.randomBytes(len);
       const secret = `whsec_${key.toString('base64')}`;
