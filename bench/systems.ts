@@ -83,8 +83,13 @@ export function ours(
       );
       await scheduler.start();
       if (process.env.BENCH_TRACE) {
-        const sch = scheduler;
-        const t = setInterval(() => process.stderr.write(`stuck=${sch.stuckWaits} `), 1000);
+        const t = setInterval(
+          () =>
+            void metrics.stuckWaits
+              .get()
+              .then((m) => process.stderr.write(`stuck=${m.values[0]?.value ?? 0} `)),
+          1000,
+        );
         t.unref();
       }
     },
@@ -103,7 +108,7 @@ export function ours(
         process.stderr.write(
           `\nsent-lateness buckets: ${h.values
             .filter((v) => v.metricName?.endsWith('bucket'))
-            .map((v) => `${v.labels.le}:${v.value}`)
+            .map((v) => `${String((v.labels as Record<string, unknown>).le)}:${v.value}`)
             .join(' ')}\n`,
         );
       }

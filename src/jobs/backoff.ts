@@ -8,6 +8,10 @@ export interface RetryPolicy {
   max_delay_ms: number;
 }
 
+/** The retry policy as the jobs table stores it (one declaration for every row type that carries it). */
+export type { RetryColumns } from '../sql/jobs.ts';
+import type { RetryColumns } from '../sql/jobs.ts';
+
 export const JITTER_RATIO = 0.1;
 
 /** The un-jittered delay before the retry that follows failed attempt number `attempt` (1-based). */
@@ -44,12 +48,7 @@ export function parseRetryAfterMs(value: string | undefined | null, nowMs: numbe
 }
 
 /** The retry policy of a job row. */
-export function retryPolicyOf(row: {
-  retry_strategy: 'linear' | 'exponential';
-  max_attempts: number;
-  base_delay_ms: number;
-  max_delay_ms: number;
-}): RetryPolicy {
+export function retryPolicyOf(row: RetryColumns): RetryPolicy {
   return {
     strategy: row.retry_strategy,
     max_attempts: row.max_attempts,

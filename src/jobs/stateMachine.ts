@@ -5,7 +5,6 @@ export const JOB_STATUSES = ['scheduled', 'running', 'retrying', 'succeeded', 'f
 export type JobStatus = (typeof JOB_STATUSES)[number];
 
 export const TERMINAL: ReadonlySet<JobStatus> = new Set(['succeeded', 'failed', 'cancelled']);
-export const ACTIVE: readonly JobStatus[] = ['scheduled', 'running', 'retrying'];
 
 /** Allowed transitions. `running → retrying` covers retries, reaper rescues and shutdown hand-back. */
 export const TRANSITIONS: Readonly<Record<JobStatus, readonly JobStatus[]>> = {
@@ -51,14 +50,4 @@ export function classify(r: AttemptResult): { outcome: Outcome; retryable: boole
     case 'blocked':
       return { outcome: 'blocked', retryable: false };
   }
-}
-
-/** The job status after an attempt, given the attempts used so far (this one included). */
-export function statusAfterAttempt(
-  c: { outcome: Outcome; retryable: boolean },
-  attempts: number,
-  maxAttempts: number,
-): 'succeeded' | 'retrying' | 'failed' {
-  if (c.outcome === 'succeeded') return 'succeeded';
-  return c.retryable && attempts < maxAttempts ? 'retrying' : 'failed';
 }

@@ -7,20 +7,21 @@ import type { Pool } from '../db/pool.ts';
 import type { Logger } from '../logger.ts';
 import { delay } from '../lib/delay.ts';
 import { deleteFinishedJobs, type FinishedStatus } from '../sql/retention.ts';
+import { runPeriodically } from './periodic.ts';
 
 export interface CleanerOptions {
-  /** Days a finished job is kept, per final status; 0 keeps forever. Default 7 / 30 / 7. */
+  /** Days a finished job is kept, per final status; 0 keeps forever (RETENTION_*_DAYS, default 7 / 30 / 7). */
   retentionDays: Record<FinishedStatus, number>;
-  /** Pause between passes once nothing is left to delete. Default 60 000 ms. */
+  /** Pause between passes once nothing is left to delete (RETENTION_INTERVAL_MS, default 60 000). */
   intervalMs: number;
-  /** Jobs deleted per statement (one short transaction each). Default 1000. */
+  /** Jobs deleted per statement (one short transaction each). Default 1 000. */
   batchSize: number;
   /**
    * Share of wall time the cleaner may spend deleting while it catches up (0 < x ≤ 1): after a batch
    * that took t ms it rests t × (1 / x − 1) ms. Default 0.25.
    */
   dutyCycle: number;
-  /** Jitter source for the first run (tests pass a constant). Default Math.random. */
+  /** Jitter source for the first pass (tests pass a constant). Default Math.random. */
   random?: () => number;
 }
 
@@ -41,7 +42,11 @@ export class Cleaner {
     private readonly pool: Pool,
     private readonly opts: CleanerOptions,
     private readonly log: Logger,
-    private readonly onDeleted: (status: FinishedStatus, n: number) => void = () => {},
+    /** Called after each batch that deleted something, and after each pass with its totals. */
+    private readonly report: {
+      deleted?(status: FinishedStatus, n: number): void;
+      pass?(result: CleanerResult): void;
+    } = {},
   ) {}
 
   /** Deletes everything currently past retention, in batches; returns the counts per status. */
@@ -54,34 +59,27 @@ export class Cleaner {
         const started = performance.now();
         const n = await deleteFinishedJobs(this.pool, status, days, this.opts.batchSize);
         result[status] += n;
-        if (n > 0) this.onDeleted(status, n);
+        if (n > 0) this.report.deleted?.(status, n);
         if (n < this.opts.batchSize) break;
         const took = performance.now() - started;
         await delay(took * (1 / this.opts.dutyCycle - 1), this.abort.signal);
       }
     }
+    if (result.succeeded + result.failed + result.cancelled > 0)
+      this.log.info({ deleted: result }, 'retention cleaner deleted finished jobs');
+    this.report.pass?.(result);
     return result;
   }
 
-  /** Starts the periodic passes; the first comes after a random part of the interval, so replicas started together do not all clean at once. */
+  /** Starts the periodic passes; the first comes at a random point of the interval, so replicas started together do not all clean at once. */
   start(): void {
-    if (this.running) return;
-    const random = this.opts.random ?? Math.random;
-    this.running = (async () => {
-      let wait = random() * this.opts.intervalMs;
-      while (!this.abort.signal.aborted) {
-        await delay(wait, this.abort.signal);
-        if (this.abort.signal.aborted) break;
-        try {
-          const r = await this.runOnce();
-          const total = r.succeeded + r.failed + r.cancelled;
-          if (total > 0) this.log.info({ deleted: r }, 'retention cleaner deleted finished jobs');
-        } catch (err) {
-          this.log.warn({ err: { message: (err as Error).message } }, 'retention pass failed');
-        }
-        wait = this.opts.intervalMs;
-      }
-    })();
+    this.running ??= runPeriodically({
+      intervalMs: this.opts.intervalMs,
+      firstDelayMs: (this.opts.random ?? Math.random)() * this.opts.intervalMs,
+      signal: this.abort.signal,
+      pass: () => this.runOnce(),
+      onError: (err) => this.log.warn({ err: { message: (err as Error).message } }, 'retention pass failed'),
+    });
   }
 
   /** Stops after the statement in flight, if any. */

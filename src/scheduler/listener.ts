@@ -71,10 +71,6 @@ export class Listener {
     }, delay);
   }
 
-  get connected(): boolean {
-    return this.client !== null;
-  }
-
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.retryTimer) clearTimeout(this.retryTimer);

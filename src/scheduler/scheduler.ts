@@ -1,107 +1,190 @@
-// The scheduler: claims due jobs, fires them, records results, heartbeats leases, reaps others'
-// expired leases. Precise firing: it sleeps exactly until the earliest due job (asked of the database,
-// as a delay, so app and database clocks are never compared), is woken early by NOTIFY when a sooner
-// job appears, and falls back to a slow poll if a notification is missed. Bursts are claimed in
-// back-to-back batches.
+// The scheduler: one process's set of services, wired and started/stopped in order.
+//   claimer     takes due jobs and sleeps exactly until the next one (claimer.ts)
+//   dispatcher  fires each job, decides the retry, hands the result on (dispatcher.ts)
+//   completer   writes results in batches, fenced by lease token (completer.ts)
+//   heartbeater renews the leases we hold; aborts requests whose lease was lost (heartbeater.ts)
+//   reaper      takes back other workers' expired leases (reaper.ts)
+//   cleaner     deletes finished jobs past retention (cleaner.ts)
+//   listener    LISTEN for "a job is due" and "a job was cancelled" (listener.ts)
 import crypto from 'node:crypto';
+import type { Gauge } from 'prom-client';
 import type { Pool } from '../db/pool.ts';
 import type { Logger } from '../logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
-import { isDatabaseUnavailable } from '../errors.ts';
-import { backoffDelayMs, retryPolicyOf } from '../jobs/backoff.ts';
-import { classify, statusAfterAttempt } from '../jobs/stateMachine.ts';
-import { deriveSigningSecret } from '../webhooks/secrets.ts';
+import { SigningSecretCache } from '../webhooks/secrets.ts';
 import { CANCEL_CHANNEL, JOBS_CHANNEL } from '../sql/fragments.ts';
-import {
-  claimDueJobs,
-  dueBacklog,
-  handBack,
-  heartbeat,
-  nextDue,
-  type AttemptRecord,
-  type ClaimedJob,
-} from '../sql/scheduler.ts';
-import { Completer } from './completer.ts';
-import type { Executor } from './executor.ts';
-import { Listener } from './listener.ts';
+import { dueBacklog, handBack, type AttemptRecord } from '../sql/scheduler.ts';
+import { Claimer } from './claimer.ts';
 import { Cleaner, DEFAULT_CLEANER_OPTIONS, type CleanerOptions } from './cleaner.ts';
-import { reapExpiredLeases } from './reaper.ts';
+import { Completer } from './completer.ts';
+import { ABORT, Dispatcher } from './dispatcher.ts';
+import { SchedulerEvents } from './events.ts';
+import type { Executor } from './executor.ts';
+import { Heartbeater } from './heartbeater.ts';
+import { Listener } from './listener.ts';
+import { Reaper } from './reaper.ts';
 
+/** Every setting of a scheduler; the services' own option types document each field and default. */
 export interface SchedulerOptions {
+  /** Names this replica in leases and logs (SCHEDULER_WORKER_ID); default a random id. */
   workerId?: string;
+  /** Requests in flight at most (SCHEDULER_CONCURRENCY, default 200). */
   concurrency: number;
+  /** Jobs per claim query (SCHEDULER_BATCH_SIZE, default 100). */
   batchSize: number;
+  /** Running jobs per user across all schedulers (SCHEDULER_USER_MAX_IN_FLIGHT, default 50). */
   perUserCap: number;
+  /** Safety-net poll when no NOTIFY arrives (SCHEDULER_POLL_INTERVAL_MS, default 5 000). */
   pollIntervalMs: number;
+  /** Lease length (SCHEDULER_LEASE_MS, default 30 000). */
   leaseMs: number;
+  /** Lease renewal interval, at most half the lease (SCHEDULER_HEARTBEAT_INTERVAL_MS, default 5 000). */
   heartbeatIntervalMs: number;
+  /** Reaper pass interval (SCHEDULER_REAPER_INTERVAL_MS, default 5 000). */
   reaperIntervalMs: number;
+  /** On stop, how long in-flight requests may finish before they are handed back (default 20 000). */
   shutdownGraceMs: number;
+  /** SECRETS_KEY: derives each user's webhook signing secrets. */
   secretsKey: Buffer;
   /** The retention cleaner's settings; defaults in DEFAULT_CLEANER_OPTIONS. */
   cleaner?: Partial<CleanerOptions>;
-  /** Jitter source for retry delays; tests pass a constant to make schedules exact. */
+  /** Jitter source for retry delays and first runs; tests pass a constant to make schedules exact. */
   random?: () => number;
 }
 
-interface InFlight {
-  job: ClaimedJob;
-  ctl: AbortController;
-}
-
-const ABORT_SHUTDOWN = 'shutdown';
+/** How long stop() waits for the last results to be written. */
+const DRAIN_MS = 5_000;
 
 export class Scheduler {
   readonly workerId: string;
-  private readonly inFlight = new Map<string, InFlight>();
-  private readonly completer: Completer;
-  private readonly listener: Listener;
+  readonly events = new SchedulerEvents();
   readonly cleaner: Cleaner;
-  private stopping = false;
-  private loopDone: Promise<void> | null = null;
-  private wakeUp: (() => void) | null = null;
-  private wakeRequested = false;
-  private sleepTimer: NodeJS.Timeout | null = null;
-  /** Database-clock epoch ms of the job the loop is sleeping towards (null: idle poll). */
-  private sleepingUntilDbMs: number | null = null;
-  private errorBackoffMs = 0;
-  private emptyClaimsWhileDue = 0;
-  /** How often a due job could not be claimed twice in a row (held elsewhere, or its user capped). */
-  stuckWaits = 0;
-  private heartbeatTimer: NodeJS.Timeout | null = null;
-  private reaperTimer: NodeJS.Timeout | null = null;
-  private readonly secretCache = new Map<string, string>();
-  private readonly minClaim: number;
-  /** performance.now() of the last completed loop iteration: the readiness probe checks it moves. */
-  lastLoopAt = performance.now();
+  private readonly claimer: Claimer;
+  private readonly dispatcher: Dispatcher;
+  private readonly completer: Completer;
+  private readonly heartbeater: Heartbeater;
+  private readonly reaper: Reaper;
+  private readonly listener: Listener;
+  private stopping: Promise<void> | null = null;
 
   constructor(
     private readonly pool: Pool,
     databaseUrl: string,
-    private readonly executor: Executor,
+    executor: Executor,
     private readonly opts: SchedulerOptions,
     private readonly log: Logger,
     private readonly metrics: Metrics,
   ) {
+    const { events } = this;
     this.workerId = opts.workerId ?? `scheduler-${crypto.randomBytes(4).toString('hex')}`;
-    this.minClaim = Math.max(1, Math.floor(Math.min(opts.batchSize, opts.concurrency) / 4));
     this.completer = new Completer(pool, this.workerId, log, {
-      onFallback: () => this.metrics.resultFallbacks.inc(),
+      onFallback: () => metrics.resultFallbacks.inc(),
       onRecorded: (rec, recorded) => this.onRecorded(rec, recorded),
     });
+    this.dispatcher = new Dispatcher({
+      executor,
+      completer: this.completer,
+      secrets: new SigningSecretCache(opts.secretsKey),
+      metrics,
+      log,
+      random: opts.random,
+      // The claimer waits for minClaim free slots when saturated; this is the moment it has them.
+      onSettled: (n) => {
+        if (opts.concurrency - n === this.claimer.minClaim) this.claimer.wake();
+      },
+    });
+    this.claimer = new Claimer(
+      {
+        workerId: this.workerId,
+        concurrency: opts.concurrency,
+        batchSize: opts.batchSize,
+        perUserCap: opts.perUserCap,
+        leaseMs: opts.leaseMs,
+        pollIntervalMs: opts.pollIntervalMs,
+      },
+      {
+        pool,
+        log,
+        metrics,
+        events,
+        inFlight: () => this.dispatcher.size,
+        dispatch: (job, claimedAt) => this.dispatcher.dispatch(job, claimedAt),
+      },
+    );
+    this.heartbeater = new Heartbeater(
+      { intervalMs: opts.heartbeatIntervalMs, leaseMs: opts.leaseMs },
+      {
+        pool,
+        log,
+        events,
+        // Unwritten results keep their lease too: the job is still ours until the write lands.
+        leases: () => [...this.dispatcher.leases(), ...this.completer.pendingLeases()],
+        onLost: (l) => {
+          if (this.dispatcher.abort(l.id, ABORT.leaseLost, l.leaseToken))
+            log.info({ job_id: l.id }, 'lease lost (cancelled or reaped); aborting the request');
+        },
+      },
+    );
+    this.reaper = new Reaper(
+      { intervalMs: opts.reaperIntervalMs, random: opts.random },
+      { pool, log, metrics, events },
+    );
     this.cleaner = new Cleaner(
       pool,
       { ...DEFAULT_CLEANER_OPTIONS, random: opts.random, ...opts.cleaner },
       log,
-      (status, n) => this.metrics.retentionDeleted.inc({ status }, n),
+      {
+        deleted: (status, n) => metrics.retentionDeleted.inc({ status }, n),
+        pass: (deleted) => events.emit('cleaned', { deleted }),
+      },
     );
     this.listener = new Listener(
       databaseUrl,
       [JOBS_CHANNEL, CANCEL_CHANNEL],
       (channel, payload) => this.onNotification(channel, payload),
-      () => this.wake(),
+      // After a (re)connect anything notified meanwhile was missed: look again.
+      () => this.claimer.wake(),
       log,
     );
+    measureOnScrape(metrics.backlog, () => dueBacklog(pool));
+  }
+
+  /** Starts every service. */
+  async start(): Promise<void> {
+    await this.listener.start();
+    this.claimer.start();
+    this.heartbeater.start();
+    this.reaper.start();
+    this.cleaner.start();
+    this.log.info({ worker_id: this.workerId, concurrency: this.opts.concurrency }, 'scheduler started');
+  }
+
+  get inFlightCount(): number {
+    return this.dispatcher.size;
+  }
+
+  /** performance.now() of the claim loop's last iteration (the readiness probe checks it moves). */
+  get lastLoopAt(): number {
+    return this.claimer.lastLoopAt;
+  }
+
+  /** One heartbeat now (tests; the heartbeater also runs on its own). */
+  heartbeatOnce(): Promise<{ held: number; lost: number }> {
+    return this.heartbeater.beatOnce();
+  }
+
+  /** One reaper pass now (tests; the reaper also runs on its own). */
+  reapOnce(): Promise<{ rescued: number }> {
+    return this.reaper.runOnce();
+  }
+
+  private onNotification(channel: string, payload: string): void {
+    if (channel === CANCEL_CHANNEL) {
+      if (this.dispatcher.abort(payload, ABORT.cancelled))
+        this.log.debug({ job_id: payload }, 'job cancelled while running; aborting its request');
+      return;
+    }
+    this.claimer.onDue(Number(payload));
   }
 
   private onRecorded(rec: AttemptRecord, recorded: string): void {
@@ -122,275 +205,26 @@ export class Scheduler {
     else this.log.warn({ ...line, error: rec.error?.slice(0, 200) }, 'attempt did not succeed');
   }
 
-  /** Starts claiming, heartbeating and reaping. */
-  async start(): Promise<void> {
-    await this.listener.start();
-    this.loopDone = this.loop();
-    this.scheduleHeartbeat();
-    this.scheduleReaper(0);
-    this.cleaner.start();
-    this.log.info({ worker_id: this.workerId, concurrency: this.opts.concurrency }, 'scheduler started');
-  }
-
-  get inFlightCount(): number {
-    return this.inFlight.size;
-  }
-
-  private onNotification(channel: string, payload: string): void {
-    if (channel === CANCEL_CHANNEL) {
-      const f = this.inFlight.get(payload);
-      if (f) {
-        this.log.debug({ job_id: payload }, 'job cancelled while running; aborting its request');
-        f.ctl.abort('cancelled');
-      }
-      return;
-    }
-    // Only a job due before the one we sleep towards changes anything.
-    const at = Number(payload);
-    if (this.sleepingUntilDbMs === null || !Number.isFinite(at) || at < this.sleepingUntilDbMs) this.wake();
-  }
-
-  private wake(): void {
-    this.wakeRequested = true;
-    if (this.sleepTimer) clearTimeout(this.sleepTimer);
-    this.sleepTimer = null;
-    const w = this.wakeUp;
-    this.wakeUp = null;
-    w?.();
-  }
-
-  private sleep(ms: number): Promise<void> {
-    if (this.wakeRequested || this.stopping) return Promise.resolve();
-    return new Promise((resolve) => {
-      this.wakeUp = resolve;
-      this.sleepTimer = setTimeout(
-        () => {
-          this.sleepTimer = null;
-          this.wakeUp = null;
-          resolve();
-        },
-        Math.max(0, Math.ceil(ms)),
-      );
-    });
-  }
-
-  private async loop(): Promise<void> {
-    while (!this.stopping) {
-      this.wakeRequested = false;
-      this.sleepingUntilDbMs = null;
-      let delay = this.opts.pollIntervalMs;
-      const free = this.opts.concurrency - this.inFlight.size;
-      // When saturated, refill in batches rather than one claim per finished request: a claim costs
-      // about the same for 1 row as for 50.
-      if (free >= this.minClaim || (free > 0 && this.inFlight.size < this.minClaim)) {
-        try {
-          const want = Math.min(free, this.opts.batchSize);
-          const jobs = await claimDueJobs(this.pool, {
-            workerId: this.workerId,
-            batch: want,
-            perUserCap: this.opts.perUserCap,
-            leaseMs: this.opts.leaseMs,
-          });
-          const claimedAt = performance.now();
-          this.errorBackoffMs = 0;
-          for (const job of jobs) this.dispatch(job, claimedAt);
-          this.lastLoopAt = performance.now();
-          // Got some: more may be due (or a user near the cap left slots for others): claim again at once.
-          if (jobs.length > 0) {
-            this.emptyClaimsWhileDue = 0;
-            continue;
-          }
-          if (this.stopping) break;
-          const next = await nextDue(this.pool);
-          if (next) {
-            if (next.inMs <= 0) {
-              // A job is due that the claim did not take. Usually it just became due between the
-              // claim and this query (at hundreds of jobs/s one always has): claim again at once.
-              // If that also comes back empty, it is held by another scheduler or its user is at
-              // the cap: look again in 50 ms.
-              this.emptyClaimsWhileDue++;
-              if (this.emptyClaimsWhileDue === 1) continue;
-              delay = Math.min(50, this.opts.pollIntervalMs);
-              this.stuckWaits++;
-            } else {
-              this.emptyClaimsWhileDue = 0;
-              delay = Math.min(next.inMs, this.opts.pollIntervalMs);
-              this.sleepingUntilDbMs = next.atMs;
-            }
-          } else {
-            this.emptyClaimsWhileDue = 0;
-          }
-        } catch (err) {
-          this.errorBackoffMs = Math.min(Math.max(this.errorBackoffMs * 2, 100), 5_000);
-          delay = this.errorBackoffMs;
-          const level = isDatabaseUnavailable(err) ? 'warn' : 'error';
-          this.log[level](
-            { err: { message: (err as Error).message }, retry_in_ms: delay },
-            'claim failed; backing off',
-          );
-        }
-      }
-      this.lastLoopAt = performance.now();
-      await this.sleep(delay);
-    }
-  }
-
-  private secretsFor(job: ClaimedJob): string[] {
-    return job.signing_versions.map((v) => {
-      const key = `${job.user_id}:${v}`;
-      let s = this.secretCache.get(key);
-      if (!s) {
-        if (this.secretCache.size > 10_000) this.secretCache.clear();
-        s = deriveSigningSecret(this.opts.secretsKey, job.user_id, v);
-        this.secretCache.set(key, s);
-      }
-      return s;
-    });
-  }
-
-  private dispatch(job: ClaimedJob, claimedAt: number): void {
-    const ctl = new AbortController();
-    this.inFlight.set(job.id, { job, ctl });
-    this.metrics.inFlight.set(this.inFlight.size);
-    const startedAt = performance.now();
-    void this.executor
-      .execute(
-        {
-          webhookId: job.id,
-          method: job.method,
-          url: job.url,
-          headers: job.headers,
-          body: job.body,
-          timeoutMs: job.timeout_ms,
-          secrets: this.secretsFor(job),
-        },
-        ctl.signal,
-      )
-      .then((r) => {
-        this.metrics.fireLateness.observe(Math.max(0, job.late_ms + (r.sentAt - claimedAt)) / 1000);
-        if (r.result.kind === 'aborted' && r.result.reason === ABORT_SHUTDOWN) return; // handed back by stop()
-        this.metrics.executionDuration.observe(r.durationMs / 1000);
-        const c =
-          r.result.kind === 'aborted'
-            ? { outcome: 'cancelled' as const, retryable: false }
-            : classify(r.result);
-        const newStatus = statusAfterAttempt(c, job.attempts, job.max_attempts);
-        let retryDelayMs: number | null = null;
-        if (newStatus === 'retrying') {
-          const policy = retryPolicyOf(job);
-          retryDelayMs =
-            r.retryAfterMs !== null
-              ? Math.min(r.retryAfterMs, policy.max_delay_ms)
-              : backoffDelayMs(policy, job.attempts, this.opts.random);
-        }
-        this.completer.push({
-          id: job.id,
-          leaseToken: job.lease_token,
-          attempt: job.attempts,
-          newStatus,
-          retryDelayMs,
-          outcome: c.outcome,
-          statusCode: r.statusCode,
-          error: r.error,
-          responseBody: r.responseBody,
-          responseEncoding: r.responseEncoding,
-          responseTruncated: r.responseTruncated,
-          startedAgoMs: performance.now() - startedAt,
-          durationMs: r.durationMs,
-        });
-      })
-      .catch((err: unknown) => this.log.error({ err, job_id: job.id }, 'unexpected executor failure'))
-      .finally(() => {
-        this.inFlight.delete(job.id);
-        this.metrics.inFlight.set(this.inFlight.size);
-        // The loop waits for minClaim free slots when saturated; this is the moment it has them.
-        if (this.opts.concurrency - this.inFlight.size === this.minClaim && !this.stopping) this.wake();
-      });
-  }
-
-  private scheduleHeartbeat(): void {
-    this.heartbeatTimer = setTimeout(() => {
-      void this.heartbeatOnce().finally(() => {
-        if (!this.stopping) this.scheduleHeartbeat();
-      });
-    }, this.opts.heartbeatIntervalMs);
-  }
-
-  /** One batched heartbeat for every lease we hold; requests whose lease is gone are aborted. */
-  async heartbeatOnce(): Promise<void> {
-    const leases = [
-      ...[...this.inFlight.values()].map((f) => ({ id: f.job.id, leaseToken: f.job.lease_token })),
-      ...this.completer.pendingLeases(),
-    ];
-    if (leases.length === 0) return;
-    try {
-      const held = await heartbeat(this.pool, leases, this.opts.leaseMs);
-      for (const l of leases) {
-        const f = this.inFlight.get(l.id);
-        if (!held.has(l.id) && f && f.job.lease_token === l.leaseToken) {
-          this.log.info({ job_id: l.id }, 'lease lost (cancelled or reaped); aborting the request');
-          f.ctl.abort('lease lost');
-        }
-      }
-    } catch (err) {
-      this.log.warn({ err: { message: (err as Error).message } }, 'heartbeat failed');
-    }
-  }
-
-  private scheduleReaper(delay: number): void {
-    this.reaperTimer = setTimeout(() => {
-      void this.reapOnce().finally(() => {
-        if (!this.stopping) this.scheduleReaper(this.opts.reaperIntervalMs);
-      });
-    }, delay);
-  }
-
-  /** One reaper pass plus the backlog gauge. */
-  async reapOnce(): Promise<number> {
-    try {
-      const rescued = await reapExpiredLeases(this.pool, this.opts.random);
-      if (rescued > 0) {
-        this.metrics.reaperRescues.inc(rescued);
-        this.log.warn({ rescued }, 'reaper rescued jobs with expired leases');
-      }
-      this.metrics.backlog.set(await dueBacklog(this.pool));
-      return rescued;
-    } catch (err) {
-      this.log.warn({ err: { message: (err as Error).message } }, 'reaper pass failed');
-      return 0;
-    }
-  }
-
   /**
-   * Graceful stop: claim nothing more, let in-flight requests finish within the grace period, abort
-   * the rest and hand them back (due now, attempt not counted), write pending results.
+   * Graceful stop: claim nothing more, let in-flight requests finish within the grace period (their
+   * leases still renewed), abort the rest and hand them back (due now, attempt not counted), write
+   * pending results.
    */
-  async stop(graceMs = this.opts.shutdownGraceMs): Promise<void> {
-    if (this.stopping) return;
-    this.stopping = true;
-    this.wake();
-    await this.loopDone;
-    if (this.heartbeatTimer) clearTimeout(this.heartbeatTimer);
-    if (this.reaperTimer) clearTimeout(this.reaperTimer);
-    await this.cleaner.stop();
-    const deadline = performance.now() + graceMs;
-    // Keep leases alive while we wait for the stragglers.
-    let lastBeat = performance.now();
-    while (this.inFlight.size > 0 && performance.now() < deadline) {
-      await new Promise((r) => setTimeout(r, Math.min(50, Math.max(1, deadline - performance.now()))));
-      if (performance.now() - lastBeat > this.opts.heartbeatIntervalMs) {
-        await this.heartbeatOnce();
-        lastBeat = performance.now();
-      }
-    }
-    const unfinished = [...this.inFlight.values()];
-    for (const f of unfinished) f.ctl.abort(ABORT_SHUTDOWN);
+  stop(graceMs = this.opts.shutdownGraceMs): Promise<void> {
+    this.stopping ??= this.doStop(graceMs);
+    return this.stopping;
+  }
+
+  private async doStop(graceMs: number): Promise<void> {
+    await Promise.all([this.claimer.stop(), this.reaper.stop(), this.cleaner.stop()]);
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.dispatcher.settled(), new Promise((r) => (timer = setTimeout(r, graceMs)))]);
+    clearTimeout(timer);
+    await this.heartbeater.stop();
+    const unfinished = this.dispatcher.abortAll(ABORT.shutdown);
     if (unfinished.length) {
       try {
-        const n = await handBack(
-          this.pool,
-          unfinished.map((f) => ({ id: f.job.id, leaseToken: f.job.lease_token })),
-        );
+        const n = await handBack(this.pool, unfinished);
         this.log.info({ handed_back: n }, 'handed unfinished jobs back');
       } catch (err) {
         this.log.warn(
@@ -399,10 +233,25 @@ export class Scheduler {
         );
       }
     }
-    while (this.inFlight.size > 0) await new Promise((r) => setTimeout(r, 5));
-    await this.completer.drain(5_000);
+    await this.dispatcher.settled();
+    await this.completer.drain(DRAIN_MS);
     this.completer.stop();
     await this.listener.stop();
     this.log.info({ worker_id: this.workerId }, 'scheduler stopped');
   }
+}
+
+/**
+ * Makes `gauge` measure itself when Prometheus scrapes (prom-client calls a metric's `collect` on
+ * every read), instead of a timer of its own querying whether anyone looks or not. A failed
+ * measurement keeps the last value.
+ */
+function measureOnScrape(gauge: Gauge, measure: () => Promise<number>): void {
+  (gauge as unknown as { collect: () => Promise<void> }).collect = async () => {
+    try {
+      gauge.set(await measure());
+    } catch {
+      // database unavailable: the last value stands; readiness reports the outage
+    }
+  };
 }

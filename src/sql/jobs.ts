@@ -1,10 +1,19 @@
 // SQL for the jobs API. Every query is scoped to the calling user in SQL, so another user's job is
 // indistinguishable from a missing one.
 import type { Queryable } from '../db/pool.ts';
-import type { JobStatus } from '../jobs/stateMachine.ts';
+import type { JobStatus, Outcome } from '../jobs/stateMachine.ts';
+import type { RetryPolicy } from '../jobs/backoff.ts';
 import { CANCEL_CHANNEL, RELEASE_LEASE, WAITING, notifyDue } from './fragments.ts';
 
-export interface JobRow {
+/** The retry policy columns of a job row. */
+export interface RetryColumns {
+  retry_strategy: 'linear' | 'exponential';
+  max_attempts: number;
+  base_delay_ms: number;
+  max_delay_ms: number;
+}
+
+export interface JobRow extends RetryColumns {
   id: string;
   seq: number;
   user_id: string;
@@ -16,10 +25,6 @@ export interface JobRow {
   fire_at: Date;
   next_attempt_at: Date;
   timeout_ms: number;
-  retry_strategy: 'linear' | 'exponential';
-  max_attempts: number;
-  base_delay_ms: number;
-  max_delay_ms: number;
   status: JobStatus;
   attempts: number;
   idempotency_key: string | null;
@@ -36,7 +41,7 @@ export interface ExecutionRow {
   started_at: Date | null;
   finished_at: Date;
   duration_ms: number | null;
-  outcome: string;
+  outcome: Outcome;
   status_code: number | null;
   error: string | null;
   response_body: string | null;
@@ -62,7 +67,7 @@ export interface NewJob {
   fireAt: Date | null; // null: now + delaySeconds
   delaySeconds: number;
   timeoutMs: number;
-  retry: { strategy: string; max_attempts: number; base_delay_ms: number; max_delay_ms: number };
+  retry: RetryPolicy;
   idempotencyKey: string | null;
   requestHash: Buffer | null;
   /** Wake the schedulers only for a job due within this many ms (their poll finds later ones). */

@@ -1,9 +1,16 @@
 // SQL of the scheduler. Every write about an attempt is fenced by its lease token: a row that no
 // longer carries that token (reaped, cancelled) is left alone and the result recorded as such.
 import type { Queryable } from '../db/pool.ts';
+import type { Outcome } from '../jobs/stateMachine.ts';
+import type { RetryColumns } from './jobs.ts';
 import { APPLY_VERDICT, RELEASE_LEASE, WAITING, notifyDue, signingVersions } from './fragments.ts';
 
-export interface ClaimedJob {
+/** One array per key, in the given order: rows turned into the parallel arrays that `unnest()` takes. */
+function columns<T, K extends keyof T>(rows: T[], keys: K[]): T[K][][] {
+  return keys.map((k) => rows.map((r) => r[k]));
+}
+
+export interface ClaimedJob extends RetryColumns {
   id: string;
   user_id: string;
   method: string;
@@ -11,10 +18,6 @@ export interface ClaimedJob {
   headers: Record<string, string>;
   body: string | null;
   timeout_ms: number;
-  retry_strategy: 'linear' | 'exponential';
-  max_attempts: number;
-  base_delay_ms: number;
-  max_delay_ms: number;
   attempts: number;
   lease_token: string;
   /** Milliseconds the attempt was already late when the claim returned it (database clock). */
@@ -84,7 +87,7 @@ export interface AttemptRecord {
   attempt: number;
   newStatus: 'succeeded' | 'retrying' | 'failed';
   retryDelayMs: number | null;
-  outcome: string;
+  outcome: Outcome;
   statusCode: number | null;
   error: string | null;
   responseBody: string | null;
@@ -104,14 +107,13 @@ export async function recordAttempts(
   db: Queryable,
   workerId: string,
   recs: AttemptRecord[],
-): Promise<Map<string, string>> {
+): Promise<Map<string, Outcome>> {
   if (recs.length === 0) return new Map();
-  const col = <T>(f: (r: AttemptRecord) => T) => recs.map(f);
-  const { rows } = await db.query<{ job_id: string; outcome: string }>({
+  const { rows } = await db.query<{ job_id: string; outcome: Outcome }>({
     name: 'djs_record',
     text: `WITH input AS (
-       SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::int[], $4::text[], $5::float8[], $6::text[], $7::int[],
-                            $8::text[], $9::text[], $10::bool[], $11::float8[], $12::int[], $14::text[])
+       SELECT * FROM unnest($2::uuid[], $3::uuid[], $4::int[], $5::text[], $6::float8[], $7::text[], $8::int[],
+                            $9::text[], $10::text[], $11::bool[], $12::float8[], $13::int[], $14::text[])
          AS t(id, lease, attempt, status, delay_ms, outcome, status_code, error, response_body, truncated, started_ago_ms,
               duration_ms, encoding)
      ), upd AS (
@@ -124,7 +126,7 @@ export async function recordAttempts(
      ), ins AS (
        INSERT INTO job_executions (job_id, attempt, worker_id, started_at, finished_at, duration_ms, outcome, status_code,
                                    error, response_body, response_truncated, response_body_encoding)
-       SELECT i.id, i.attempt, $13, now() - make_interval(secs => i.started_ago_ms / 1000), now(), i.duration_ms,
+       SELECT i.id, i.attempt, $1, now() - make_interval(secs => i.started_ago_ms / 1000), now(), i.duration_ms,
               -- IN (a hashed subplan), not a join on the CTE: the planner thinks upd has one row and
               -- would nest-loop over it, quadratic in the batch size.
               CASE WHEN i.id IN (SELECT id FROM upd) THEN i.outcome
@@ -138,20 +140,22 @@ export async function recordAttempts(
      -- Referenced in the select list so the planner cannot drop the NOTIFY (an unused LEFT JOIN would be removed).
      SELECT ins.job_id, ins.outcome, (SELECT count(*) FROM wake) AS woke FROM ins`,
     values: [
-      col((r) => r.id),
-      col((r) => r.leaseToken),
-      col((r) => r.attempt),
-      col((r) => r.newStatus),
-      col((r) => r.retryDelayMs),
-      col((r) => r.outcome),
-      col((r) => r.statusCode),
-      col((r) => r.error),
-      col((r) => r.responseBody),
-      col((r) => r.responseTruncated),
-      col((r) => r.startedAgoMs),
-      col((r) => r.durationMs),
       workerId,
-      col((r) => r.responseEncoding),
+      ...columns(recs, [
+        'id',
+        'leaseToken',
+        'attempt',
+        'newStatus',
+        'retryDelayMs',
+        'outcome',
+        'statusCode',
+        'error',
+        'responseBody',
+        'responseTruncated',
+        'startedAgoMs',
+        'durationMs',
+        'responseEncoding',
+      ]),
     ],
   });
   return new Map(rows.map((r) => [r.job_id, r.outcome]));
@@ -170,7 +174,7 @@ export async function heartbeat(
        FROM unnest($1::uuid[], $2::uuid[]) AS i(id, lease)
       WHERE j.id = i.id AND j.lease_token = i.lease AND j.status = 'running'
      RETURNING j.id`,
-    values: [leases.map((l) => l.id), leases.map((l) => l.leaseToken), leaseMs],
+    values: [...columns(leases, ['id', 'leaseToken']), leaseMs],
   });
   return new Set(rows.map((r) => r.id));
 }
@@ -187,18 +191,14 @@ export async function handBack(db: Queryable, leases: { id: string; leaseToken: 
        RETURNING j.id
      )
      SELECT upd.id FROM upd, LATERAL (SELECT ${notifyDue('now()')}) n`,
-    [leases.map((l) => l.id), leases.map((l) => l.leaseToken)],
+    columns(leases, ['id', 'leaseToken']),
   );
   return rows.length;
 }
 
-export interface ExpiredLease {
+export interface ExpiredLease extends RetryColumns {
   id: string;
   attempts: number;
-  max_attempts: number;
-  retry_strategy: 'linear' | 'exponential';
-  base_delay_ms: number;
-  max_delay_ms: number;
   lease_owner: string;
   heartbeat_at: Date | null;
 }
@@ -217,7 +217,13 @@ export async function lockExpiredLeases(db: Queryable, limit: number): Promise<E
 /** Applies the reaper's decisions (retrying after a delay, or failed) and records `lost` executions. */
 export async function rescueExpired(
   db: Queryable,
-  decisions: { id: string; attempt: number; status: 'retrying' | 'failed'; delayMs: number; owner: string }[],
+  decisions: {
+    id: string;
+    attempt: number;
+    status: 'succeeded' | 'retrying' | 'failed';
+    delayMs: number | null;
+    owner: string;
+  }[],
 ): Promise<number> {
   if (decisions.length === 0) return 0;
   const { rows } = await db.query<{ id: string }>(
@@ -236,13 +242,7 @@ export async function rescueExpired(
        SELECT ${notifyDue('now()')} FROM upd HAVING count(*) > 0
      )
      SELECT job_id AS id, (SELECT count(*) FROM wake) AS woke FROM ins`,
-    [
-      decisions.map((d) => d.id),
-      decisions.map((d) => d.attempt),
-      decisions.map((d) => d.status),
-      decisions.map((d) => d.delayMs),
-      decisions.map((d) => d.owner),
-    ],
+    columns(decisions, ['id', 'attempt', 'status', 'delayMs', 'owner']),
   );
   return rows.length;
 }

@@ -43,3 +43,29 @@ export class SigningSecrets {
     };
   }
 }
+
+/**
+ * The scheduler's per-process cache of derived secrets: deriving costs an HKDF and an HMAC, and the
+ * same few users' secrets sign thousands of deliveries. Bounded; cleared when full.
+ */
+export class SigningSecretCache {
+  private readonly cache = new Map<string, string>();
+  constructor(
+    private readonly master: Buffer,
+    private readonly maxEntries = 10_000,
+  ) {}
+
+  /** The secrets for these key versions of the user, in the order given. */
+  secretsFor(userId: string, versions: number[]): string[] {
+    return versions.map((v) => {
+      const key = `${userId}:${v}`;
+      let s = this.cache.get(key);
+      if (!s) {
+        if (this.cache.size >= this.maxEntries) this.cache.clear();
+        s = deriveSigningSecret(this.master, userId, v);
+        this.cache.set(key, s);
+      }
+      return s;
+    });
+  }
+}

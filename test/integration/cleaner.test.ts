@@ -80,7 +80,7 @@ describe('retention cleaner', () => {
         db.pool,
         { ...DEFAULT_CLEANER_OPTIONS, batchSize: 4, dutyCycle: 1, random: () => 0 },
         silentLogger,
-        (_s, n) => deleted.push(n),
+        { deleted: (_s, n) => deleted.push(n) },
       );
     const [a, b] = await Promise.all([mk().runOnce(), mk().runOnce()]);
     expect(a.succeeded + b.succeeded).toBe(45);
@@ -115,7 +115,7 @@ describe('retention cleaner', () => {
       db.pool,
       { ...DEFAULT_CLEANER_OPTIONS, intervalMs: 60_000, random: () => 0 },
       silentLogger,
-      (_s, n) => passes.push(n),
+      { deleted: (_s, n) => passes.push(n) },
     );
     c.start();
     const t0 = performance.now();

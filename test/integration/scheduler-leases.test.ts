@@ -105,6 +105,8 @@ describe('leases', () => {
       job.id,
     ]);
     const b = await scheduler({ reaperIntervalMs: 60_000 });
+    // The reaper's first pass is jittered over its interval: run one now, as the timer would.
+    await b.scheduler.reapOnce();
     await waitFor(
       async () => (await jobState(db, job.id)).status === 'retrying',
       "B's reaper to rescue the job",
@@ -131,6 +133,7 @@ describe('leases', () => {
       [job.id],
     );
     const s = await scheduler({ reaperIntervalMs: 60_000 });
+    await s.scheduler.reapOnce(); // the first timed pass is jittered over the interval
     await waitFor(async () => (await jobState(db, job.id)).status === 'failed', 'reaper to fail the job');
     const [ex] = await executionsOf(db, job.id);
     expect(ex).toMatchObject({ attempt: 1, outcome: 'lost' });

@@ -4,7 +4,6 @@ import {
   canTransition,
   classify,
   JOB_STATUSES,
-  statusAfterAttempt,
   TERMINAL,
   TRANSITIONS,
   type JobStatus,
@@ -60,12 +59,5 @@ describe('attempt classification', () => {
     expect(classify({ kind: 'network_error' })).toEqual({ outcome: 'network_error', retryable: true });
     expect(classify({ kind: 'blocked' })).toEqual({ outcome: 'blocked', retryable: false });
     expect(classify({ kind: 'invalid_response' })).toEqual({ outcome: 'failed', retryable: true });
-  });
-  it('retries until attempts are exhausted, then fails', () => {
-    const c = { outcome: 'timeout' as const, retryable: true };
-    expect(statusAfterAttempt(c, 1, 3)).toBe('retrying');
-    expect(statusAfterAttempt(c, 3, 3)).toBe('failed');
-    expect(statusAfterAttempt({ outcome: 'blocked', retryable: false }, 1, 3)).toBe('failed');
-    expect(statusAfterAttempt({ outcome: 'succeeded', retryable: false }, 3, 3)).toBe('succeeded');
   });
 });

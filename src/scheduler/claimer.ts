@@ -1,0 +1,146 @@
+// The claim loop: takes due jobs (FOR UPDATE SKIP LOCKED, see sql/scheduler.ts) and hands them to
+// the dispatcher, then sleeps exactly until the next due job — asked of the database as a delay, so
+// app and database clocks are never compared. NOTIFY wakes it early for a sooner job, a freed slot
+// wakes it when saturated, and the poll interval is only the safety net. Bursts are claimed in
+// back-to-back batches.
+import type { Pool } from '../db/pool.ts';
+import type { Logger } from '../logger.ts';
+import type { Metrics } from '../observability/metrics.ts';
+import { isDatabaseUnavailable } from '../errors.ts';
+import { claimDueJobs, nextDue, type ClaimedJob } from '../sql/scheduler.ts';
+import type { SchedulerEvents } from './events.ts';
+import { WakeableSleep } from './wakeableSleep.ts';
+
+export interface ClaimerOptions {
+  /** Names this scheduler in the leases it takes (SCHEDULER_WORKER_ID; default a random id). */
+  workerId: string;
+  /** Requests in flight at most (SCHEDULER_CONCURRENCY, default 200). */
+  concurrency: number;
+  /** Jobs per claim query at most (SCHEDULER_BATCH_SIZE, default 100). */
+  batchSize: number;
+  /** Running jobs per user across all schedulers (SCHEDULER_USER_MAX_IN_FLIGHT, default 50). */
+  perUserCap: number;
+  /** Lease length given to each claimed job (SCHEDULER_LEASE_MS, default 30 000). */
+  leaseMs: number;
+  /** Longest sleep when no NOTIFY arrives: the safety net (SCHEDULER_POLL_INTERVAL_MS, default 5 000). */
+  pollIntervalMs: number;
+}
+
+export interface ClaimerDeps {
+  pool: Pool;
+  log: Logger;
+  metrics: Metrics;
+  events: SchedulerEvents;
+  /** Requests this process has in flight now. */
+  inFlight(): number;
+  /** Starts one claimed job; `claimedAt` is performance.now() when the claim returned. */
+  dispatch(job: ClaimedJob, claimedAt: number): void;
+}
+
+/** How long to wait before looking again when a due job could not be claimed twice in a row. */
+const STUCK_RETRY_MS = 50;
+
+export class Claimer {
+  /** Refill in batches when saturated: a claim costs about the same for 1 row as for 50. */
+  readonly minClaim: number;
+  /** performance.now() of the last finished iteration: readiness checks that it moves. */
+  lastLoopAt = performance.now();
+  private readonly sleeper = new WakeableSleep();
+  private readonly abort = new AbortController();
+  private running: Promise<void> | null = null;
+  /** Database-clock epoch ms of the job the loop sleeps towards (null: none known, any NOTIFY wakes). */
+  private sleepingUntilDbMs: number | null = null;
+  private errorBackoffMs = 0;
+  private emptyClaimsWhileDue = 0;
+
+  constructor(
+    private readonly opts: ClaimerOptions,
+    private readonly deps: ClaimerDeps,
+  ) {
+    this.minClaim = Math.max(1, Math.floor(Math.min(opts.batchSize, opts.concurrency) / 4));
+  }
+
+  /** One step: claims if there is room, dispatches what it got; returns the ms to wait before the next (0: at once). */
+  async claimOnce(): Promise<number> {
+    const { opts, deps } = this;
+    this.sleepingUntilDbMs = null;
+    const inFlight = deps.inFlight();
+    const free = opts.concurrency - inFlight;
+    // Saturated: wait for minClaim free slots (the dispatcher wakes us), unless nearly idle.
+    if (free < this.minClaim && !(free > 0 && inFlight < this.minClaim)) return opts.pollIntervalMs;
+    const jobs = await claimDueJobs(deps.pool, {
+      workerId: opts.workerId,
+      batch: Math.min(free, opts.batchSize),
+      perUserCap: opts.perUserCap,
+      leaseMs: opts.leaseMs,
+    });
+    const claimedAt = performance.now();
+    for (const job of jobs) deps.dispatch(job, claimedAt);
+    deps.events.emit('claimed', { count: jobs.length });
+    // Got some: more may be due (or a user near the cap left slots for others): claim again at once.
+    if (jobs.length > 0 || this.abort.signal.aborted) {
+      this.emptyClaimsWhileDue = 0;
+      return 0;
+    }
+    const next = await nextDue(deps.pool);
+    if (!next) {
+      this.emptyClaimsWhileDue = 0;
+      return opts.pollIntervalMs;
+    }
+    if (next.inMs <= 0) {
+      // A job is due that the claim did not take. Usually it just became due between the claim and
+      // this query (at hundreds of jobs/s one always has): claim again at once. If that also comes
+      // back empty, it is held by another scheduler or its user is at the cap: look again shortly.
+      this.emptyClaimsWhileDue++;
+      if (this.emptyClaimsWhileDue === 1) return 0;
+      deps.metrics.stuckWaits.inc();
+      return Math.min(STUCK_RETRY_MS, opts.pollIntervalMs);
+    }
+    this.emptyClaimsWhileDue = 0;
+    this.sleepingUntilDbMs = next.atMs;
+    return Math.min(next.inMs, opts.pollIntervalMs);
+  }
+
+  /** A job due at `atMs` (database-clock epoch ms) was created or re-scheduled. */
+  onDue(atMs: number): void {
+    // Only a job due before the one we sleep towards changes anything.
+    if (this.sleepingUntilDbMs === null || !Number.isFinite(atMs) || atMs < this.sleepingUntilDbMs)
+      this.wake();
+  }
+
+  /** Look again now (a slot was freed, or the LISTEN connection came back). */
+  wake(): void {
+    this.sleeper.wake();
+  }
+
+  start(): void {
+    this.running ??= this.run();
+  }
+
+  /** Stops claiming; resolves when the loop has left (an in-flight claim finishes and is dispatched). */
+  async stop(): Promise<void> {
+    this.abort.abort();
+    await this.running;
+  }
+
+  private async run(): Promise<void> {
+    while (!this.abort.signal.aborted) {
+      // A wake from before this look is answered by the look itself.
+      this.sleeper.clear();
+      let delay: number;
+      try {
+        delay = await this.claimOnce();
+        this.errorBackoffMs = 0;
+      } catch (err) {
+        this.errorBackoffMs = Math.min(Math.max(this.errorBackoffMs * 2, 100), 5_000);
+        delay = this.errorBackoffMs;
+        this.deps.log[isDatabaseUnavailable(err) ? 'warn' : 'error'](
+          { err: { message: (err as Error).message }, retry_in_ms: delay },
+          'claim failed; backing off',
+        );
+      }
+      this.lastLoopAt = performance.now();
+      if (delay > 0) await this.sleeper.sleep(delay, this.abort.signal);
+    }
+  }
+}

@@ -1,0 +1,126 @@
+// Runs claimed jobs: one outbound request each (executor), then the one retry decision (nextStep),
+// then the result to the completer. Keeps what is in flight, so the heartbeater can renew its leases,
+// a cancel can abort a request, and stop() can wait for the stragglers.
+import type { Logger } from '../logger.ts';
+import type { Metrics } from '../observability/metrics.ts';
+import { classify } from '../jobs/stateMachine.ts';
+import { nextStep, type AttemptEnd } from '../jobs/retryDecision.ts';
+import type { SigningSecretCache } from '../webhooks/secrets.ts';
+import type { ClaimedJob } from '../sql/scheduler.ts';
+import type { Completer } from './completer.ts';
+import type { Executor } from './executor.ts';
+
+/** Why a running request is aborted (the AbortSignal's reason). */
+export const ABORT = {
+  /** The scheduler stops: the job is handed back, no attempt is recorded. */
+  shutdown: 'shutdown',
+  /** The user cancelled the job. */
+  cancelled: 'cancelled',
+  /** The lease is gone (cancelled or reaped): someone else owns the job now. */
+  leaseLost: 'lease lost',
+} as const;
+
+export interface DispatcherDeps {
+  executor: Executor;
+  completer: Completer;
+  secrets: SigningSecretCache;
+  metrics: Metrics;
+  log: Logger;
+  /** Jitter source for retry delays; tests pass a constant to make schedules exact. */
+  random?: () => number;
+  /** Called after each request settles, with how many are still in flight. */
+  onSettled(inFlight: number): void;
+}
+
+interface InFlight {
+  job: ClaimedJob;
+  ctl: AbortController;
+  done: Promise<void>;
+}
+
+export class Dispatcher {
+  private readonly inFlight = new Map<string, InFlight>();
+
+  constructor(private readonly deps: DispatcherDeps) {}
+
+  get size(): number {
+    return this.inFlight.size;
+  }
+
+  /** Leases of the requests in flight (the heartbeater renews them). */
+  leases(): { id: string; leaseToken: string }[] {
+    return [...this.inFlight.values()].map((f) => ({ id: f.job.id, leaseToken: f.job.lease_token }));
+  }
+
+  /** Aborts the job's request if it is in flight (and, when given, still under that lease). */
+  abort(jobId: string, reason: (typeof ABORT)[keyof typeof ABORT], leaseToken?: string): boolean {
+    const f = this.inFlight.get(jobId);
+    if (!f || (leaseToken !== undefined && f.job.lease_token !== leaseToken)) return false;
+    f.ctl.abort(reason);
+    return true;
+  }
+
+  /** Aborts every request in flight; returns their leases. */
+  abortAll(reason: (typeof ABORT)[keyof typeof ABORT]): { id: string; leaseToken: string }[] {
+    const leases = this.leases();
+    for (const f of this.inFlight.values()) f.ctl.abort(reason);
+    return leases;
+  }
+
+  /** Resolves when every request in flight now has settled and handed its result on. */
+  async settled(): Promise<void> {
+    await Promise.all([...this.inFlight.values()].map((f) => f.done));
+  }
+
+  dispatch(job: ClaimedJob, claimedAt: number): void {
+    const { deps } = this;
+    const ctl = new AbortController();
+    const startedAt = performance.now();
+    const done = deps.executor
+      .execute(
+        {
+          webhookId: job.id,
+          method: job.method,
+          url: job.url,
+          headers: job.headers,
+          body: job.body,
+          timeoutMs: job.timeout_ms,
+          secrets: deps.secrets.secretsFor(job.user_id, job.signing_versions),
+        },
+        ctl.signal,
+      )
+      .then((r) => {
+        deps.metrics.fireLateness.observe(Math.max(0, job.late_ms + (r.sentAt - claimedAt)) / 1000);
+        if (r.result.kind === 'aborted' && r.result.reason === ABORT.shutdown) return; // handed back by stop()
+        deps.metrics.executionDuration.observe(r.durationMs / 1000);
+        const end: AttemptEnd =
+          r.result.kind === 'aborted'
+            ? { outcome: 'cancelled', retryable: false, retryAfterMs: null }
+            : { ...classify(r.result), retryAfterMs: r.retryAfterMs };
+        const step = nextStep(job, end, deps.random);
+        deps.completer.push({
+          id: job.id,
+          leaseToken: job.lease_token,
+          attempt: job.attempts,
+          newStatus: step.status,
+          retryDelayMs: step.delayMs,
+          outcome: end.outcome,
+          statusCode: r.statusCode,
+          error: r.error,
+          responseBody: r.responseBody,
+          responseEncoding: r.responseEncoding,
+          responseTruncated: r.responseTruncated,
+          startedAgoMs: performance.now() - startedAt,
+          durationMs: r.durationMs,
+        });
+      })
+      .catch((err: unknown) => deps.log.error({ err, job_id: job.id }, 'unexpected executor failure'))
+      .finally(() => {
+        this.inFlight.delete(job.id);
+        deps.metrics.inFlight.set(this.inFlight.size);
+        deps.onSettled(this.inFlight.size);
+      });
+    this.inFlight.set(job.id, { job, ctl, done });
+    deps.metrics.inFlight.set(this.inFlight.size);
+  }
+}

@@ -1,0 +1,280 @@
+// Each scheduler service on its own, against a real database: what one step of it does and returns.
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { createTestDb, type TestDb } from '../helpers/db.ts';
+import { startServer, waitFor, type TestServer } from '../helpers/http.ts';
+import {
+  createJob,
+  createUser,
+  executionsOf,
+  forceJobState,
+  jobState,
+  SECRETS_KEY,
+} from '../helpers/scheduler.ts';
+import { Claimer } from '../../src/scheduler/claimer.ts';
+import { Heartbeater } from '../../src/scheduler/heartbeater.ts';
+import { Reaper } from '../../src/scheduler/reaper.ts';
+import { Dispatcher, ABORT } from '../../src/scheduler/dispatcher.ts';
+import { Completer } from '../../src/scheduler/completer.ts';
+import { Executor } from '../../src/scheduler/executor.ts';
+import { SchedulerEvents } from '../../src/scheduler/events.ts';
+import { SigningSecretCache } from '../../src/webhooks/secrets.ts';
+import { createTargetPolicy } from '../../src/jobs/urlPolicy.ts';
+import { Metrics } from '../../src/observability/metrics.ts';
+import { silentLogger } from '../../src/logger.ts';
+import type { ClaimedJob } from '../../src/sql/scheduler.ts';
+
+let db: TestDb;
+let userId: string;
+let target: TestServer;
+const once = { strategy: 'linear' as const, max_attempts: 1, base_delay_ms: 0, max_delay_ms: 0 };
+
+beforeAll(async () => {
+  db = await createTestDb();
+  userId = (await createUser(db)).id;
+  target = await startServer((_q, res) => void res.writeHead(204).end());
+});
+afterAll(async () => {
+  await target.close();
+  await db.drop();
+});
+beforeEach(async () => {
+  await db.pool.query(`DELETE FROM jobs`);
+});
+
+const claimerOpts = {
+  workerId: 'w1',
+  concurrency: 10,
+  batchSize: 10,
+  perUserCap: 10,
+  leaseMs: 10_000,
+  pollIntervalMs: 5000,
+};
+
+function claimer(dispatched: ClaimedJob[], inFlight = () => 0) {
+  const metrics = new Metrics();
+  const c = new Claimer(claimerOpts, {
+    pool: db.pool,
+    log: silentLogger,
+    metrics,
+    events: new SchedulerEvents(),
+    inFlight,
+    dispatch: (job) => dispatched.push(job),
+  });
+  return { c, metrics };
+}
+
+describe('claimer.claimOnce', () => {
+  it('nothing waiting: sleeps the poll interval', async () => {
+    const { c } = claimer([]);
+    expect(await c.claimOnce()).toBe(5000);
+  });
+
+  it('a job due later: sleeps until it (database clock), capped by the poll interval', async () => {
+    await createJob(db, userId, { url: target.url, delaySeconds: 2 });
+    const { c } = claimer([]);
+    const d = await c.claimOnce();
+    expect(d).toBeGreaterThan(1000);
+    expect(d).toBeLessThanOrEqual(2000);
+    await db.pool.query(`UPDATE jobs SET next_attempt_at = now() + interval '1 hour'`);
+    expect(await c.claimOnce()).toBe(5000);
+  });
+
+  it('due jobs: claims them (leased, running) and asks to go again at once', async () => {
+    const jobs = await Promise.all([1, 2, 3].map(() => createJob(db, userId, { url: target.url })));
+    const got: ClaimedJob[] = [];
+    const { c } = claimer(got);
+    expect(await c.claimOnce()).toBe(0);
+    expect(got.map((j) => j.id).sort()).toEqual(jobs.map((j) => j.id).sort());
+    for (const j of jobs) expect(await jobState(db, j.id)).toMatchObject({ status: 'running', attempts: 1 });
+    expect(got.every((j) => j.lease_token && j.signing_versions.length === 1)).toBe(true);
+  });
+
+  it('saturated: claims nothing and waits to be woken by a freed slot', async () => {
+    await createJob(db, userId, { url: target.url });
+    const got: ClaimedJob[] = [];
+    const { c } = claimer(got, () => 9); // 1 free slot < minClaim (2), and not nearly idle
+    expect(await c.claimOnce()).toBe(5000);
+    expect(got).toHaveLength(0);
+  });
+
+  it('a due job it cannot take (its user at the cap): once at once, then counted as a stuck wait', async () => {
+    const job = await createJob(db, userId, { url: target.url });
+    const held = await Promise.all(
+      Array.from({ length: 10 }, () => createJob(db, userId, { url: target.url })),
+    );
+    for (const h of held) await forceJobState(db, h.id, 'running');
+    const { c, metrics } = claimer([]);
+    expect(await c.claimOnce()).toBe(0);
+    expect(await c.claimOnce()).toBe(50);
+    expect((await metrics.stuckWaits.get()).values[0]!.value).toBe(1);
+    expect((await jobState(db, job.id)).status).toBe('scheduled');
+  });
+});
+
+describe('heartbeater.beatOnce', () => {
+  it('extends the leases it still holds and reports the lost ones', async () => {
+    const a = await createJob(db, userId, { url: target.url });
+    const b = await createJob(db, userId, { url: target.url });
+    const got: ClaimedJob[] = [];
+    await claimer(got).c.claimOnce();
+    const before = await db.pool.query(`SELECT id, lease_expires_at FROM jobs`);
+    // b is cancelled meanwhile: its lease is gone.
+    await db.pool.query(
+      `UPDATE jobs SET status = 'cancelled', completed_at = now(), lease_token = NULL, lease_owner = NULL,
+              lease_expires_at = NULL, heartbeat_at = NULL WHERE id = $1`,
+      [b.id],
+    );
+    const lost: string[] = [];
+    const events = new SchedulerEvents();
+    const seen: unknown[] = [];
+    events.on('heartbeat', (e) => seen.push(e));
+    const h = new Heartbeater(
+      { intervalMs: 1000, leaseMs: 60_000 },
+      {
+        pool: db.pool,
+        log: silentLogger,
+        events,
+        leases: () => got.map((j) => ({ id: j.id, leaseToken: j.lease_token })),
+        onLost: (l) => lost.push(l.id),
+      },
+    );
+    expect(await h.beatOnce()).toEqual({ held: 1, lost: 1 });
+    expect(lost).toEqual([b.id]);
+    expect(seen).toEqual([{ held: 1, lost: 1 }]);
+    const after = await db.pool.query(`SELECT lease_expires_at FROM jobs WHERE id = $1`, [a.id]);
+    const was = before.rows.find((r) => r.id === a.id).lease_expires_at as Date;
+    expect(new Date(after.rows[0].lease_expires_at).getTime()).toBeGreaterThan(was.getTime() + 40_000);
+  });
+});
+
+describe('reaper.runOnce', () => {
+  it('takes back expired leases with the one retry decision, records them as lost, and reports', async () => {
+    const retry = await createJob(db, userId, { url: target.url });
+    const last = await createJob(db, userId, { url: target.url, retry: once });
+    const live = await createJob(db, userId, { url: target.url });
+    for (const j of [retry, last, live]) await forceJobState(db, j.id, 'running');
+    await db.pool.query(`UPDATE jobs SET lease_expires_at = now() - interval '1 second' WHERE id <> $1`, [
+      live.id,
+    ]);
+    const events = new SchedulerEvents();
+    const seen: unknown[] = [];
+    events.on('reaped', (e) => seen.push(e));
+    const metrics = new Metrics();
+    const r = new Reaper(
+      { intervalMs: 1000, random: () => 0.5 },
+      { pool: db.pool, log: silentLogger, metrics, events },
+    );
+    expect(await r.runOnce()).toEqual({ rescued: 2 });
+    expect(seen).toEqual([{ rescued: 2 }]);
+    expect((await metrics.reaperRescues.get()).values[0]!.value).toBe(2);
+    const s = await jobState(db, retry.id);
+    expect(s.status).toBe('retrying');
+    // exponential, 100 ms base, first attempt lost: due ~100 ms later (jitter factor 1)
+    const { rows } = await db.pool.query(
+      `SELECT extract(epoch FROM next_attempt_at - now()) * 1000 AS ms FROM jobs WHERE id = $1`,
+      [retry.id],
+    );
+    expect(Number(rows[0].ms)).toBeLessThanOrEqual(100);
+    expect((await jobState(db, last.id)).status).toBe('failed');
+    expect((await jobState(db, live.id)).status).toBe('running');
+    for (const j of [retry, last])
+      expect((await executionsOf(db, j.id)).map((e) => e.outcome)).toEqual(['lost']);
+    expect(await r.runOnce()).toEqual({ rescued: 0 });
+  });
+
+  it('its first pass comes at a random point of the interval, not at start', async () => {
+    const j = await createJob(db, userId, { url: target.url });
+    await forceJobState(db, j.id, 'running');
+    await db.pool.query(`UPDATE jobs SET lease_expires_at = now() - interval '1 second'`);
+    const events = new SchedulerEvents();
+    const r = new Reaper(
+      { intervalMs: 400, random: () => 0.5 },
+      { pool: db.pool, log: silentLogger, metrics: new Metrics(), events },
+    );
+    const t0 = performance.now();
+    const first = new Promise<number>((resolve) =>
+      events.once('reaped', () => resolve(performance.now() - t0)),
+    );
+    r.start();
+    try {
+      expect(await first).toBeGreaterThanOrEqual(199);
+    } finally {
+      await r.stop();
+    }
+    expect((await jobState(db, j.id)).status).toBe('retrying');
+  });
+});
+
+describe('dispatcher', () => {
+  it('fires a claimed job, decides, hands the result to the completer; settled() waits for it', async () => {
+    const job = await createJob(db, userId, { url: target.url });
+    const got: ClaimedJob[] = [];
+    await claimer(got).c.claimOnce();
+    const executor = new Executor({
+      policy: createTargetPolicy(['127.0.0.0/8']),
+      maxResponseBytes: 1024,
+      userAgent: 'test',
+    });
+    const completer = new Completer(db.pool, 'w1', silentLogger, { onRecorded: () => {} });
+    const settled: number[] = [];
+    const d = new Dispatcher({
+      executor,
+      completer,
+      secrets: new SigningSecretCache(SECRETS_KEY),
+      metrics: new Metrics(),
+      log: silentLogger,
+      onSettled: (n) => settled.push(n),
+    });
+    try {
+      d.dispatch(got[0]!, performance.now());
+      expect(d.size).toBe(1);
+      expect(d.leases()).toEqual([{ id: job.id, leaseToken: got[0]!.lease_token }]);
+      await d.settled();
+      expect(d.size).toBe(0);
+      expect(settled).toEqual([0]);
+      await completer.drain(5000);
+      expect(await jobState(db, job.id)).toMatchObject({ status: 'succeeded' });
+      expect(target.requests.at(-1)!.headers['webhook-id']).toBe(job.id);
+    } finally {
+      completer.stop();
+      await executor.close();
+    }
+  });
+
+  it('abort() with the wrong lease token does nothing; a shutdown abort records nothing', async () => {
+    const hang = await startServer(() => {});
+    const job = await createJob(db, userId, { url: hang.url });
+    const got: ClaimedJob[] = [];
+    await claimer(got).c.claimOnce();
+    const executor = new Executor({
+      policy: createTargetPolicy(['127.0.0.0/8']),
+      maxResponseBytes: 1024,
+      userAgent: 't',
+    });
+    const pushed: string[] = [];
+    const completer = new Completer(db.pool, 'w1', silentLogger, { onRecorded: (r) => pushed.push(r.id) });
+    const d = new Dispatcher({
+      executor,
+      completer,
+      secrets: new SigningSecretCache(SECRETS_KEY),
+      metrics: new Metrics(),
+      log: silentLogger,
+      onSettled: () => {},
+    });
+    try {
+      d.dispatch(got[0]!, performance.now());
+      await waitFor(() => hang.requests.length === 1, 'the request to arrive');
+      expect(d.abort(job.id, ABORT.leaseLost, '00000000-0000-0000-0000-000000000000')).toBe(false);
+      expect(d.size).toBe(1);
+      expect(d.abortAll(ABORT.shutdown)).toEqual([{ id: job.id, leaseToken: got[0]!.lease_token }]);
+      await d.settled();
+      await completer.drain(5000);
+      expect(pushed).toEqual([]);
+      expect((await jobState(db, job.id)).status).toBe('running'); // stop() hands it back
+    } finally {
+      completer.stop();
+      await executor.close();
+      await hang.close();
+    }
+  });
+});
