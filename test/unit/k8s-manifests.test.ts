@@ -164,6 +164,13 @@ describe('Kubernetes manifests', () => {
     // Sign-in links are emailed; without the Secret's key the processes refuse to start.
     expect(cfg.MAIL_TRANSPORT).toBe('resend');
     expect(() => parseConfig({ ...cm.data, ...real, RESEND_API_KEY: '' })).toThrow(/RESEND_API_KEY/);
+    // Retention is set explicitly (and reaches the scheduler as parsed numbers).
+    expect([cfg.RETENTION_SUCCEEDED_DAYS, cfg.RETENTION_CANCELLED_DAYS, cfg.RETENTION_FAILED_DAYS]).toEqual([
+      Number(cm.data.RETENTION_SUCCEEDED_DAYS),
+      Number(cm.data.RETENTION_CANCELLED_DAYS),
+      Number(cm.data.RETENTION_FAILED_DAYS),
+    ]);
+    expect(cfg.RETENTION_FAILED_DAYS).toBeGreaterThan(0);
     for (const required of ['DATABASE_URL', 'JWT_SECRET', 'SECRETS_KEY'])
       expect(Object.keys(secret.stringData)).toContain(required);
     const migrate = podSpec(find('Job', 'dist-job-scheduler-migrate')).containers[0]!;
