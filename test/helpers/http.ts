@@ -60,6 +60,26 @@ export async function startServer(
   };
 }
 
+type Handler = Parameters<typeof startServer>[0];
+
+/**
+ * A file's test targets: `target(handler)` starts a server and remembers it; `closeAll()` (in
+ * afterEach or afterAll) closes every one started so far.
+ */
+export function targets() {
+  const open: TestServer[] = [];
+  return {
+    target: async (handler: Handler): Promise<TestServer> => {
+      const s = await startServer(handler);
+      open.push(s);
+      return s;
+    },
+    closeAll: async (): Promise<void> => {
+      await Promise.all(open.splice(0).map((s) => s.close()));
+    },
+  };
+}
+
 /** Polls `fn` until it returns a truthy value or the deadline passes (then throws with `what`). */
 type Truthy<T> = Exclude<T, false | null | undefined | 0 | ''>;
 

@@ -1,8 +1,10 @@
 // Test factories for the scheduler: jobs inserted through the real repository, schedulers with
 // their own pools (as separate processes would have), loopback targets allowed unless told otherwise.
+import type { EventEmitter } from 'node:events';
 import type { LookupFn } from '../../src/scheduler/executor.ts';
 import { Executor } from '../../src/scheduler/executor.ts';
 import { Scheduler, type SchedulerOptions } from '../../src/scheduler/scheduler.ts';
+import type { SchedulerEventMap } from '../../src/scheduler/events.ts';
 import { createTargetPolicy } from '../../src/jobs/urlPolicy.ts';
 import { createPool } from '../../src/db/pool.ts';
 import { insertJob, type JobRow, type NewJob } from '../../src/sql/jobs.ts';
@@ -11,6 +13,7 @@ import { Metrics } from '../../src/observability/metrics.ts';
 import { silentLogger } from '../../src/logger.ts';
 import type { TestDb } from './db.ts';
 import { TEST_SECRETS_KEY } from './app.ts';
+import { waitFor } from './http.ts';
 
 export const SECRETS_KEY = Buffer.from(TEST_SECRETS_KEY, 'base64');
 
@@ -45,6 +48,8 @@ export async function createJob(
 export interface TestScheduler {
   scheduler: Scheduler;
   metrics: Metrics;
+  /** scheduler.events, typed so that nextEvent (./events.ts) knows each event's payload. */
+  events: EventEmitter<SchedulerEventMap>;
   stop(graceMs?: number): Promise<void>;
 }
 
@@ -88,6 +93,7 @@ export async function startScheduler(
   return {
     scheduler,
     metrics,
+    events: scheduler.events,
     async stop(graceMs?: number) {
       if (stopped) return;
       stopped = true;
@@ -124,28 +130,69 @@ export async function executionsOf(db: TestDb, id: string) {
   }[];
 }
 
+/** Waits until the job is in one of `statuses` (default: finished by the scheduler) and returns its state. */
+export function waitForStatus(
+  db: TestDb,
+  id: string,
+  statuses: readonly string[] = ['succeeded', 'failed'],
+  timeoutMs = 15_000,
+) {
+  return waitFor(
+    async () => {
+      const s = await jobState(db, id);
+      return statuses.includes(s.status) && s;
+    },
+    `job ${id} to be ${statuses.join(' or ')}`,
+    timeoutMs,
+  );
+}
+
+/** How a forced job looks besides its status; what is left out is as a scheduler would leave it. */
+export interface ForcedState {
+  /** Attempts used (default: one more than before, as a claim counts one; a running job keeps its count). */
+  attempts?: number;
+  /** Who holds the lease (default: the current holder of a running job, else 'test'). */
+  leaseOwner?: string;
+  /**
+   * When the lease ends, as a Postgres interval from now: '-1 second' is a lease that already expired,
+   * ready for a reaper (default: a running job keeps its lease, a claimed one gets '1 minute').
+   */
+  leaseExpiresIn?: string;
+  /** Terminal states: completed_at this Postgres interval ago, e.g. '8 days' (default: now). */
+  finishedAgo?: string;
+}
+
 /**
- * Moves a job to `status` through legal transitions only (the database trigger refuses others),
- * as a finished or running job would look. `finishedAgo` back-dates completed_at (a Postgres
- * interval, e.g. '8 days'): time is driven through the database, never slept through.
+ * Moves a live job to `status` through legal transitions only (the database trigger refuses others),
+ * as a running or finished job would look: claimed first (scheduled/retrying → running, lease and
+ * attempt as a scheduler sets them), then finished. Time is driven through the database, never slept
+ * through. Returns the lease token the job held while running.
  */
 export async function forceJobState(
   db: TestDb,
   id: string,
   status: 'running' | 'succeeded' | 'failed' | 'cancelled',
-  opts: { finishedAgo?: string } = {},
-): Promise<void> {
-  await db.pool.query(
-    `UPDATE jobs SET status = 'running', attempts = attempts + 1, lease_token = gen_random_uuid(),
-            lease_owner = 'test', lease_expires_at = now() + interval '1 minute'
-      WHERE id = $1 AND status IN ('scheduled', 'retrying')`,
-    [id],
+  opts: ForcedState = {},
+): Promise<{ leaseToken: string }> {
+  // SET expressions read the row as it was, so `status <> 'running'` means "this is the claim".
+  const { rows } = await db.pool.query<{ lease_token: string }>(
+    `UPDATE jobs SET status = 'running',
+            attempts = COALESCE($2::int, attempts + (status <> 'running')::int),
+            lease_token = COALESCE(lease_token, gen_random_uuid()),
+            lease_owner = COALESCE($3::text, lease_owner, 'test'),
+            lease_expires_at = COALESCE(now() + $4::interval, lease_expires_at, now() + interval '1 minute')
+      WHERE id = $1 AND status IN ('scheduled', 'retrying', 'running')
+      RETURNING lease_token`,
+    [id, opts.attempts ?? null, opts.leaseOwner ?? null, opts.leaseExpiresIn ?? null],
   );
-  if (status === 'running') return;
-  await db.pool.query(
-    `UPDATE jobs SET status = $2, completed_at = now() - $3::interval,
-            lease_token = NULL, lease_owner = NULL, lease_expires_at = NULL, heartbeat_at = NULL
-      WHERE id = $1`,
-    [id, status, opts.finishedAgo ?? '0 seconds'],
-  );
+  if (!rows[0]) throw new Error(`forceJobState: job ${id} is missing or already finished`);
+  if (status !== 'running') {
+    await db.pool.query(
+      `UPDATE jobs SET status = $2, completed_at = now() - $3::interval,
+              lease_token = NULL, lease_owner = NULL, lease_expires_at = NULL, heartbeat_at = NULL
+        WHERE id = $1`,
+      [id, status, opts.finishedAgo ?? '0 seconds'],
+    );
+  }
+  return { leaseToken: rows[0].lease_token };
 }

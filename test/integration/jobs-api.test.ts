@@ -3,6 +3,7 @@ import request from 'supertest';
 import fc from 'fast-check';
 import { createTestDb, type TestDb } from '../helpers/db.ts';
 import { createTestApp, sessionFor, type TestApp } from '../helpers/app.ts';
+import { forceJobState } from '../helpers/scheduler.ts';
 
 let db: TestDb;
 let t: TestApp;
@@ -351,14 +352,7 @@ describe('cancel and re-drive', () => {
     expect(c2.status).toBe(200);
     expect(c2.body.completed_at).toBe(c1.body.completed_at);
     const done = (await post(alice.auth, validJob())).body;
-    await db.pool.query(
-      `UPDATE jobs SET status = 'running', attempts = 1, lease_token = gen_random_uuid(), lease_owner = 't', lease_expires_at = now() WHERE id = $1`,
-      [done.id],
-    );
-    await db.pool.query(
-      `UPDATE jobs SET status = 'succeeded', completed_at = now(), lease_token = NULL, lease_owner = NULL, lease_expires_at = NULL WHERE id = $1`,
-      [done.id],
-    );
+    await forceJobState(db, done.id, 'succeeded');
     const c3 = await request(t.app).post(`/v1/jobs/${done.id}/cancel`).set('Authorization', alice.auth);
     expect(c3.status).toBe(409);
     expect(c3.body.error.code).toBe('job_finished');
@@ -369,14 +363,7 @@ describe('cancel and re-drive', () => {
     const r0 = await request(t.app).post(`/v1/jobs/${job.id}/retry`).set('Authorization', alice.auth);
     expect(r0.status).toBe(409);
     expect(r0.body.error.code).toBe('job_not_failed');
-    await db.pool.query(
-      `UPDATE jobs SET status = 'running', attempts = 2, lease_token = gen_random_uuid(), lease_owner = 't', lease_expires_at = now() WHERE id = $1`,
-      [job.id],
-    );
-    await db.pool.query(
-      `UPDATE jobs SET status = 'failed', completed_at = now(), lease_token = NULL, lease_owner = NULL, lease_expires_at = NULL WHERE id = $1`,
-      [job.id],
-    );
+    await forceJobState(db, job.id, 'failed', { attempts: 2 });
     const r1 = await request(t.app).post(`/v1/jobs/${job.id}/retry`).set('Authorization', alice.auth);
     expect(r1.status).toBe(200);
     expect(r1.body).toMatchObject({ status: 'scheduled', attempts: 0, completed_at: null });
@@ -413,45 +400,35 @@ describe('ownership', () => {
 });
 
 describe('quotas', () => {
-  it('max active jobs per user → 429 quota_exceeded', async () => {
+  /**
+   * On a database and app of its own with these limits (the shared ones' counters stay untouched):
+   * creates `allowed` jobs, each 201, and returns the answer to one more.
+   */
+  async function oneOverLimit(env: Record<string, string>, allowed: number) {
     const d = await createTestDb();
-    const q = await createTestApp(d, {
-      JOB_MAX_ACTIVE_PER_USER: '3',
-      JOB_CREATE_RATE_PER_MINUTE: '100',
-      TARGET_ALLOWLIST: '',
-    });
+    const q = await createTestApp(d, { ...env, TARGET_ALLOWLIST: '' });
     try {
       const s = await sessionFor(d, q.config);
-      for (let i = 0; i < 3; i++)
-        expect(
-          (await request(q.app).post('/v1/jobs').set('Authorization', s.auth).send(validJob())).status,
-        ).toBe(201);
-      const res = await request(q.app).post('/v1/jobs').set('Authorization', s.auth).send(validJob());
-      expect(res.status).toBe(429);
-      expect(res.body.error.code).toBe('quota_exceeded');
+      const create = () => request(q.app).post('/v1/jobs').set('Authorization', s.auth).send(validJob());
+      for (let i = 0; i < allowed; i++) expect((await create()).status).toBe(201);
+      return await create();
     } finally {
       await q.close();
       await d.drop();
     }
+  }
+
+  it('max active jobs per user → 429 quota_exceeded', async () => {
+    const res = await oneOverLimit({ JOB_MAX_ACTIVE_PER_USER: '3', JOB_CREATE_RATE_PER_MINUTE: '100' }, 3);
+    expect(res.status).toBe(429);
+    expect(res.body.error.code).toBe('quota_exceeded');
   });
 
   it('creation rate per user → 429 rate_limited with Retry-After', async () => {
-    const d = await createTestDb();
-    const q = await createTestApp(d, { JOB_CREATE_RATE_PER_MINUTE: '2', TARGET_ALLOWLIST: '' });
-    try {
-      const s = await sessionFor(d, q.config);
-      for (let i = 0; i < 2; i++)
-        expect(
-          (await request(q.app).post('/v1/jobs').set('Authorization', s.auth).send(validJob())).status,
-        ).toBe(201);
-      const res = await request(q.app).post('/v1/jobs').set('Authorization', s.auth).send(validJob());
-      expect(res.status).toBe(429);
-      expect(res.body.error.code).toBe('rate_limited');
-      expect(Number(res.headers['retry-after'])).toBeGreaterThan(0);
-    } finally {
-      await q.close();
-      await d.drop();
-    }
+    const res = await oneOverLimit({ JOB_CREATE_RATE_PER_MINUTE: '2' }, 2);
+    expect(res.status).toBe(429);
+    expect(res.body.error.code).toBe('rate_limited');
+    expect(Number(res.headers['retry-after'])).toBeGreaterThan(0);
   });
 });
 

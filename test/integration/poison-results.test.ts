@@ -4,14 +4,22 @@
 import zlib from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDb, type TestDb } from '../helpers/db.ts';
-import { startServer, waitFor, type TestServer } from '../helpers/http.ts';
-import { createJob, createUser, executionsOf, jobState, startScheduler } from '../helpers/scheduler.ts';
+import { targets, waitFor } from '../helpers/http.ts';
+import {
+  createJob,
+  createUser,
+  executionsOf,
+  forceJobState,
+  jobState,
+  startScheduler,
+  waitForStatus,
+} from '../helpers/scheduler.ts';
 import { Completer } from '../../src/scheduler/completer.ts';
 import { silentLogger } from '../../src/logger.ts';
 import type { AttemptRecord } from '../../src/sql/scheduler.ts';
 
 let db: TestDb;
-const servers: TestServer[] = [];
+const { target, closeAll } = targets();
 const once = { strategy: 'linear' as const, max_attempts: 1, base_delay_ms: 0, max_delay_ms: 0 };
 const twice = { strategy: 'linear' as const, max_attempts: 2, base_delay_ms: 50, max_delay_ms: 50 };
 
@@ -19,15 +27,9 @@ beforeAll(async () => {
   db = await createTestDb();
 });
 afterAll(async () => {
-  await Promise.all(servers.map((s) => s.close()));
+  await closeAll();
   await db.drop();
 });
-
-async function target(h: Parameters<typeof startServer>[0]) {
-  const s = await startServer(h);
-  servers.push(s);
-  return s;
-}
 
 describe('poison results through the real scheduler', () => {
   it("another user's jobs in the same batch succeed; poison jobs end with their attempts recorded", async () => {
@@ -69,9 +71,7 @@ describe('poison results through the real scheduler', () => {
       for (const j of plainJobs) expect((await jobState(db, j.id)).status).toBe('succeeded');
 
       const [nulJob, utfJob, gzJob, weirdJob] = poison;
-      for (const j of [nulJob, utfJob, gzJob]) {
-        await waitFor(async () => (await jobState(db, j.id)).status === 'succeeded', `job ${j.id}`, 10_000);
-      }
+      for (const j of [nulJob, utfJob, gzJob]) await waitForStatus(db, j.id, ['succeeded'], 10_000);
       const stored = async (id: string) => {
         const ex = await executionsOf(db, id);
         expect(ex).toHaveLength(1);
@@ -92,7 +92,7 @@ describe('poison results through the real scheduler', () => {
       expect(zlib.gunzipSync(Buffer.from(g.response_body!, 'base64')).toString()).toBe('{"compressed":true}');
 
       // Status 999: an invalid response, retried like a 5xx, then failed; both attempts recorded.
-      await waitFor(async () => (await jobState(db, weirdJob.id)).status === 'failed', 'the 999 job', 10_000);
+      await waitForStatus(db, weirdJob.id, ['failed'], 10_000);
       const weird = await executionsOf(db, weirdJob.id);
       expect(weird.map((e) => [e.attempt, e.outcome, e.status_code])).toEqual([
         [1, 'failed', null],
@@ -114,11 +114,11 @@ describe('the completer never retries a deterministic failure', () => {
       Array.from({ length: 9 }, () => createJob(db, user, { url: 'http://127.0.0.1:9/', retry: once })),
     );
     // Claim them as a scheduler would, to hold real leases.
-    const { rows } = await db.pool.query<{ id: string; lease_token: string }>(
-      `UPDATE jobs SET status = 'running', attempts = 1, lease_token = gen_random_uuid(), lease_owner = 'w',
-              lease_expires_at = now() + interval '1 minute'
-        WHERE id = ANY($1::uuid[]) RETURNING id, lease_token`,
-      [jobs.map((j) => j.id)],
+    const rows = await Promise.all(
+      jobs.map(async ({ id }) => {
+        const { leaseToken } = await forceJobState(db, id, 'running', { leaseOwner: 'w' });
+        return { id, lease_token: leaseToken };
+      }),
     );
     const base = (id: string, leaseToken: string): AttemptRecord => ({
       id,
@@ -179,11 +179,7 @@ describe('the completer never retries a deterministic failure', () => {
   it('a transient failure (database unreachable) keeps the batch queued and retries it', async () => {
     const user = (await createUser(db)).id;
     const job = await createJob(db, user, { url: 'http://127.0.0.1:9/', retry: once });
-    const { rows } = await db.pool.query<{ lease_token: string }>(
-      `UPDATE jobs SET status = 'running', attempts = 1, lease_token = gen_random_uuid(), lease_owner = 'w',
-              lease_expires_at = now() + interval '1 minute' WHERE id = $1 RETURNING lease_token`,
-      [job.id],
-    );
+    const { leaseToken } = await forceJobState(db, job.id, 'running', { leaseOwner: 'w' });
     // A pool whose first query fails like a lost connection, then works.
     let failures = 0;
     const flaky = {
@@ -200,7 +196,7 @@ describe('the completer never retries a deterministic failure', () => {
     });
     completer.push({
       id: job.id,
-      leaseToken: rows[0]!.lease_token,
+      leaseToken,
       attempt: 1,
       newStatus: 'succeeded',
       retryDelayMs: null,

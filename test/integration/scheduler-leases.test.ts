@@ -2,26 +2,24 @@
 // request, graceful hand-back, fairness. Invariants are checked from what the target recorded.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDb, type TestDb } from '../helpers/db.ts';
-import { startServer, waitFor, type Recorded, type TestServer } from '../helpers/http.ts';
+import { nextEvent } from '../helpers/events.ts';
+import { targets, waitFor, type Recorded } from '../helpers/http.ts';
 import {
   createJob,
   createUser,
   executionsOf,
+  forceJobState,
   jobState,
   startScheduler,
+  waitForStatus,
   type TestScheduler,
 } from '../helpers/scheduler.ts';
 import { cancelJob } from '../../src/sql/jobs.ts';
 
 let db: TestDb;
-const servers: TestServer[] = [];
+const { target, closeAll } = targets();
 const scheds: TestScheduler[] = [];
 
-async function target(handler: Parameters<typeof startServer>[0]) {
-  const s = await startServer(handler);
-  servers.push(s);
-  return s;
-}
 async function scheduler(over: Parameters<typeof startScheduler>[1] = {}) {
   const s = await startScheduler(db, over);
   scheds.push(s);
@@ -55,7 +53,7 @@ beforeAll(async () => {
 });
 afterEach(async () => {
   await Promise.all(scheds.splice(0).map((s) => s.stop(0)));
-  await Promise.all(servers.splice(0).map((s) => s.close()));
+  await closeAll();
   await db.pool.query('DELETE FROM jobs');
 });
 afterAll(() => db.drop());
@@ -93,27 +91,28 @@ describe('leases', () => {
       else res.writeHead(500).end('second attempt fails');
     });
     const user = await createUser(db);
-    // A: heartbeats too slowly to notice the reap before its request ends.
-    const a = await scheduler({ heartbeatIntervalMs: 60_000, leaseMs: 120_000, reaperIntervalMs: 60_000 });
+    // Each scheduler's first reaper pass comes at once (random 0), the next a minute later: only B's
+    // first pass can rescue the job. A heartbeats too slowly to notice the reap before its request ends.
+    const a = await scheduler({
+      heartbeatIntervalMs: 60_000,
+      leaseMs: 120_000,
+      reaperIntervalMs: 60_000,
+      random: () => 0,
+    });
+    // Listening before any pass can end: a pass needs database round trips.
+    const aFirstPass = nextEvent(a.events, 'reaped');
     const job = await createJob(db, user.id, {
       url: t.url,
       retry: { strategy: 'linear', max_attempts: 3, base_delay_ms: 60_000, max_delay_ms: 60_000 },
     });
     await waitFor(() => t.requests.length === 1, 'first request');
+    await aFirstPass;
     // The lease expires (as if A had stalled); another scheduler's reaper rescues the job.
-    await db.pool.query(`UPDATE jobs SET lease_expires_at = now() - interval '1 second' WHERE id = $1`, [
-      job.id,
-    ]);
-    const b = await scheduler({ reaperIntervalMs: 60_000 });
-    // The reaper's first pass is jittered over its interval: run one now, as the timer would.
-    await b.scheduler.reapOnce();
-    await waitFor(
-      async () => (await jobState(db, job.id)).status === 'retrying',
-      "B's reaper to rescue the job",
-    );
+    await forceJobState(db, job.id, 'running', { leaseExpiresIn: '-1 second' });
+    const b = await scheduler({ reaperIntervalMs: 60_000, random: () => 0 });
+    // Listening before B's first pass can end; the event follows the rescue's commit.
+    expect(await nextEvent(b.events, 'reaped', (e) => e.rescued > 0)).toEqual({ rescued: 1 });
     expect(await jobState(db, job.id)).toMatchObject({ status: 'retrying', attempts: 1 });
-    // The metric is bumped right after the rescue commits: wait for it rather than race it.
-    await waitFor(async () => (await b.metrics.reaperRescues.get()).values[0]?.value === 1, 'rescue metric');
     release();
     await waitFor(async () => (await executionsOf(db, job.id)).length === 2, 'late result recorded');
     const ex = await executionsOf(db, job.id);
@@ -128,16 +127,13 @@ describe('leases', () => {
       url: 'http://127.0.0.1:9/',
       retry: { strategy: 'linear', max_attempts: 1, base_delay_ms: 0, max_delay_ms: 0 },
     });
-    await db.pool.query(
-      `UPDATE jobs SET status = 'running', attempts = 1, lease_token = gen_random_uuid(), lease_owner = 'crashed', lease_expires_at = now() - interval '1 s' WHERE id = $1`,
-      [job.id],
-    );
-    const s = await scheduler({ reaperIntervalMs: 60_000 });
-    await s.scheduler.reapOnce(); // the first timed pass is jittered over the interval
-    await waitFor(async () => (await jobState(db, job.id)).status === 'failed', 'reaper to fail the job');
+    await forceJobState(db, job.id, 'running', { leaseOwner: 'crashed', leaseExpiresIn: '-1 second' });
+    // Its first reaper pass comes at once (random 0); the event follows the rescue's commit.
+    const s = await scheduler({ reaperIntervalMs: 60_000, random: () => 0 });
+    expect(await nextEvent(s.events, 'reaped', (e) => e.rescued > 0)).toEqual({ rescued: 1 });
+    expect(await jobState(db, job.id)).toMatchObject({ status: 'failed', attempts: 1 });
     const [ex] = await executionsOf(db, job.id);
     expect(ex).toMatchObject({ attempt: 1, outcome: 'lost' });
-    await waitFor(async () => (await s.metrics.reaperRescues.get()).values[0]?.value === 1, 'rescue metric');
   });
 
   it('heartbeats keep a long request leased past its initial lease', async () => {
@@ -145,7 +141,7 @@ describe('leases', () => {
     const user = await createUser(db);
     await scheduler({ leaseMs: 1000, heartbeatIntervalMs: 300, reaperIntervalMs: 200 });
     const job = await createJob(db, user.id, { url: t.url });
-    await waitFor(async () => (await jobState(db, job.id)).status === 'succeeded', 'long job to succeed');
+    await waitForStatus(db, job.id, ['succeeded']);
     expect((await executionsOf(db, job.id)).map((e) => e.outcome)).toEqual(['succeeded']);
     expect(t.requests).toHaveLength(1);
   });

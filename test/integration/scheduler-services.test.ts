@@ -119,11 +119,7 @@ describe('heartbeater.beatOnce', () => {
     await claimer(got).c.claimOnce();
     const before = await db.pool.query(`SELECT id, lease_expires_at FROM jobs`);
     // b is cancelled meanwhile: its lease is gone.
-    await db.pool.query(
-      `UPDATE jobs SET status = 'cancelled', completed_at = now(), lease_token = NULL, lease_owner = NULL,
-              lease_expires_at = NULL, heartbeat_at = NULL WHERE id = $1`,
-      [b.id],
-    );
+    await forceJobState(db, b.id, 'cancelled');
     const lost: string[] = [];
     const events = new SchedulerEvents();
     const seen: unknown[] = [];
@@ -152,10 +148,8 @@ describe('reaper.runOnce', () => {
     const retry = await createJob(db, userId, { url: target.url });
     const last = await createJob(db, userId, { url: target.url, retry: once });
     const live = await createJob(db, userId, { url: target.url });
-    for (const j of [retry, last, live]) await forceJobState(db, j.id, 'running');
-    await db.pool.query(`UPDATE jobs SET lease_expires_at = now() - interval '1 second' WHERE id <> $1`, [
-      live.id,
-    ]);
+    for (const j of [retry, last]) await forceJobState(db, j.id, 'running', { leaseExpiresIn: '-1 second' });
+    await forceJobState(db, live.id, 'running');
     const events = new SchedulerEvents();
     const seen: unknown[] = [];
     events.on('reaped', (e) => seen.push(e));
@@ -184,8 +178,7 @@ describe('reaper.runOnce', () => {
 
   it('its first pass comes at a random point of the interval, not at start', async () => {
     const j = await createJob(db, userId, { url: target.url });
-    await forceJobState(db, j.id, 'running');
-    await db.pool.query(`UPDATE jobs SET lease_expires_at = now() - interval '1 second'`);
+    await forceJobState(db, j.id, 'running', { leaseExpiresIn: '-1 second' });
     const events = new SchedulerEvents();
     const r = new Reaper(
       { intervalMs: 400, random: () => 0.5 },
@@ -205,26 +198,38 @@ describe('reaper.runOnce', () => {
   });
 });
 
+/** A dispatcher wired as the scheduler wires it: a real executor, a completer writing to the database. */
+function dispatcher(on: { onRecorded?: (id: string) => void; onSettled?: (inFlight: number) => void }) {
+  const executor = new Executor({
+    policy: createTargetPolicy(['127.0.0.0/8']),
+    maxResponseBytes: 1024,
+    userAgent: 'test',
+  });
+  const completer = new Completer(db.pool, 'w1', silentLogger, {
+    onRecorded: (r) => on.onRecorded?.(r.id),
+  });
+  const d = new Dispatcher({
+    executor,
+    completer,
+    secrets: new SigningSecretCache(SECRETS_KEY),
+    metrics: new Metrics(),
+    log: silentLogger,
+    onSettled: (n) => on.onSettled?.(n),
+  });
+  const close = async () => {
+    completer.stop();
+    await executor.close();
+  };
+  return { d, completer, close };
+}
+
 describe('dispatcher', () => {
   it('fires a claimed job, decides, hands the result to the completer; settled() waits for it', async () => {
     const job = await createJob(db, userId, { url: target.url });
     const got: ClaimedJob[] = [];
     await claimer(got).c.claimOnce();
-    const executor = new Executor({
-      policy: createTargetPolicy(['127.0.0.0/8']),
-      maxResponseBytes: 1024,
-      userAgent: 'test',
-    });
-    const completer = new Completer(db.pool, 'w1', silentLogger, { onRecorded: () => {} });
     const settled: number[] = [];
-    const d = new Dispatcher({
-      executor,
-      completer,
-      secrets: new SigningSecretCache(SECRETS_KEY),
-      metrics: new Metrics(),
-      log: silentLogger,
-      onSettled: (n) => settled.push(n),
-    });
+    const { d, completer, close } = dispatcher({ onSettled: (n) => settled.push(n) });
     try {
       d.dispatch(got[0]!, performance.now());
       expect(d.size).toBe(1);
@@ -236,8 +241,7 @@ describe('dispatcher', () => {
       expect(await jobState(db, job.id)).toMatchObject({ status: 'succeeded' });
       expect(target.requests.at(-1)!.headers['webhook-id']).toBe(job.id);
     } finally {
-      completer.stop();
-      await executor.close();
+      await close();
     }
   });
 
@@ -246,21 +250,8 @@ describe('dispatcher', () => {
     const job = await createJob(db, userId, { url: hang.url });
     const got: ClaimedJob[] = [];
     await claimer(got).c.claimOnce();
-    const executor = new Executor({
-      policy: createTargetPolicy(['127.0.0.0/8']),
-      maxResponseBytes: 1024,
-      userAgent: 't',
-    });
     const pushed: string[] = [];
-    const completer = new Completer(db.pool, 'w1', silentLogger, { onRecorded: (r) => pushed.push(r.id) });
-    const d = new Dispatcher({
-      executor,
-      completer,
-      secrets: new SigningSecretCache(SECRETS_KEY),
-      metrics: new Metrics(),
-      log: silentLogger,
-      onSettled: () => {},
-    });
+    const { d, completer, close } = dispatcher({ onRecorded: (id) => pushed.push(id) });
     try {
       d.dispatch(got[0]!, performance.now());
       await waitFor(() => hang.requests.length === 1, 'the request to arrive');
@@ -272,8 +263,7 @@ describe('dispatcher', () => {
       expect(pushed).toEqual([]);
       expect((await jobState(db, job.id)).status).toBe('running'); // stop() hands it back
     } finally {
-      completer.stop();
-      await executor.close();
+      await close();
       await hang.close();
     }
   });
