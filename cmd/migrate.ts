@@ -2,7 +2,7 @@
 import { parseDatabaseConfig, ConfigError } from '../src/config.ts';
 import { createLogger } from '../src/logger.ts';
 import { migrateDown, migrateUp } from '../src/db/migrate.ts';
-import { exitOnConfigError } from '../src/lib/exit.ts';
+import { exitOnStartupFailure } from '../src/lib/exit.ts';
 
 async function main(): Promise<void> {
   const cfg = parseDatabaseConfig();
@@ -22,4 +22,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch(exitOnConfigError);
+main().catch(exitOnStartupFailure);

@@ -1,7 +1,7 @@
 // Scheduler entry point: parse config, start the scheduler, stop gracefully on SIGTERM/SIGINT.
 import { parseSchedulerConfig } from '../src/config.ts';
 import { createLogger } from '../src/logger.ts';
-import { exitOnConfigError } from '../src/lib/exit.ts';
+import { exitOnStartupFailure } from '../src/lib/exit.ts';
 import { onShutdownSignal } from '../src/lib/shutdown.ts';
 import { startSchedulerProcess } from '../src/scheduler/process.ts';
 
@@ -12,4 +12,4 @@ async function main(): Promise<void> {
   onShutdownSignal(log, () => running.stop());
 }
 
-main().catch(exitOnConfigError);
+main().catch(exitOnStartupFailure);

@@ -1,7 +1,7 @@
 // API server entry point: parse config, start, stop on SIGTERM.
 import { parseConfig } from '../src/config.ts';
 import { createLogger } from '../src/logger.ts';
-import { exitOnConfigError } from '../src/lib/exit.ts';
+import { exitOnStartupFailure } from '../src/lib/exit.ts';
 import { onShutdownSignal } from '../src/lib/shutdown.ts';
 import { startServer } from '../src/server.ts';
 
@@ -12,4 +12,4 @@ async function main(): Promise<void> {
   onShutdownSignal(log, () => server.stop());
 }
 
-main().catch(exitOnConfigError);
+main().catch(exitOnStartupFailure);

@@ -1,5 +1,6 @@
 // One error type for everything a client may see: a stable string code, an HTTP status and optional
 // details. Anything else that reaches the error middleware becomes a 500 with no internals.
+import type { ZodType, output } from 'zod';
 
 /** An error whose code and message are safe to show to the API client. */
 export class AppError extends Error {
@@ -29,11 +30,33 @@ export const rateLimited = (
     headers: { 'Retry-After': String(Math.max(1, Math.ceil(retryAfterSeconds))) },
   });
 
+/** One problem in a refused request: where (a dotted field path, a header, or "(body)") and what. */
+export interface ValidationDetail {
+  path: string;
+  message: string;
+}
+
+/** The 400 for a request that fails validation; `details` lists every problem found, not the first. */
+export const validationFailed = (details: ValidationDetail[]) =>
+  new AppError(400, 'validation_failed', 'the request is not valid', details);
+
+/** zod issues as `details` entries; an issue about the whole input gets the path "(body)". */
+export function zodDetails(
+  issues: readonly { path: readonly PropertyKey[]; message: string }[],
+): ValidationDetail[] {
+  return issues.map((i) => ({ path: i.path.map(String).join('.') || '(body)', message: i.message }));
+}
+
+/** `input` parsed by `schema`, or the validation_failed 400 listing every issue. */
+export function parseOrThrow<S extends ZodType>(schema: S, input: unknown): output<S> {
+  const r = schema.safeParse(input);
+  if (!r.success) throw validationFailed(zodDetails(r.error.issues));
+  return r.data;
+}
+
 /** SQLSTATE codes we branch on, named. */
 export const SQLSTATE = {
-  UNIQUE_VIOLATION: '23505',
   CHECK_VIOLATION: '23514',
-  FOREIGN_KEY_VIOLATION: '23503',
   ADMIN_SHUTDOWN: '57P01',
   CANNOT_CONNECT_NOW: '57P03',
 } as const;

@@ -1,15 +1,79 @@
-// Wires and starts the API process: pool, pg-boss (and the mail worker), the app, the listener.
+// The API process's composition root: the one place that builds its services (sealing, sessions,
+// sign-in, jobs, signing secrets), hands them to the app and to the mail worker, and listens. The
+// magic-link Sealer in particular is built once: the service seals with it and the worker opens
+// with it, so the two can never disagree on its key.
 import http from 'node:http';
+import type express from 'express';
+import type { PgBoss } from 'pg-boss';
 import type { Config } from './config.ts';
-import { createPool } from './db/pool.ts';
+import { createPool, type Pool } from './db/pool.ts';
 import { expectedMigration } from './db/migrate.ts';
 import type { Logger } from './logger.ts';
 import { Metrics } from './observability/metrics.ts';
 import { startBoss } from './queue/boss.ts';
 import { createMailTransport, startMailWorker } from './auth/mailer.ts';
 import { Sealer } from './auth/crypto.ts';
+import { SessionTokens } from './auth/jwt.ts';
+import { AuthService } from './auth/service.ts';
+import { JobsService } from './jobs/service.ts';
+import { createTargetPolicy } from './jobs/urlPolicy.ts';
+import { SigningSecrets } from './webhooks/secrets.ts';
 import { createApp } from './http/app.ts';
-import { databaseReady } from './http/routes/health.ts';
+import { databaseReady, type ReadinessCheck } from './http/routes/health.ts';
+
+export interface ApiDeps {
+  config: Config;
+  pool: Pool;
+  boss: PgBoss;
+  log: Logger;
+  metrics: Metrics;
+  readiness: ReadinessCheck[];
+}
+
+export interface ApiServices {
+  /** Seals magic-link tokens in the queue (AuthService) and opens them (the mail worker). */
+  sealer: Sealer;
+  auth: AuthService;
+  jobs: JobsService;
+  secrets: SigningSecrets;
+}
+
+/** Builds the API's services and its app (which never listens); startServer and the tests use it. */
+export function buildApi(deps: ApiDeps): { app: express.Express; services: ApiServices } {
+  const { config, pool, boss, log, metrics, readiness } = deps;
+  const sealer = new Sealer(config.SECRETS_KEY, 'magic-link');
+  const auth = new AuthService({
+    pool,
+    boss,
+    sealer,
+    tokens: new SessionTokens(
+      config.JWT_SECRET,
+      config.JWT_ISSUER,
+      config.JWT_AUDIENCE,
+      config.SESSION_TTL_SECONDS,
+    ),
+    linkTtlSeconds: config.MAGIC_LINK_TTL_SECONDS,
+    perEmailPerHour: config.MAGIC_LINK_RATE_PER_EMAIL_PER_HOUR,
+    perIpPerHour: config.MAGIC_LINK_RATE_PER_IP_PER_HOUR,
+  });
+  const jobs = new JobsService({
+    pool,
+    limits: {
+      timeoutDefaultMs: config.JOB_TIMEOUT_DEFAULT_MS,
+      timeoutMaxMs: config.JOB_TIMEOUT_MAX_MS,
+      bodyMaxBytes: config.JOB_BODY_MAX_BYTES,
+      fireAtMaxDays: config.JOB_FIRE_AT_MAX_DAYS,
+    },
+    policy: createTargetPolicy(config.TARGET_ALLOWLIST),
+    maxActivePerUser: config.JOB_MAX_ACTIVE_PER_USER,
+    createRatePerMinute: config.JOB_CREATE_RATE_PER_MINUTE,
+    notifyWithinMs: config.SCHEDULER_POLL_INTERVAL_MS,
+    onCreated: () => metrics.jobsCreated.inc(),
+  });
+  const secrets = new SigningSecrets(pool, config.SECRETS_KEY);
+  const app = createApp({ config, log, metrics, readiness, auth, jobs, secrets });
+  return { app, services: { sealer, auth, jobs, secrets } };
+}
 
 export interface RunningServer {
   url: string;
@@ -22,7 +86,14 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
   const pool = createPool(databaseUrl, { max: config.PG_POOL_MAX, applicationName: 'djs-server' });
   const metrics = new Metrics({ defaultMetrics: true });
   const boss = await startBoss(databaseUrl, log);
-  const transport = createMailTransport(config, log);
+  const { app, services } = buildApi({
+    config,
+    pool,
+    boss,
+    log,
+    metrics,
+    readiness: [databaseReady(pool, await expectedMigration(), log)],
+  });
   if (config.MAIL_TRANSPORT === 'log') {
     // Expected in development; in production (opted into explicitly) every link is a credential in the logs.
     log[config.NODE_ENV === 'production' ? 'warn' : 'info'](
@@ -31,20 +102,12 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
   }
   await startMailWorker({
     boss,
-    transport,
-    sealer: new Sealer(config.SECRETS_KEY, 'magic-link'),
+    transport: createMailTransport(config, log),
+    sealer: services.sealer,
     publicUrl: config.PUBLIC_URL,
     ttlSeconds: config.MAGIC_LINK_TTL_SECONDS,
     log,
     metrics,
-  });
-  const app = createApp({
-    config,
-    pool,
-    boss,
-    log,
-    metrics,
-    readiness: [databaseReady(pool, await expectedMigration(), log)],
   });
   const server = http.createServer(app);
   // Longer than a load balancer's idle timeout, so it never reuses a socket we just closed.

@@ -6,13 +6,9 @@ import type { PgBoss } from 'pg-boss';
 import type { Config } from '../config.ts';
 import type { Logger } from '../logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
+import { escapeHtml } from '../lib/html.ts';
 import type { Sealer } from './crypto.ts';
-import { QUEUES } from '../db/migrate.ts';
-
-export interface MagicLinkJob {
-  to: string;
-  sealed_token: string;
-}
+import { MAGIC_LINK_QUEUE, type MagicLinkJob } from '../queue/mail.ts';
 
 export interface Email {
   to: string;
@@ -50,7 +46,7 @@ export class ResendTransport implements MailTransport {
 }
 
 /** Development mailbox: one JSON log line per email, with the link in the field `magic_link`. */
-export class LogTransport implements MailTransport {
+class LogTransport implements MailTransport {
   constructor(private readonly log: Logger) {}
   send(email: Email): Promise<void> {
     this.log.info(
@@ -71,11 +67,8 @@ export function createMailTransport(
   return new ResendTransport(config.RESEND_API_KEY, config.MAIL_FROM, config.RESEND_BASE_URL);
 }
 
-const escapeHtml = (s: string) =>
-  s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
-
 /** The magic-link email for `link`. */
-export function magicLinkEmail(to: string, link: string, ttlMinutes: number): Email {
+function magicLinkEmail(to: string, link: string, ttlMinutes: number): Email {
   return {
     to,
     link,
@@ -85,7 +78,7 @@ export function magicLinkEmail(to: string, link: string, ttlMinutes: number): Em
   };
 }
 
-/** Starts the worker; pg-boss retries a failed send with exponential backoff (queue options, set by migrate). */
+/** Starts the worker; pg-boss retries a failed send with backoff (MAGIC_LINK_QUEUE_OPTIONS, src/queue/mail.ts). */
 export async function startMailWorker(deps: {
   boss: PgBoss;
   transport: MailTransport;
@@ -96,7 +89,7 @@ export async function startMailWorker(deps: {
   metrics: Metrics;
 }): Promise<string> {
   return deps.boss.work<MagicLinkJob>(
-    QUEUES.magicLinkEmail,
+    MAGIC_LINK_QUEUE,
     // NOTIFY wakes the worker for new emails; retries (scheduled for later) are found by this poll.
     { batchSize: 1, pollingIntervalSeconds: 1, notifyPollingIntervalSeconds: 1 },
     async ([job]) => {

@@ -8,10 +8,9 @@ import * as users from '../sql/users.ts';
 import * as links from '../sql/magicLinks.ts';
 import { bossDb } from '../queue/boss.ts';
 import { rateLimitKey } from '../lib/clientIp.ts';
-import { QUEUES } from '../db/migrate.ts';
+import { MAGIC_LINK_QUEUE, type MagicLinkJob } from '../queue/mail.ts';
 import { generateToken, hashToken, type Sealer } from './crypto.ts';
 import type { SessionTokens } from './jwt.ts';
-import type { MagicLinkJob } from './mailer.ts';
 
 /** Trimmed, lower-cased, syntactically valid email (≤ 254 chars). */
 export const emailSchema = z
@@ -38,7 +37,23 @@ export interface AuthServiceDeps {
 }
 
 export class AuthService {
-  constructor(private readonly d: AuthServiceDeps) {}
+  private readonly pool: Pool;
+  private readonly boss: PgBoss;
+  private readonly sealer: Sealer;
+  private readonly tokens: SessionTokens;
+  private readonly linkTtlSeconds: number;
+  private readonly perEmailPerHour: number;
+  private readonly perIpPerHour: number;
+
+  constructor(deps: AuthServiceDeps) {
+    this.pool = deps.pool;
+    this.boss = deps.boss;
+    this.sealer = deps.sealer;
+    this.tokens = deps.tokens;
+    this.linkTtlSeconds = deps.linkTtlSeconds;
+    this.perEmailPerHour = deps.perEmailPerHour;
+    this.perIpPerHour = deps.perIpPerHour;
+  }
 
   /**
    * Stores a new link (revoking older ones) and enqueues its email in the same transaction. `clientIp`
@@ -48,32 +63,32 @@ export class AuthService {
   async requestLink(email: string, clientIp: string | null | undefined): Promise<void> {
     const token = generateToken();
     const ipKey = rateLimitKey(clientIp);
-    await withTransaction(this.d.pool, async (tx) => {
+    await withTransaction(this.pool, async (tx) => {
       await links.lockEmail(tx, email);
       const counts = await links.recentRequestCounts(tx, email, ipKey);
-      if (counts.byIp >= this.d.perIpPerHour) throw rateLimited(counts.ipRetryAfterS);
-      if (counts.byEmail >= this.d.perEmailPerHour) throw rateLimited(counts.emailRetryAfterS);
+      if (counts.byIp >= this.perIpPerHour) throw rateLimited(counts.ipRetryAfterS);
+      if (counts.byEmail >= this.perEmailPerHour) throw rateLimited(counts.emailRetryAfterS);
       await links.replaceLink(tx, {
         email,
         tokenHash: hashToken(token),
         ipKey,
-        ttlSeconds: this.d.linkTtlSeconds,
+        ttlSeconds: this.linkTtlSeconds,
       });
-      const job: MagicLinkJob = { to: email, sealed_token: this.d.sealer.seal(token) };
-      await this.d.boss.send(QUEUES.magicLinkEmail, job, { db: bossDb(tx) });
+      const job: MagicLinkJob = { to: email, sealed_token: this.sealer.seal(token) };
+      await this.boss.send(MAGIC_LINK_QUEUE, job, { db: bossDb(tx) });
     });
   }
 
   /** Consumes a link and opens a session; unknown, expired, revoked and used links look the same. */
   async signIn(token: string) {
     if (token.length < 20 || token.length > 200) throw invalidToken();
-    const result = await withTransaction(this.d.pool, async (tx) => {
+    const result = await withTransaction(this.pool, async (tx) => {
       const email = await links.consumeLink(tx, hashToken(token));
       if (!email) return null;
       return users.upsertUserByEmail(tx, email);
     });
     if (!result) throw invalidToken();
-    const session = await this.d.tokens.issue(result.id, result.token_version);
+    const session = await this.tokens.issue(result.id, result.token_version);
     return {
       access_token: session.token,
       token_type: 'Bearer' as const,
@@ -86,16 +101,16 @@ export class AuthService {
   async authenticate(header: string | undefined): Promise<AuthenticatedUser> {
     const match = /^Bearer ([A-Za-z0-9_.-]+)$/i.exec(header?.trim() ?? '');
     if (!match) throw unauthorized();
-    const claims = await this.d.tokens.verify(match[1]!);
+    const claims = await this.tokens.verify(match[1]!);
     if (!claims || !z.uuid().safeParse(claims.userId).success) throw unauthorized('invalid or expired token');
-    const user = await users.findUserById(this.d.pool, claims.userId);
+    const user = await users.findUserById(this.pool, claims.userId);
     if (!user || user.token_version !== claims.tokenVersion) throw unauthorized('invalid or expired token');
     return { id: user.id, email: user.email, created_at: user.created_at };
   }
 
   /** Ends every session of the user issued until now. */
   async logout(userId: string): Promise<void> {
-    await users.bumpTokenVersion(this.d.pool, userId);
+    await users.bumpTokenVersion(this.pool, userId);
   }
 }
 

@@ -7,17 +7,16 @@ import pg from 'pg';
 import { runner } from 'node-pg-migrate';
 import { PgBoss } from 'pg-boss';
 import type { Logger } from '../logger.ts';
+import { MAGIC_LINK_QUEUE, MAGIC_LINK_QUEUE_OPTIONS } from '../queue/mail.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 // src/db/ when run with tsx, dist/src/db/ when compiled: the folder sits at the package root either way.
-export const MIGRATIONS_DIR =
+const MIGRATIONS_DIR =
   [path.resolve(here, '../../migrations'), path.resolve(here, '../../../migrations')].find((d) =>
     fs.existsSync(d),
   ) ?? path.resolve(here, '../../migrations');
 export const MIGRATIONS_TABLE = 'schema_migrations';
 export const PGBOSS_SCHEMA = 'pgboss';
-/** Queue names pg-boss must know before any process sends to or works on them. */
-export const QUEUES = { magicLinkEmail: 'magic-link-email' } as const;
 // Same key for every migrate process; node-pg-migrate's own try-lock then succeeds in our session.
 const MIGRATE_LOCK_KEY = 7241865325823964;
 
@@ -91,20 +90,9 @@ async function installPgBoss(databaseUrl: string): Promise<void> {
   boss.on('error', () => {});
   await boss.start();
   try {
-    const existing = await boss.getQueue(QUEUES.magicLinkEmail);
-    if (!existing) {
-      await boss.createQueue(QUEUES.magicLinkEmail, {
-        retryLimit: 8,
-        retryDelay: 2,
-        retryBackoff: true,
-        retryDelayMax: 300,
-        // The payload is encrypted, and it is deleted once sent: no usable token lingers in the queue.
-        deleteAfterSeconds: 1,
-        retentionSeconds: 3600,
-        expireInSeconds: 60,
-        notify: true,
-      });
-    }
+    // pg-boss must know a queue before any process sends to or works on it.
+    const existing = await boss.getQueue(MAGIC_LINK_QUEUE);
+    if (!existing) await boss.createQueue(MAGIC_LINK_QUEUE, MAGIC_LINK_QUEUE_OPTIONS);
   } finally {
     await boss.stop({ graceful: false });
   }

@@ -1,30 +1,26 @@
-// createApp builds the Express app from its dependencies and never listens (cmd/server.ts does), so
-// tests drive the very same app with supertest.
+// createApp builds the Express app from services built elsewhere (src/server.ts's buildApi, the one
+// place that wires the API) and never listens, so tests drive the very same app with supertest.
 import express from 'express';
-import type { PgBoss } from 'pg-boss';
 import type { Config } from '../config.ts';
-import type { Pool } from '../db/pool.ts';
 import type { Logger } from '../logger.ts';
 import { AppError } from '../errors.ts';
 import type { Metrics } from '../observability/metrics.ts';
-import { AuthService } from '../auth/service.ts';
-import { SessionTokens } from '../auth/jwt.ts';
-import { Sealer } from '../auth/crypto.ts';
+import type { AuthService } from '../auth/service.ts';
+import type { JobsService } from '../jobs/service.ts';
+import type { SigningSecrets } from '../webhooks/secrets.ts';
 import { accessLog, errorHandler, requestId } from './middleware.ts';
 import { authRoutes } from './routes/auth.ts';
 import { jobsRoutes } from './routes/jobs.ts';
-import { JobsService } from '../jobs/service.ts';
-import { createTargetPolicy } from '../jobs/urlPolicy.ts';
-import { SigningSecrets } from '../webhooks/secrets.ts';
 import { healthRoutes, type ReadinessCheck } from './routes/health.ts';
 
 export interface AppDeps {
-  config: Config;
-  pool: Pool;
-  boss: PgBoss;
+  config: Pick<Config, 'TRUST_PROXY' | 'PUBLIC_URL' | 'JOB_BODY_MAX_BYTES'>;
   log: Logger;
   metrics: Metrics;
   readiness: ReadinessCheck[];
+  auth: AuthService;
+  jobs: JobsService;
+  secrets: SigningSecrets;
 }
 
 /** Enough for every JSON body but a job's (sign-in, session, and the like are well under 1 KB). */
@@ -35,42 +31,11 @@ const isJobCreate = (req: express.Request) =>
 
 /** Builds the API. */
 export function createApp(deps: AppDeps): express.Express {
-  const { config, pool, boss, log, metrics } = deps;
+  const { config, log, metrics, auth, jobs, secrets } = deps;
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', config.TRUST_PROXY);
   app.set('etag', false);
-
-  const auth = new AuthService({
-    pool,
-    boss,
-    sealer: new Sealer(config.SECRETS_KEY, 'magic-link'),
-    tokens: new SessionTokens(
-      config.JWT_SECRET,
-      config.JWT_ISSUER,
-      config.JWT_AUDIENCE,
-      config.SESSION_TTL_SECONDS,
-    ),
-    linkTtlSeconds: config.MAGIC_LINK_TTL_SECONDS,
-    perEmailPerHour: config.MAGIC_LINK_RATE_PER_EMAIL_PER_HOUR,
-    perIpPerHour: config.MAGIC_LINK_RATE_PER_IP_PER_HOUR,
-  });
-
-  const jobs = new JobsService({
-    pool,
-    limits: {
-      timeoutDefaultMs: config.JOB_TIMEOUT_DEFAULT_MS,
-      timeoutMaxMs: config.JOB_TIMEOUT_MAX_MS,
-      bodyMaxBytes: config.JOB_BODY_MAX_BYTES,
-      fireAtMaxDays: config.JOB_FIRE_AT_MAX_DAYS,
-    },
-    policy: createTargetPolicy(config.TARGET_ALLOWLIST),
-    maxActivePerUser: config.JOB_MAX_ACTIVE_PER_USER,
-    createRatePerMinute: config.JOB_CREATE_RATE_PER_MINUTE,
-    notifyWithinMs: config.SCHEDULER_POLL_INTERVAL_MS,
-    onCreated: () => metrics.jobsCreated.inc(),
-  });
-  const secrets = new SigningSecrets(pool, config.SECRETS_KEY);
 
   app.use(requestId());
   app.use(accessLog(log, metrics));

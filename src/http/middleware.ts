@@ -113,8 +113,3 @@ function toAppError(err: unknown): AppError | null {
   }
   return null;
 }
-
-/** zod issues to our `details` list of {path, message}. */
-export function zodDetails(issues: { path: PropertyKey[]; message: string }[]) {
-  return issues.map((i) => ({ path: i.path.map(String).join('.') || '(body)', message: i.message }));
-}

@@ -1,6 +1,10 @@
 // Server-rendered pages of the sign-in flow: no scripts, no third-party assets, a CSP that allows only
 // the one inline stylesheet (by hash) and forms posting back to us.
 import crypto from 'node:crypto';
+import { escapeHtml } from '../lib/html.ts';
+
+// Tests build their own hostile pages with the same escaping.
+export { escapeHtml };
 
 const STYLE = `body{font-family:system-ui,sans-serif;max-width:40rem;margin:3rem auto;padding:0 1rem;color:#222}
 button{font-size:1.1rem;padding:.6rem 1.4rem;cursor:pointer}code,textarea{font-family:ui-monospace,monospace}
@@ -27,9 +31,6 @@ export const CONFIRM_PAGE_HEADERS: Record<string, string> = {
   ...PAGE_HEADERS,
   'Referrer-Policy': 'strict-origin',
 };
-
-export const escapeHtml = (s: string) =>
-  s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 
 function page(title: string, body: string): string {
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1"><meta name="robots" content="noindex"><title>${escapeHtml(title)}</title><style>${STYLE}</style></head><body>${body}</body></html>`;

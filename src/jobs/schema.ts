@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { checkTargetUrl, type TargetPolicy } from './urlPolicy.ts';
 import { RESERVED_HEADERS } from '../webhooks/signing.ts';
 
-export const METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
+const METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
 const FORBIDDEN_HEADERS = new Set([
   'host',
   'content-length',
@@ -188,8 +188,6 @@ export function createJobSchema(limits: JobLimits, policy: TargetPolicy) {
         });
     });
 }
-
-export type CreateJobInput = z.output<ReturnType<typeof createJobSchema>>;
 
 /** A stable hash of the raw request body, for telling an idempotent replay from a key reuse. */
 export function requestHash(body: unknown): Buffer {

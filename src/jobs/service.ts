@@ -1,7 +1,15 @@
 // Jobs use cases: validation, quotas, idempotency, and the owner-scoped reads and commands.
 import { z } from 'zod';
 import type { Pool } from '../db/pool.ts';
-import { AppError, notFound, rateLimited, SQLSTATE } from '../errors.ts';
+import {
+  AppError,
+  notFound,
+  parseOrThrow,
+  rateLimited,
+  SQLSTATE,
+  validationFailed,
+  type ValidationDetail,
+} from '../errors.ts';
 import * as jobsSql from '../sql/jobs.ts';
 import { createJobSchema, parseInstant, requestHash, type JobLimits } from './schema.ts';
 import { JOB_STATUSES } from './stateMachine.ts';
@@ -15,7 +23,6 @@ import {
   type ExecutionCursor,
 } from './representation.ts';
 import type { TargetPolicy } from './urlPolicy.ts';
-import { zodDetails } from '../http/middleware.ts';
 import { SlidingWindowLimiter } from '../lib/rateLimit.ts';
 
 // How long a user's counted active jobs are trusted before counting again.
@@ -34,6 +41,15 @@ export interface JobsServiceDeps {
   onCreated?: () => void;
 }
 
+/** The `limit` query parameter of a page: a decimal integer from 1 to 100, `fallback` when absent. */
+const pageLimit = (fallback: number) =>
+  z
+    .string()
+    .regex(/^\d{1,3}$/, 'must be an integer from 1 to 100')
+    .transform(Number)
+    .pipe(z.number().int().min(1).max(100))
+    .default(fallback);
+
 const listQuery = z.strictObject({
   status: z
     .string()
@@ -42,56 +58,52 @@ const listQuery = z.strictObject({
     .optional(),
   fire_at_from: z.string().optional(),
   fire_at_to: z.string().optional(),
-  limit: z
-    .string()
-    .regex(/^\d{1,3}$/, 'must be an integer from 1 to 100')
-    .transform(Number)
-    .pipe(z.number().int().min(1).max(100))
-    .default(50),
+  limit: pageLimit(50),
   cursor: z.string().optional(),
 });
 
 const executionsQuery = z.strictObject({
-  limit: z
-    .string()
-    .regex(/^\d{1,3}$/, 'must be an integer from 1 to 100')
-    .transform(Number)
-    .pipe(z.number().int().min(1).max(100))
-    .default(100),
+  limit: pageLimit(100),
   cursor: z.string().optional(),
 });
-
-const invalid = (details: { path: string; message: string }[]) =>
-  new AppError(400, 'validation_failed', 'the request is not valid', details);
 
 export class JobsService {
   private readonly schema: ReturnType<typeof createJobSchema>;
   private readonly createLimiter: SlidingWindowLimiter;
   private readonly activeCounts = new Map<string, { n: number; at: number }>();
 
-  constructor(private readonly d: JobsServiceDeps) {
-    this.schema = createJobSchema(d.limits, d.policy);
-    this.createLimiter = new SlidingWindowLimiter(d.createRatePerMinute, 60_000);
+  private readonly pool: Pool;
+  private readonly maxActivePerUser: number;
+  private readonly notifyWithinMs: number;
+  private readonly onCreated: () => void;
+
+  constructor(deps: JobsServiceDeps) {
+    this.pool = deps.pool;
+    this.maxActivePerUser = deps.maxActivePerUser;
+    this.notifyWithinMs = deps.notifyWithinMs;
+    this.onCreated = deps.onCreated ?? (() => {});
+    this.schema = createJobSchema(deps.limits, deps.policy);
+    this.createLimiter = new SlidingWindowLimiter(deps.createRatePerMinute, 60_000);
   }
 
   /** Creates a job; returns it and whether this was an idempotent replay. */
   async create(userId: string, body: unknown, idempotencyKey: string | undefined) {
     if (idempotencyKey !== undefined && !IDEMPOTENCY_KEY.test(idempotencyKey)) {
-      throw invalid([{ path: 'Idempotency-Key', message: 'must be 1 to 255 visible ASCII characters' }]);
+      throw validationFailed([
+        { path: 'Idempotency-Key', message: 'must be 1 to 255 visible ASCII characters' },
+      ]);
     }
-    const parsed = this.schema.safeParse(body);
-    if (!parsed.success) throw invalid(zodDetails(parsed.error.issues));
-    const input = parsed.data;
+    const input = parseOrThrow(this.schema, body);
     const hash = idempotencyKey ? requestHash(body) : null;
 
     if (idempotencyKey) {
-      const existing = await jobsSql.findByIdempotencyKey(this.d.pool, userId, idempotencyKey);
+      const existing = await jobsSql.findByIdempotencyKey(this.pool, userId, idempotencyKey);
       if (existing) return this.replay(existing, hash!);
     }
     await this.admitNewActiveJob(userId);
     let row: jobsSql.JobRow | null;
     try {
-      row = await jobsSql.insertJob(this.d.pool, {
+      row = await jobsSql.insertJob(this.pool, {
         userId,
         name: input.name ?? null,
         method: input.request.method,
@@ -104,24 +116,24 @@ export class JobsService {
         retry: input.retry,
         idempotencyKey: idempotencyKey ?? null,
         requestHash: hash,
-        notifyWithinMs: this.d.notifyWithinMs,
+        notifyWithinMs: this.notifyWithinMs,
       });
     } catch (err) {
       if ((err as { code?: string }).code === SQLSTATE.CHECK_VIOLATION) {
-        throw invalid([{ path: '(body)', message: 'the job violates a constraint' }]);
+        throw validationFailed([{ path: '(body)', message: 'the job violates a constraint' }]);
       }
       throw err;
     }
     if (!row) {
       // Lost a race with an identical key: the winner's row decides replay vs conflict.
-      const existing = await jobsSql.findByIdempotencyKey(this.d.pool, userId, idempotencyKey!);
+      const existing = await jobsSql.findByIdempotencyKey(this.pool, userId, idempotencyKey!);
       if (!existing)
         throw new AppError(409, 'idempotency_key_reused', 'the idempotency key is in use; retry');
       return this.replay(existing, hash!);
     }
     const cached = this.activeCounts.get(userId);
     if (cached) cached.n++;
-    this.d.onCreated?.();
+    this.onCreated();
     return { job: jobJson({ ...row, last_execution: null }), replayed: false };
   }
 
@@ -133,7 +145,7 @@ export class JobsService {
     const wait = this.createLimiter.take(userId);
     if (wait > 0) throw rateLimited(wait / 1000, 'rate_limited', 'job creation rate limit reached');
     if (!(await this.withinQuota(userId))) {
-      throw new AppError(429, 'quota_exceeded', `at most ${this.d.maxActivePerUser} active jobs per user`);
+      throw new AppError(429, 'quota_exceeded', `at most ${this.maxActivePerUser} active jobs per user`);
     }
   }
 
@@ -144,13 +156,13 @@ export class JobsService {
    * others create within the cache age.
    */
   private async withinQuota(userId: string): Promise<boolean> {
-    const max = this.d.maxActivePerUser;
+    const max = this.maxActivePerUser;
     const now = performance.now();
     let c = this.activeCounts.get(userId);
     const fresh = c && now - c.at < QUOTA_CACHE_MS;
     if (!c || !fresh || c.n + 1 > max) {
       if (this.activeCounts.size > 100_000) this.activeCounts.clear();
-      c = { n: await jobsSql.countActive(this.d.pool, userId, max), at: now };
+      c = { n: await jobsSql.countActive(this.pool, userId, max), at: now };
       this.activeCounts.set(userId, c);
     }
     return c.n < max;
@@ -169,64 +181,62 @@ export class JobsService {
 
   async get(userId: string, id: string) {
     if (!UUID.test(id)) throw notFound('job');
-    const job = await jobsSql.getJob(this.d.pool, userId, id);
+    const job = await jobsSql.getJob(this.pool, userId, id);
     if (!job) throw notFound('job');
     return jobJson(job);
   }
 
   async list(userId: string, query: unknown) {
-    const q = listQuery.safeParse(query);
-    if (!q.success) throw invalid(zodDetails(q.error.issues));
-    const details: { path: string; message: string }[] = [];
+    const q = parseOrThrow(listQuery, query);
+    const details: ValidationDetail[] = [];
     const instant = (name: string, v: string | undefined) => {
       if (v === undefined) return null;
       const dt = parseInstant(v);
       if (!dt) details.push({ path: name, message: 'must be an ISO-8601 date-time with an offset or Z' });
       return dt ? dt.toJSDate() : null;
     };
-    const from = instant('fire_at_from', q.data.fire_at_from);
-    const to = instant('fire_at_to', q.data.fire_at_to);
+    const from = instant('fire_at_from', q.fire_at_from);
+    const to = instant('fire_at_to', q.fire_at_to);
     let beforeSeq: number | null = null;
-    if (q.data.cursor !== undefined) {
-      beforeSeq = decodeCursor(q.data.cursor);
+    if (q.cursor !== undefined) {
+      beforeSeq = decodeCursor(q.cursor);
       if (beforeSeq === null) details.push({ path: 'cursor', message: 'is not a valid cursor' });
     }
-    if (details.length) throw invalid(details);
-    const rows = await jobsSql.listJobs(this.d.pool, userId, {
-      statuses: q.data.status ?? null,
+    if (details.length) throw validationFailed(details);
+    const rows = await jobsSql.listJobs(this.pool, userId, {
+      statuses: q.status ?? null,
       fireAtFrom: from,
       fireAtTo: to,
       beforeSeq,
-      limit: q.data.limit,
+      limit: q.limit,
     });
-    const page = rows.slice(0, q.data.limit);
-    const more = rows.length > q.data.limit;
+    const page = rows.slice(0, q.limit);
+    const more = rows.length > q.limit;
     return { data: page.map(jobJson), next_cursor: more ? encodeCursor(page.at(-1)!.seq) : null };
   }
 
   /** A job's attempts in order (attempt, then write order), a page at a time. */
   async executions(userId: string, id: string, query: unknown = {}) {
     if (!UUID.test(id)) throw notFound('job');
-    const q = executionsQuery.safeParse(query);
-    if (!q.success) throw invalid(zodDetails(q.error.issues));
+    const q = parseOrThrow(executionsQuery, query);
     let after: ExecutionCursor | null = null;
-    if (q.data.cursor !== undefined) {
-      after = decodeExecutionCursor(q.data.cursor);
-      if (!after) throw invalid([{ path: 'cursor', message: 'is not a valid cursor' }]);
+    if (q.cursor !== undefined) {
+      after = decodeExecutionCursor(q.cursor);
+      if (!after) throw validationFailed([{ path: 'cursor', message: 'is not a valid cursor' }]);
     }
-    if (!(await jobsSql.jobStatus(this.d.pool, userId, id))) throw notFound('job');
-    const rows = await jobsSql.listExecutions(this.d.pool, id, { after, limit: q.data.limit });
-    const page = rows.slice(0, q.data.limit);
+    if (!(await jobsSql.jobStatus(this.pool, userId, id))) throw notFound('job');
+    const rows = await jobsSql.listExecutions(this.pool, id, { after, limit: q.limit });
+    const page = rows.slice(0, q.limit);
     const last = page.at(-1);
     return {
       data: page.map(executionJson),
-      next_cursor: rows.length > q.data.limit && last ? encodeExecutionCursor(last) : null,
+      next_cursor: rows.length > q.limit && last ? encodeExecutionCursor(last) : null,
     };
   }
 
   async cancel(userId: string, id: string) {
     if (!UUID.test(id)) throw notFound('job');
-    const r = await jobsSql.cancelJob(this.d.pool, userId, id);
+    const r = await jobsSql.cancelJob(this.pool, userId, id);
     if (!r) throw notFound('job');
     if (r.before === 'succeeded' || r.before === 'failed') {
       throw new AppError(
@@ -243,14 +253,14 @@ export class JobsService {
     if (!UUID.test(id)) throw notFound('job');
     const notFailed = (status: string) =>
       new AppError(409, 'job_not_failed', `only a failed job can be re-driven; this one is ${status}`);
-    const before = await jobsSql.jobStatus(this.d.pool, userId, id);
+    const before = await jobsSql.jobStatus(this.pool, userId, id);
     if (!before) throw notFound('job');
     if (before !== 'failed') throw notFailed(before);
     await this.admitNewActiveJob(userId);
-    const row = await jobsSql.redriveJob(this.d.pool, userId, id);
+    const row = await jobsSql.redriveJob(this.pool, userId, id);
     if (!row) {
       // Changed under us (re-driven by a concurrent request, or deleted by retention).
-      const status = await jobsSql.jobStatus(this.d.pool, userId, id);
+      const status = await jobsSql.jobStatus(this.pool, userId, id);
       if (!status) throw notFound('job');
       throw notFailed(status);
     }

@@ -1,7 +1,10 @@
 import { ConfigError } from '../config.ts';
 
-/** Ends the process on a startup failure: a config problem prints its list, anything else one line. */
-export function exitOnConfigError(err: unknown): never {
+/**
+ * Ends the process on any failure to start (the entry points' `main().catch`): a config problem
+ * prints its list of problems, anything else its stack.
+ */
+export function exitOnStartupFailure(err: unknown): never {
   if (err instanceof ConfigError) {
     process.stderr.write(`${err.message}\n`);
   } else {

@@ -1,8 +1,9 @@
-// Builds the real app on a test database: real pg-boss, real SQL, no mocks.
+// Builds the real app on a test database, wired as the server wires it (buildApi): real pg-boss, real
+// SQL, no mocks.
 import crypto from 'node:crypto';
 import type express from 'express';
 import { parseConfig, type Config } from '../../src/config.ts';
-import { createApp } from '../../src/http/app.ts';
+import { buildApi } from '../../src/server.ts';
 import { Metrics } from '../../src/observability/metrics.ts';
 import { startBoss, type PgBoss } from '../../src/queue/boss.ts';
 import { silentLogger } from '../../src/logger.ts';
@@ -41,7 +42,7 @@ export async function createTestApp(db: TestDb, overrides: Record<string, string
   const config = testConfig(db.url, overrides);
   const boss = await startBoss(db.url, silentLogger, { supervise: false });
   const metrics = new Metrics();
-  const app = createApp({
+  const { app } = buildApi({
     config,
     pool: db.pool,
     boss,

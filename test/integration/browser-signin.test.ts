@@ -11,7 +11,7 @@ import request from 'supertest';
 import { createTestDb, type TestDb } from '../helpers/db.ts';
 import { createTestApp, type TestApp } from '../helpers/app.ts';
 import { startServer, waitFor, type TestServer } from '../helpers/http.ts';
-import { createApp } from '../../src/http/app.ts';
+import { buildApi } from '../../src/server.ts';
 import { Metrics } from '../../src/observability/metrics.ts';
 import { escapeHtml } from '../../src/http/pages.ts';
 import { startMailWorker, type Email } from '../../src/auth/mailer.ts';
@@ -41,7 +41,7 @@ beforeAll(async () => {
   plainBase = `http://signin.test:${(server.address() as AddressInfo).port}`;
   t = await createTestApp(db, { PUBLIC_URL: base });
   // The deployment at plainBase: same database and queue, its own PUBLIC_URL (the expected Origin).
-  const plainApp = createApp({
+  const { app: plainApp } = buildApi({
     config: { ...t.config, PUBLIC_URL: plainBase },
     pool: db.pool,
     boss: t.boss,

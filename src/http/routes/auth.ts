@@ -1,7 +1,7 @@
 // /v1/auth/* and /v1/me.
 import express, { Router } from 'express';
 import { z } from 'zod';
-import { AppError } from '../../errors.ts';
+import { AppError, parseOrThrow } from '../../errors.ts';
 import { emailSchema, type AuthService } from '../../auth/service.ts';
 import {
   CONFIRM_PAGE_HEADERS,
@@ -11,7 +11,7 @@ import {
   invalidLinkPage,
   signedInPage,
 } from '../pages.ts';
-import { requireJson, zodDetails } from '../middleware.ts';
+import { requireJson } from '../middleware.ts';
 import type { Request, RequestHandler } from 'express';
 
 const magicLinkBody = z.strictObject({ email: emailSchema });
@@ -23,13 +23,6 @@ export function requireUser(auth: AuthService): RequestHandler {
     req.user = await auth.authenticate(req.get('authorization'));
     next();
   };
-}
-
-function parse<T>(schema: z.ZodType<T>, body: unknown): T {
-  const r = schema.safeParse(body ?? {});
-  if (!r.success)
-    throw new AppError(400, 'validation_failed', 'the request is not valid', zodDetails(r.error.issues));
-  return r.data;
 }
 
 /**
@@ -61,7 +54,7 @@ export function authRoutes(deps: { auth: AuthService; publicUrl: string }): Rout
   const publicOrigin = new URL(deps.publicUrl).origin;
 
   r.post('/v1/auth/magic-link', requireJson(), async (req, res) => {
-    const { email } = parse(magicLinkBody, req.body);
+    const { email } = parseOrThrow(magicLinkBody, req.body ?? {});
     await auth.requestLink(email, req.ip);
     res.status(202).json({ status: 'sent' });
   });
@@ -118,7 +111,7 @@ export function authRoutes(deps: { auth: AuthService; publicUrl: string }): Rout
   );
 
   r.post('/v1/auth/session', requireJson(), async (req, res) => {
-    const { token } = parse(sessionBody, req.body);
+    const { token } = parseOrThrow(sessionBody, req.body ?? {});
     res.set('Cache-Control', 'no-store');
     res.status(200).json(await auth.signIn(token));
   });

@@ -1,0 +1,5 @@
+// HTML escaping for the few pages and emails we write by hand (no template engine).
+
+/** `s` safe inside HTML text and quoted attribute values. */
+export const escapeHtml = (s: string) =>
+  s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
