@@ -19,6 +19,7 @@ import { JobsService } from './jobs/service.ts';
 import { createTargetPolicy } from './jobs/urlPolicy.ts';
 import { SigningSecrets } from './webhooks/secrets.ts';
 import { createApp } from './http/app.ts';
+import { withClientErrors } from './http/clientError.ts';
 import { databaseReady, type ReadinessCheck } from './http/routes/health.ts';
 
 export interface ApiDeps {
@@ -109,7 +110,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     log,
     metrics,
   });
-  const server = http.createServer(app);
+  const server = withClientErrors(http.createServer(app));
   // Longer than a load balancer's idle timeout, so it never reuses a socket we just closed.
   server.keepAliveTimeout = 65_000;
   await new Promise<void>((resolve) => server.listen(config.PORT, config.HOST, resolve));

@@ -29,6 +29,19 @@ const SMALL_JSON_LIMIT = 16 * 1024;
 const isJobCreate = (req: express.Request) =>
   req.method === 'POST' && req.path.toLowerCase().replace(/\/+$/, '') === '/v1/jobs';
 
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+/**
+ * Refuses a JSON body that is not valid UTF-8. JSON.parse would read it with U+FFFD in place of the
+ * bad bytes, and the altered text would be stored and sent as if the client had written it.
+ */
+function requireUtf8(_req: unknown, _res: unknown, buf: Buffer): void {
+  try {
+    strictUtf8.decode(buf);
+  } catch {
+    throw Object.assign(new Error('request body is not valid UTF-8'), { type: 'encoding.invalid_utf8' });
+  }
+}
+
 /** Builds the API. */
 export function createApp(deps: AppDeps): express.Express {
   const { config, log, metrics, auth, jobs, secrets } = deps;
@@ -42,7 +55,7 @@ export function createApp(deps: AppDeps): express.Express {
   // Every JSON body is parsed with a small limit, except job creation, which parses its own large
   // body only after authentication (jobsRoutes): an anonymous request cannot make the server parse
   // hundreds of kilobytes of nested arrays.
-  const smallJson = express.json({ limit: SMALL_JSON_LIMIT, strict: true });
+  const smallJson = express.json({ limit: SMALL_JSON_LIMIT, strict: true, verify: requireUtf8 });
   app.use((req, res, next) => (isJobCreate(req) ? next() : smallJson(req, res, next)));
   app.use(healthRoutes({ checks: deps.readiness, metrics }));
   app.use(authRoutes({ auth, publicUrl: config.PUBLIC_URL }));
@@ -53,7 +66,11 @@ export function createApp(deps: AppDeps): express.Express {
       secrets,
       log,
       // The JSON envelope of a job carries its body as a string: the body limit plus room for the rest.
-      createJson: express.json({ limit: config.JOB_BODY_MAX_BYTES + 64 * 1024, strict: true }),
+      createJson: express.json({
+        limit: config.JOB_BODY_MAX_BYTES + 64 * 1024,
+        strict: true,
+        verify: requireUtf8,
+      }),
     }),
   );
   app.use((req, _res, next) =>

@@ -95,6 +95,8 @@ function toAppError(err: unknown): AppError | null {
   switch (type) {
     case 'entity.parse.failed':
       return new AppError(400, 'malformed_json', 'the request body is not valid JSON');
+    case 'encoding.invalid_utf8':
+      return new AppError(400, 'invalid_utf8', 'the request body is not valid UTF-8');
     case 'entity.too.large':
       return new AppError(413, 'payload_too_large', 'the request body is too large');
     case 'encoding.unsupported':

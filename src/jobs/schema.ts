@@ -61,6 +61,12 @@ export function parseInstant(s: string): DateTime | null {
 
 /** Builds the create schema for these limits and target policy. */
 export function createJobSchema(limits: JobLimits, policy: TargetPolicy) {
+  // `__proto__` as a JSON key is an own property of the parsed body, but copying it into a record
+  // sets a prototype instead: the header would vanish silently. Refused before the copy.
+  const noProtoKey = (h: unknown, ctx: z.RefinementCtx) => {
+    if (h !== null && typeof h === 'object' && Object.hasOwn(h, '__proto__'))
+      ctx.addIssue({ code: 'custom', path: ['__proto__'], message: 'not a valid header name' });
+  };
   const headers = z.record(z.string(), z.string()).superRefine((h, ctx) => {
     const entries = Object.entries(h);
     if (entries.length > MAX_HEADERS)
@@ -119,7 +125,7 @@ export function createJobSchema(limits: JobLimits, policy: TargetPolicy) {
         }
         return r.url.href;
       }),
-      headers: headers.optional(),
+      headers: z.unknown().superRefine(noProtoKey).pipe(headers).optional(),
       body: z.string().superRefine(storable).optional(),
     })
     .superRefine((r, ctx) => {

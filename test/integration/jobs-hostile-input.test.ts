@@ -64,6 +64,36 @@ describe('hostile input → 400 validation_failed, nothing stored', () => {
     expect(await jobCount()).toBe(before);
   });
 
+  it('a body that is not valid UTF-8 is refused, not stored with U+FFFD in place of the bad bytes', async () => {
+    const before = await jobCount();
+    const json = Buffer.concat([
+      Buffer.from('{"name":"a'),
+      Buffer.from([0xff]),
+      Buffer.from(`b","request":{"method":"POST","url":"https://example.com/"}}`),
+    ]);
+    for (const path of ['/v1/jobs', '/v1/auth/magic-link']) {
+      const res = await request(t.app)
+        .post(path)
+        .set('Authorization', alice.auth)
+        .set('Content-Type', 'application/json')
+        // The exact bytes: superagent would otherwise JSON-encode a Buffer.
+        .serialize(() => json as unknown as string)
+        .send({});
+      expect(res.status, path).toBe(400);
+      expect(res.body.error.code).toBe('invalid_utf8');
+    }
+    expect(await jobCount()).toBe(before);
+  });
+
+  it('a header named __proto__ is refused, not dropped', async () => {
+    const json = JSON.stringify(validJob({}, { headers: { 'x-a': '1' } })).replace('"x-a"', '"__proto__"');
+    const res = await postRaw(t.app, alice.auth, json);
+    expect(res.status).toBe(400);
+    expect(res.body.error.details.map((d: { path: string }) => d.path)).toContain(
+      'request.headers.__proto__',
+    );
+  });
+
   it('ordinary control characters in a body (newline, tab) and Latin-1 header values are fine', async () => {
     const res = await request(t.app)
       .post('/v1/jobs')
