@@ -95,6 +95,7 @@ const fullSchema = z.object({
   // Only for tests and self-hosted relays; the resend SDK reads it as its API base URL.
   RESEND_BASE_URL: z.url().optional(),
   MAIL_FROM: z.string().min(3).default('dist-job-scheduler <login@example.com>'),
+  API_KEYS_MAX_PER_USER: int(1, 10_000).default(100),
   JOB_TIMEOUT_DEFAULT_MS: int(1000, 600000).default(10000),
   JOB_TIMEOUT_MAX_MS: int(1000, 600000).default(120000),
   JOB_BODY_MAX_BYTES: int(0, 10 * 1024 * 1024).default(256 * 1024),

@@ -15,6 +15,7 @@ import { createMailTransport, startMailWorker } from './auth/mailer.ts';
 import { Sealer } from './auth/crypto.ts';
 import { SessionTokens } from './auth/jwt.ts';
 import { AuthService } from './auth/service.ts';
+import { ApiKeyService } from './auth/apiKeyService.ts';
 import { JobsService } from './jobs/service.ts';
 import { createTargetPolicy } from './jobs/urlPolicy.ts';
 import { SigningSecrets } from './webhooks/secrets.ts';
@@ -37,14 +38,17 @@ export interface ApiServices {
   auth: AuthService;
   jobs: JobsService;
   secrets: SigningSecrets;
+  apiKeys: ApiKeyService;
 }
 
 /** Builds the API's services and its app (which never listens); startServer and the tests use it. */
 export function buildApi(deps: ApiDeps): { app: express.Express; services: ApiServices } {
   const { config, pool, boss, log, metrics, readiness } = deps;
   const sealer = new Sealer(config.SECRETS_KEY, 'magic-link');
+  const apiKeys = new ApiKeyService({ pool, maxPerUser: config.API_KEYS_MAX_PER_USER });
   const auth = new AuthService({
     pool,
+    apiKeys,
     boss,
     sealer,
     tokens: new SessionTokens(
@@ -72,8 +76,8 @@ export function buildApi(deps: ApiDeps): { app: express.Express; services: ApiSe
     onCreated: () => metrics.jobsCreated.inc(),
   });
   const secrets = new SigningSecrets(pool, config.SECRETS_KEY);
-  const app = createApp({ config, log, metrics, readiness, auth, jobs, secrets });
-  return { app, services: { sealer, auth, jobs, secrets } };
+  const app = createApp({ config, log, metrics, readiness, auth, jobs, secrets, apiKeys });
+  return { app, services: { sealer, auth, jobs, secrets, apiKeys } };
 }
 
 export interface RunningServer {

@@ -11,6 +11,8 @@ import { rateLimitKey } from '../lib/clientIp.ts';
 import { MAGIC_LINK_QUEUE, type MagicLinkJob } from '../queue/mail.ts';
 import { generateToken, hashToken, type Sealer } from './crypto.ts';
 import type { SessionTokens } from './jwt.ts';
+import { looksLikeApiKey } from './apiKeys.ts';
+import type { ApiKeyService, KeyCredential } from './apiKeyService.ts';
 
 /** Trimmed, lower-cased, syntactically valid email (≤ 254 chars). */
 export const emailSchema = z
@@ -26,8 +28,18 @@ export interface AuthenticatedUser {
   created_at: Date;
 }
 
+/** What a request authenticated with: a session (every scope) or an API key (its scopes only). */
+export type Credential = { kind: 'session' } | KeyCredential;
+
+export interface Principal {
+  user: AuthenticatedUser;
+  credential: Credential;
+}
+
 export interface AuthServiceDeps {
   pool: Pool;
+  /** Resolves `djs_…` bearers. */
+  apiKeys: ApiKeyService;
   boss: PgBoss;
   sealer: Sealer;
   tokens: SessionTokens;
@@ -38,6 +50,7 @@ export interface AuthServiceDeps {
 
 export class AuthService {
   private readonly pool: Pool;
+  private readonly apiKeys: ApiKeyService;
   private readonly boss: PgBoss;
   private readonly sealer: Sealer;
   private readonly tokens: SessionTokens;
@@ -47,6 +60,7 @@ export class AuthService {
 
   constructor(deps: AuthServiceDeps) {
     this.pool = deps.pool;
+    this.apiKeys = deps.apiKeys;
     this.boss = deps.boss;
     this.sealer = deps.sealer;
     this.tokens = deps.tokens;
@@ -97,15 +111,24 @@ export class AuthService {
     };
   }
 
-  /** Resolves an Authorization header to its user, checking the token version against the database. */
-  async authenticate(header: string | undefined): Promise<AuthenticatedUser> {
+  /**
+   * Resolves an Authorization header to its user and credential. An API key (`djs_…`) is looked up
+   * by hash; a session token is verified and its version compared with the database. Either way one
+   * query per request, so a revocation or logout takes effect at once on every replica.
+   */
+  async authenticate(header: string | undefined): Promise<Principal> {
     const match = /^Bearer ([A-Za-z0-9_.-]+)$/i.exec(header?.trim() ?? '');
     if (!match) throw unauthorized();
-    const claims = await this.tokens.verify(match[1]!);
+    const token = match[1]!;
+    if (looksLikeApiKey(token)) return this.apiKeys.authenticate(token);
+    const claims = await this.tokens.verify(token);
     if (!claims || !z.uuid().safeParse(claims.userId).success) throw unauthorized('invalid or expired token');
     const user = await users.findUserById(this.pool, claims.userId);
     if (!user || user.token_version !== claims.tokenVersion) throw unauthorized('invalid or expired token');
-    return { id: user.id, email: user.email, created_at: user.created_at };
+    return {
+      user: { id: user.id, email: user.email, created_at: user.created_at },
+      credential: { kind: 'session' },
+    };
   }
 
   /** Ends every session of the user issued until now. */

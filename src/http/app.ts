@@ -11,6 +11,8 @@ import type { SigningSecrets } from '../webhooks/secrets.ts';
 import { accessLog, errorHandler, requestId } from './middleware.ts';
 import { authRoutes } from './routes/auth.ts';
 import { jobsRoutes } from './routes/jobs.ts';
+import { apiKeysRoutes } from './routes/apiKeys.ts';
+import type { ApiKeyService } from '../auth/apiKeyService.ts';
 import { healthRoutes, type ReadinessCheck } from './routes/health.ts';
 
 export interface AppDeps {
@@ -21,6 +23,7 @@ export interface AppDeps {
   auth: AuthService;
   jobs: JobsService;
   secrets: SigningSecrets;
+  apiKeys: ApiKeyService;
 }
 
 /** Enough for every JSON body but a job's (sign-in, session, and the like are well under 1 KB). */
@@ -44,7 +47,7 @@ function requireUtf8(_req: unknown, _res: unknown, buf: Buffer): void {
 
 /** Builds the API. */
 export function createApp(deps: AppDeps): express.Express {
-  const { config, log, metrics, auth, jobs, secrets } = deps;
+  const { config, log, metrics, auth, jobs, secrets, apiKeys } = deps;
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', config.TRUST_PROXY);
@@ -59,6 +62,7 @@ export function createApp(deps: AppDeps): express.Express {
   app.use((req, res, next) => (isJobCreate(req) ? next() : smallJson(req, res, next)));
   app.use(healthRoutes({ checks: deps.readiness, metrics }));
   app.use(authRoutes({ auth, publicUrl: config.PUBLIC_URL }));
+  app.use(apiKeysRoutes({ auth, apiKeys, log }));
   app.use(
     jobsRoutes({
       auth,

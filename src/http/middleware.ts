@@ -4,11 +4,15 @@ import type { NextFunction, Request, Response, RequestHandler, ErrorRequestHandl
 import { AppError, isDatabaseUnavailable } from '../errors.ts';
 import type { Logger } from '../logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
+import type { Credential } from '../auth/service.ts';
+import { hasScope, type Scope } from '../auth/apiKeys.ts';
 
 declare module 'express-serve-static-core' {
   interface Request {
     id: string;
     user?: { id: string; email: string; created_at: Date };
+    /** How the request authenticated (set with `user`). */
+    credential?: Credential;
   }
 }
 
@@ -114,4 +118,43 @@ function toAppError(err: unknown): AppError | null {
     return new AppError(status, 'bad_request', 'the request could not be read');
   }
   return null;
+}
+
+/** Lets a request through only if its credential grants `scope` (a session grants every scope). */
+export function requireScope(scope: Scope): RequestHandler {
+  return (req, _res, next) => {
+    const c = req.credential;
+    if (c?.kind === 'api_key' && !hasScope(c.scopes, scope)) {
+      next(
+        new AppError(
+          403,
+          'insufficient_scope',
+          `this API key lacks the scope ${scope}`,
+          { needed: scope },
+          {
+            headers: { 'WWW-Authenticate': `Bearer error="insufficient_scope", scope="${scope}"` },
+          },
+        ),
+      );
+      return;
+    }
+    next();
+  };
+}
+
+/** Lets a request through only with a session: managing keys, secrets and sessions is for people. */
+export function requireSession(): RequestHandler {
+  return (req, _res, next) => {
+    if (req.credential?.kind !== 'session') {
+      next(
+        new AppError(
+          403,
+          'session_required',
+          'this route needs a session token (sign in); API keys cannot use it',
+        ),
+      );
+      return;
+    }
+    next();
+  };
 }

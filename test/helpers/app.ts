@@ -6,7 +6,7 @@ import { parseConfig, type Config } from '../../src/config.ts';
 import { buildApi } from '../../src/server.ts';
 import { Metrics } from '../../src/observability/metrics.ts';
 import { startBoss, type PgBoss } from '../../src/queue/boss.ts';
-import { silentLogger } from '../../src/logger.ts';
+import { silentLogger, type Logger } from '../../src/logger.ts';
 import { databaseReady } from '../../src/http/routes/health.ts';
 import { expectedMigration } from '../../src/db/migrate.ts';
 import { SessionTokens } from '../../src/auth/jwt.ts';
@@ -38,7 +38,11 @@ export interface TestApp {
   close(): Promise<void>;
 }
 
-export async function createTestApp(db: TestDb, overrides: Record<string, string> = {}): Promise<TestApp> {
+export async function createTestApp(
+  db: TestDb,
+  overrides: Record<string, string> = {},
+  log: Logger = silentLogger,
+): Promise<TestApp> {
   const config = testConfig(db.url, overrides);
   const boss = await startBoss(db.url, silentLogger, { supervise: false });
   const metrics = new Metrics();
@@ -46,7 +50,7 @@ export async function createTestApp(db: TestDb, overrides: Record<string, string
     config,
     pool: db.pool,
     boss,
-    log: silentLogger,
+    log,
     metrics,
     readiness: [databaseReady(db.pool, await expectedMigration())],
   });

@@ -11,7 +11,7 @@ import {
   invalidLinkPage,
   signedInPage,
 } from '../pages.ts';
-import { requireJson } from '../middleware.ts';
+import { requireJson, requireSession } from '../middleware.ts';
 import type { Request, RequestHandler } from 'express';
 
 const magicLinkBody = z.strictObject({ email: emailSchema });
@@ -20,7 +20,9 @@ const sessionBody = z.strictObject({ token: z.string().min(1).max(500) });
 /** Resolves the bearer to req.user or answers 401. */
 export function requireUser(auth: AuthService): RequestHandler {
   return async (req, _res, next) => {
-    req.user = await auth.authenticate(req.get('authorization'));
+    const p = await auth.authenticate(req.get('authorization'));
+    req.user = p.user;
+    req.credential = p.credential;
     next();
   };
 }
@@ -116,7 +118,8 @@ export function authRoutes(deps: { auth: AuthService; publicUrl: string }): Rout
     res.status(200).json(await auth.signIn(token));
   });
 
-  r.post('/v1/auth/logout', requireUser(auth), async (req, res) => {
+  // Logout ends sessions; API keys live on until revoked (a backend must not stop when a person signs out).
+  r.post('/v1/auth/logout', requireUser(auth), requireSession(), async (req, res) => {
     await auth.logout(req.user!.id);
     res.status(204).end();
   });

@@ -1,10 +1,11 @@
-// /v1/jobs and /v1/signing-secret. Every route needs a session; the services scope all SQL to it.
+// /v1/jobs and /v1/signing-secret. Every route needs a credential; jobs routes take a session or an API
+// key with the scope named, the signing secret a session. The services scope all SQL to the user.
 import { Router, type Request, type RequestHandler } from 'express';
 import type { AuthService } from '../../auth/service.ts';
 import type { JobsService } from '../../jobs/service.ts';
 import type { Logger } from '../../logger.ts';
 import type { SigningSecrets } from '../../webhooks/secrets.ts';
-import { requireJson } from '../middleware.ts';
+import { requireJson, requireScope, requireSession } from '../middleware.ts';
 import { requireUser } from './auth.ts';
 
 export function jobsRoutes(deps: {
@@ -20,30 +21,33 @@ export function jobsRoutes(deps: {
   const changed = (req: Request, job: { id: string; status: string }, what: string) =>
     log.debug({ request_id: req.id, job_id: job.id, status: job.status }, `job ${what}`);
   r.use(['/v1/jobs', '/v1/signing-secret'], requireUser(deps.auth));
+  r.use('/v1/signing-secret', requireSession());
+  const read = requireScope('jobs:read');
+  const write = requireScope('jobs:write');
 
-  r.post('/v1/jobs', requireJson(), deps.createJson, async (req, res) => {
+  r.post('/v1/jobs', write, requireJson(), deps.createJson, async (req, res) => {
     const { job, replayed } = await jobs.create(req.user!.id, req.body, req.get('idempotency-key'));
     res.setHeader('Location', `/v1/jobs/${job.id}`);
     if (replayed) res.setHeader('Idempotent-Replayed', 'true');
     else changed(req, job, 'created');
     res.status(replayed ? 200 : 201).json(job);
   });
-  r.get('/v1/jobs', async (req, res) => {
+  r.get('/v1/jobs', read, async (req, res) => {
     res.json(await jobs.list(req.user!.id, req.query));
   });
-  r.get('/v1/jobs/:id', async (req, res) => {
-    res.json(await jobs.get(req.user!.id, req.params.id));
+  r.get('/v1/jobs/:id', read, async (req, res) => {
+    res.json(await jobs.get(req.user!.id, String(req.params.id)));
   });
-  r.get('/v1/jobs/:id/executions', async (req, res) => {
-    res.json(await jobs.executions(req.user!.id, req.params.id, req.query));
+  r.get('/v1/jobs/:id/executions', read, async (req, res) => {
+    res.json(await jobs.executions(req.user!.id, String(req.params.id), req.query));
   });
-  r.post('/v1/jobs/:id/cancel', async (req, res) => {
-    const job = await jobs.cancel(req.user!.id, req.params.id);
+  r.post('/v1/jobs/:id/cancel', write, async (req, res) => {
+    const job = await jobs.cancel(req.user!.id, String(req.params.id));
     changed(req, job, 'cancelled');
     res.json(job);
   });
-  r.post('/v1/jobs/:id/retry', async (req, res) => {
-    const job = await jobs.redrive(req.user!.id, req.params.id);
+  r.post('/v1/jobs/:id/retry', write, async (req, res) => {
+    const job = await jobs.redrive(req.user!.id, String(req.params.id));
     changed(req, job, 're-driven');
     res.json(job);
   });

@@ -1,0 +1,112 @@
+// API keys for backends: create (the key is shown once), list (never the secret), revoke, and
+// authenticate a request by key. Keys belong to a user: rate limits and quotas stay per user,
+// whichever credential a request carries.
+import crypto from 'node:crypto';
+import { z } from 'zod';
+import type { Pool } from '../db/pool.ts';
+import { AppError, notFound, parseOrThrow } from '../errors.ts';
+import * as keys from '../sql/apiKeys.ts';
+import { generateApiKey, hashApiKey, isWellFormedApiKey, SCOPES, type Scope } from './apiKeys.ts';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\x00-\x1f\x7f]/;
+
+const createBody = z.strictObject({
+  name: z
+    .string()
+    .trim()
+    .min(1)
+    .max(100)
+    .refine((s) => !CONTROL.test(s) && s.isWellFormed(), 'must be plain text (no control characters)'),
+  scopes: z
+    .array(z.enum(SCOPES, { message: `each scope must be one of ${SCOPES.join(', ')}` }))
+    .min(1, 'give at least one scope')
+    .max(SCOPES.length)
+    .refine((s) => new Set(s).size === s.length, 'scopes must not repeat'),
+  expires_at: z.iso
+    .datetime({ offset: true, message: 'must be an ISO-8601 date-time with an offset or Z' })
+    .transform((s) => new Date(s))
+    .refine((d) => d.getTime() > Date.now(), 'must be in the future')
+    .optional(),
+});
+
+/** The credential behind an authenticated request. */
+export interface KeyCredential {
+  kind: 'api_key';
+  keyId: string;
+  scopes: Scope[];
+}
+
+export interface ApiKeyPrincipal {
+  user: { id: string; email: string; created_at: Date };
+  credential: KeyCredential;
+}
+
+/** One answer for revoked, expired, unknown and malformed keys: which one it was is nobody's business. */
+export const invalidKey = () =>
+  new AppError(401, 'invalid_token', 'the API key is invalid, expired or revoked', undefined, {
+    headers: { 'WWW-Authenticate': 'Bearer error="invalid_token"' },
+  });
+
+export function keyJson(k: keys.ApiKeyRow) {
+  return {
+    id: k.id,
+    name: k.name,
+    scopes: k.scopes,
+    prefix: k.prefix,
+    last_four: k.last_four,
+    created_at: k.created_at.toISOString(),
+    expires_at: k.expires_at?.toISOString() ?? null,
+    last_used_at: k.last_used_at?.toISOString() ?? null,
+  };
+}
+
+export class ApiKeyService {
+  constructor(private readonly deps: { pool: Pool; maxPerUser: number }) {}
+
+  /** Creates a key; the response is the only time the key itself is ever shown. */
+  async create(userId: string, body: unknown) {
+    const input = parseOrThrow(createBody, body);
+    if ((await keys.countApiKeys(this.deps.pool, userId)) >= this.deps.maxPerUser) {
+      throw new AppError(
+        409,
+        'api_key_limit_reached',
+        `at most ${this.deps.maxPerUser} API keys per user; revoke one first`,
+      );
+    }
+    const k = generateApiKey();
+    const row = await keys.insertApiKey(this.deps.pool, {
+      userId,
+      name: input.name,
+      scopes: input.scopes,
+      hash: k.hash,
+      prefix: k.prefix,
+      lastFour: k.lastFour,
+      expiresAt: input.expires_at ?? null,
+    });
+    return { ...keyJson(row), key: k.key };
+  }
+
+  async list(userId: string) {
+    return { data: (await keys.listApiKeys(this.deps.pool, userId)).map(keyJson) };
+  }
+
+  async revoke(userId: string, id: string): Promise<void> {
+    if (!UUID.test(id) || !(await keys.revokeApiKey(this.deps.pool, userId, id))) throw notFound('API key');
+  }
+
+  /** The user and scopes behind a bearer key, checked against the database on every request. */
+  async authenticate(token: string): Promise<ApiKeyPrincipal> {
+    if (!isWellFormedApiKey(token)) throw invalidKey();
+    const hash = hashApiKey(token);
+    const p = await keys.authenticateApiKey(this.deps.pool, hash);
+    // The index lookup already matched the hash; comparing again in constant time costs nothing and
+    // keeps the check independent of how the database compares bytea.
+    if (!p || !crypto.timingSafeEqual(p.key_hash, hash)) throw invalidKey();
+    return {
+      user: { id: p.user_id, email: p.email, created_at: p.created_at },
+      credential: { kind: 'api_key', keyId: p.key_id, scopes: p.scopes as Scope[] },
+    };
+  }
+}

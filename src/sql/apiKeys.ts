@@ -1,0 +1,101 @@
+// SQL for API keys. Every query is scoped to the owning user, except the lookup by hash that
+// authenticates a request.
+import type { Queryable } from '../db/pool.ts';
+
+export interface ApiKeyRow {
+  id: string;
+  name: string;
+  scopes: string[];
+  prefix: string;
+  last_four: string;
+  created_at: Date;
+  expires_at: Date | null;
+  last_used_at: Date | null;
+}
+
+const COLUMNS = `id, name, scopes, prefix, last_four, created_at, expires_at, last_used_at`;
+
+export async function insertApiKey(
+  db: Queryable,
+  k: {
+    userId: string;
+    name: string;
+    scopes: string[];
+    hash: Buffer;
+    prefix: string;
+    lastFour: string;
+    expiresAt: Date | null;
+  },
+): Promise<ApiKeyRow> {
+  const { rows } = await db.query<ApiKeyRow>(
+    `INSERT INTO api_keys (user_id, name, scopes, key_hash, prefix, last_four, expires_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING ${COLUMNS}`,
+    [k.userId, k.name, k.scopes, k.hash, k.prefix, k.lastFour, k.expiresAt],
+  );
+  return rows[0]!;
+}
+
+/** The user's keys that still work (not revoked, not expired), newest first. */
+export async function listApiKeys(db: Queryable, userId: string): Promise<ApiKeyRow[]> {
+  const { rows } = await db.query<ApiKeyRow>(
+    `SELECT ${COLUMNS} FROM api_keys
+      WHERE user_id = $1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now())
+      ORDER BY created_at DESC, id`,
+    [userId],
+  );
+  return rows;
+}
+
+/** Keys the user holds that still work, counted (for the per-user limit). */
+export async function countApiKeys(db: Queryable, userId: string): Promise<number> {
+  const { rows } = await db.query<{ n: number }>(
+    `SELECT count(*)::int AS n FROM api_keys
+      WHERE user_id = $1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now())`,
+    [userId],
+  );
+  return rows[0]!.n;
+}
+
+/** Revokes a key of this user; false when there is no such live key. */
+export async function revokeApiKey(db: Queryable, userId: string, id: string): Promise<boolean> {
+  const { rowCount } = await db.query(
+    `UPDATE api_keys SET revoked_at = now() WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL`,
+    [id, userId],
+  );
+  return rowCount === 1;
+}
+
+export interface KeyPrincipal {
+  key_id: string;
+  key_hash: Buffer;
+  scopes: string[];
+  user_id: string;
+  email: string;
+  created_at: Date;
+}
+
+/**
+ * Authenticates a request by key hash in the one query the request makes anyway: the key must be
+ * neither revoked nor expired (judged by the database clock, so revocation is immediate on every
+ * replica), and `last_used_at` is bumped in the same statement only when it is a minute old.
+ */
+export async function authenticateApiKey(db: Queryable, hash: Buffer): Promise<KeyPrincipal | null> {
+  const { rows } = await db.query<KeyPrincipal>({
+    name: 'djs_api_key_auth',
+    text: `WITH k AS (
+       SELECT k.id, k.key_hash, k.scopes, k.last_used_at, u.id AS user_id, u.email, u.created_at
+         FROM api_keys k JOIN users u ON u.id = k.user_id
+        WHERE k.key_hash = $1 AND k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > now())
+     ), touch AS (
+       UPDATE api_keys SET last_used_at = now()
+        WHERE id = (SELECT id FROM k)
+          AND (last_used_at IS NULL OR last_used_at < now() - interval '1 minute')
+       RETURNING 1
+     )
+     SELECT k.id AS key_id, k.key_hash, k.scopes, k.user_id, k.email, k.created_at,
+            (SELECT count(*) FROM touch) AS touched
+       FROM k`,
+    values: [hash],
+  });
+  return rows[0] ?? null;
+}
