@@ -6,7 +6,6 @@ import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDb, type TestDb } from '../helpers/db.ts';
 import { createTestApp, sessionFor, type TestApp } from '../helpers/app.ts';
-import { forceJobState } from '../helpers/scheduler.ts';
 
 let db: TestDb;
 let t: TestApp;
@@ -210,8 +209,8 @@ describe('scopes', () => {
       ['post', '/v1/signing-secret/rotate'],
       ['post', '/v1/auth/logout'],
     ] as const) {
-      const res = await request(t.app)
-        [method](path)
+      const agent = request(t.app);
+      const res = await agent[method](path)
         .set('Authorization', key)
         .send({ name: 'k', scopes: ['jobs:read'] });
       expect(res.status, `${method} ${path}`).toBe(403);
