@@ -235,15 +235,40 @@ async function scenarioApi(adminUrl: string) {
       request: { method: 'POST', url: 'https://example.com/hook', body: '{"a":1}' },
       delay_seconds: 86400,
     });
-    log(`api: autocannon 50 connections, ${API_SECONDS} s…`);
-    const r = await autocannon({
-      url: `${base}/v1/jobs`,
-      method: 'POST',
-      connections: 50,
-      duration: API_SECONDS,
-      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-      body,
+    // The same load with an API key instead of a session token: a backend's credential must not
+    // cost throughput (its check is the same one query per request).
+    const { generateApiKey } = await import('../src/auth/apiKeys.ts');
+    const { insertApiKey } = await import('../src/sql/apiKeys.ts');
+    const k = generateApiKey();
+    const kc = new pg.Client({ connectionString: url });
+    await kc.connect();
+    await insertApiKey(kc, {
+      userId: user.id,
+      name: 'bench',
+      scopes: ['jobs:write'],
+      hash: k.hash,
+      prefix: k.prefix,
+      lastFour: k.lastFour,
+      expiresAt: null,
     });
+    await kc.end();
+    const runs: Record<string, autocannon.Result> = {};
+    for (const [name, bearer] of [
+      ['session', token],
+      ['api key', k.key],
+    ] as const) {
+      log(`api: autocannon 50 connections, ${API_SECONDS} s, ${name}…`);
+      runs[name] = await autocannon({
+        url: `${base}/v1/jobs`,
+        method: 'POST',
+        connections: 50,
+        duration: API_SECONDS,
+        headers: { authorization: `Bearer ${bearer}`, 'content-type': 'application/json' },
+        body,
+      });
+    }
+    const r = runs.session!;
+    const rk = runs['api key']!;
     const ok = r['2xx'];
     results.api = {
       req_per_s: r.requests.average,
@@ -251,17 +276,25 @@ async function scenarioApi(adminUrl: string) {
       p99_ms: r.latency.p99,
       non_2xx: r.non2xx,
       total_2xx: ok,
+      api_key: {
+        req_per_s: rk.requests.average,
+        p50_ms: rk.latency.p50,
+        p99_ms: rk.latency.p99,
+        non_2xx: rk.non2xx,
+      },
+      api_key_ratio: rk.requests.average / r.requests.average,
     };
     lines.push(
       `### 3. API (POST /v1/jobs, autocannon, 50 connections, ${API_SECONDS} s)`,
       '',
-      '| req/s | p50 ms | p99 ms | 2xx | non-2xx |',
-      '| ---: | ---: | ---: | ---: | ---: |',
+      '| credential | req/s | p50 ms | p99 ms | 2xx | non-2xx |',
+      '| --- | ---: | ---: | ---: | ---: | ---: |',
     );
-    lines.push(
-      `| ${r.requests.average.toFixed(0)} | ${r.latency.p50} | ${r.latency.p99} | ${ok} | ${r.non2xx} |`,
-      '',
-    );
+    for (const [name, x] of Object.entries(runs))
+      lines.push(
+        `| ${name} | ${x.requests.average.toFixed(0)} | ${x.latency.p50} | ${x.latency.p99} | ${x['2xx']} | ${x.non2xx} |`,
+      );
+    lines.push('', `API key ÷ session: ${(rk.requests.average / r.requests.average).toFixed(2)}×`, '');
   } finally {
     server.kill('SIGTERM');
     await new Promise((r) => server.once('exit', r));
