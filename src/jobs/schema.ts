@@ -59,8 +59,19 @@ export function parseInstant(s: string): DateTime | null {
   return dt.isValid ? dt.toUTC() : null;
 }
 
-/** Builds the create schema for these limits and target policy. */
-export function createJobSchema(limits: JobLimits, policy: TargetPolicy) {
+/** Defaults of a job's retry policy when the request gives none. */
+export const DEFAULT_RETRY = {
+  strategy: 'exponential',
+  max_attempts: 5,
+  base_delay_ms: 1000,
+  max_delay_ms: 3_600_000,
+} as const;
+
+/**
+ * The parts of a job that describe the request and how it is retried: shared by one-off jobs and
+ * schedules (whose occurrences are ordinary jobs), so both validate exactly alike.
+ */
+export function requestTemplate(limits: JobLimits, policy: TargetPolicy) {
   // `__proto__` as a JSON key is an own property of the parsed body, but copying it into a record
   // sets a prototype instead: the header would vanish silently. Refused before the copy.
   const noProtoKey = (h: unknown, ctx: z.RefinementCtx) => {
@@ -78,7 +89,7 @@ export function createJobSchema(limits: JobLimits, policy: TargetPolicy) {
       const lower = name.toLowerCase();
       if (!TOKEN.test(name))
         ctx.addIssue({ code: 'custom', path: [name], message: 'not a valid header name' });
-      else if (FORBIDDEN_HEADERS.has(lower))
+      else if (FORBIDDEN_HEADERS.has(lower) || lower.startsWith('djs-'))
         ctx.addIssue({
           code: 'custom',
           path: [name],
@@ -152,11 +163,22 @@ export function createJobSchema(limits: JobLimits, policy: TargetPolicy) {
       path: ['max_delay_ms'],
     });
 
+  return {
+    name: z.string().min(1).max(200).superRefine(plainText),
+    request,
+    retry,
+    timeout_ms: z.number().int().min(1000).max(limits.timeoutMaxMs),
+  };
+}
+
+/** Builds the create schema for these limits and target policy. */
+export function createJobSchema(limits: JobLimits, policy: TargetPolicy) {
+  const t = requestTemplate(limits, policy);
   const maxSeconds = limits.fireAtMaxDays * 86400;
   return z
     .strictObject({
-      name: z.string().min(1).max(200).superRefine(plainText).optional(),
-      request,
+      name: t.name.optional(),
+      request: t.request,
       fire_at: z
         .string()
         .max(64)
@@ -177,13 +199,8 @@ export function createJobSchema(limits: JobLimits, policy: TargetPolicy) {
         })
         .optional(),
       delay_seconds: z.number().int().min(0).max(maxSeconds).optional(),
-      timeout_ms: z.number().int().min(1000).max(limits.timeoutMaxMs).default(limits.timeoutDefaultMs),
-      retry: retry.default({
-        strategy: 'exponential',
-        max_attempts: 5,
-        base_delay_ms: 1000,
-        max_delay_ms: 3_600_000,
-      }),
+      timeout_ms: t.timeout_ms.default(limits.timeoutDefaultMs),
+      retry: t.retry.default(DEFAULT_RETRY),
     })
     .superRefine((j, ctx) => {
       if (j.fire_at !== undefined && j.delay_seconds !== undefined)

@@ -32,6 +32,10 @@ export interface JobRow extends RetryColumns {
   created_at: Date;
   updated_at: Date;
   completed_at: Date | null;
+  /** Set on a schedule's occurrences. */
+  schedule_id: string | null;
+  scheduled_for: Date | null;
+  catch_up: boolean;
 }
 
 export interface ExecutionRow {
@@ -150,6 +154,8 @@ export async function getJob(db: Queryable, userId: string, id: string): Promise
 }
 
 export interface ListFilter {
+  /** Only this schedule's occurrences (null: every job of the user). */
+  scheduleId?: string | null;
   statuses: JobStatus[] | null;
   fireAtFrom: Date | null;
   fireAtTo: Date | null;
@@ -166,9 +172,10 @@ export async function listJobs(db: Queryable, userId: string, f: ListFilter): Pr
         AND ($3::timestamptz IS NULL OR j.fire_at >= $3)
         AND ($4::timestamptz IS NULL OR j.fire_at < $4)
         AND ($5::bigint IS NULL OR j.seq < $5)
+        AND ($7::uuid IS NULL OR j.schedule_id = $7)
       ORDER BY j.seq DESC
       LIMIT $6`,
-    [userId, f.statuses, f.fireAtFrom, f.fireAtTo, f.beforeSeq, f.limit + 1],
+    [userId, f.statuses, f.fireAtFrom, f.fireAtTo, f.beforeSeq, f.limit + 1, f.scheduleId ?? null],
   );
   return rows;
 }
