@@ -51,8 +51,10 @@ ALTER TABLE jobs
   -- A catch-up run of a time missed while every scheduler was down (misfire run_once / run_all).
   ADD COLUMN catch_up boolean NOT NULL DEFAULT false,
   ADD CONSTRAINT jobs_occurrence_pair CHECK (schedule_id IS NULL OR scheduled_for IS NOT NULL);
--- One job per (schedule, fire time), however many schedulers plan at once.
-CREATE UNIQUE INDEX jobs_schedule_occurrence_idx ON jobs (schedule_id, scheduled_for) WHERE schedule_id IS NOT NULL;
+-- One job per (schedule, fire time), however many schedulers plan at once. A cancelled occurrence
+-- (pause, edit, delete) frees its time, so resuming or editing can plan that time again.
+CREATE UNIQUE INDEX jobs_schedule_occurrence_idx ON jobs (schedule_id, scheduled_for)
+  WHERE schedule_id IS NOT NULL AND status <> 'cancelled';
 -- A schedule's occurrences, newest first (GET /v1/schedules/{id}/jobs), and its live ones (overlap).
 CREATE INDEX jobs_schedule_seq_idx ON jobs (schedule_id, seq DESC) WHERE schedule_id IS NOT NULL;
 

@@ -96,6 +96,11 @@ const fullSchema = z.object({
   RESEND_BASE_URL: z.url().optional(),
   MAIL_FROM: z.string().min(3).default('dist-job-scheduler <login@example.com>'),
   API_KEYS_MAX_PER_USER: int(1, 10_000).default(100),
+  SCHEDULES_MAX_PER_USER: int(1, 1_000_000).default(1000),
+  // Schedules may not fire more often than this (a cron with seconds could ask for every second).
+  SCHEDULE_MIN_INTERVAL_SECONDS: int(1, 86_400).default(60),
+  // How often each scheduler re-plans schedules whose pending occurrence was cancelled.
+  SCHEDULER_PLAN_REPAIR_INTERVAL_MS: int(100, 600_000).default(2000),
   JOB_TIMEOUT_DEFAULT_MS: int(1000, 600000).default(10000),
   JOB_TIMEOUT_MAX_MS: int(1000, 600000).default(120000),
   JOB_BODY_MAX_BYTES: int(0, 10 * 1024 * 1024).default(256 * 1024),

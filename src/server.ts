@@ -17,6 +17,7 @@ import { SessionTokens } from './auth/jwt.ts';
 import { AuthService } from './auth/service.ts';
 import { ApiKeyService } from './auth/apiKeyService.ts';
 import { JobsService } from './jobs/service.ts';
+import { SchedulesService } from './schedules/service.ts';
 import { createTargetPolicy } from './jobs/urlPolicy.ts';
 import { SigningSecrets } from './webhooks/secrets.ts';
 import { createApp } from './http/app.ts';
@@ -39,12 +40,20 @@ export interface ApiServices {
   jobs: JobsService;
   secrets: SigningSecrets;
   apiKeys: ApiKeyService;
+  schedules: SchedulesService;
 }
 
 /** Builds the API's services and its app (which never listens); startServer and the tests use it. */
 export function buildApi(deps: ApiDeps): { app: express.Express; services: ApiServices } {
   const { config, pool, boss, log, metrics, readiness } = deps;
   const sealer = new Sealer(config.SECRETS_KEY, 'magic-link');
+  const jobLimits = {
+    timeoutDefaultMs: config.JOB_TIMEOUT_DEFAULT_MS,
+    timeoutMaxMs: config.JOB_TIMEOUT_MAX_MS,
+    bodyMaxBytes: config.JOB_BODY_MAX_BYTES,
+    fireAtMaxDays: config.JOB_FIRE_AT_MAX_DAYS,
+  };
+  const policy = createTargetPolicy(config.TARGET_ALLOWLIST);
   const apiKeys = new ApiKeyService({ pool, maxPerUser: config.API_KEYS_MAX_PER_USER });
   const auth = new AuthService({
     pool,
@@ -63,21 +72,24 @@ export function buildApi(deps: ApiDeps): { app: express.Express; services: ApiSe
   });
   const jobs = new JobsService({
     pool,
-    limits: {
-      timeoutDefaultMs: config.JOB_TIMEOUT_DEFAULT_MS,
-      timeoutMaxMs: config.JOB_TIMEOUT_MAX_MS,
-      bodyMaxBytes: config.JOB_BODY_MAX_BYTES,
-      fireAtMaxDays: config.JOB_FIRE_AT_MAX_DAYS,
-    },
-    policy: createTargetPolicy(config.TARGET_ALLOWLIST),
+    limits: jobLimits,
+    policy,
     maxActivePerUser: config.JOB_MAX_ACTIVE_PER_USER,
     createRatePerMinute: config.JOB_CREATE_RATE_PER_MINUTE,
     notifyWithinMs: config.SCHEDULER_POLL_INTERVAL_MS,
     onCreated: () => metrics.jobsCreated.inc(),
   });
   const secrets = new SigningSecrets(pool, config.SECRETS_KEY);
-  const app = createApp({ config, log, metrics, readiness, auth, jobs, secrets, apiKeys });
-  return { app, services: { sealer, auth, jobs, secrets, apiKeys } };
+  const schedules = new SchedulesService({
+    pool,
+    limits: jobLimits,
+    policy,
+    jobs,
+    maxPerUser: config.SCHEDULES_MAX_PER_USER,
+    minIntervalSeconds: config.SCHEDULE_MIN_INTERVAL_SECONDS,
+  });
+  const app = createApp({ config, log, metrics, readiness, auth, jobs, secrets, apiKeys, schedules });
+  return { app, services: { sealer, auth, jobs, secrets, apiKeys, schedules } };
 }
 
 export interface RunningServer {

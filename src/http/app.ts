@@ -12,6 +12,8 @@ import { accessLog, errorHandler, requestId } from './middleware.ts';
 import { authRoutes } from './routes/auth.ts';
 import { jobsRoutes } from './routes/jobs.ts';
 import { apiKeysRoutes } from './routes/apiKeys.ts';
+import { schedulesRoutes } from './routes/schedules.ts';
+import type { SchedulesService } from '../schedules/service.ts';
 import type { ApiKeyService } from '../auth/apiKeyService.ts';
 import { healthRoutes, type ReadinessCheck } from './routes/health.ts';
 
@@ -24,6 +26,7 @@ export interface AppDeps {
   jobs: JobsService;
   secrets: SigningSecrets;
   apiKeys: ApiKeyService;
+  schedules: SchedulesService;
 }
 
 /** Enough for every JSON body but a job's (sign-in, session, and the like are well under 1 KB). */
@@ -47,7 +50,7 @@ function requireUtf8(_req: unknown, _res: unknown, buf: Buffer): void {
 
 /** Builds the API. */
 export function createApp(deps: AppDeps): express.Express {
-  const { config, log, metrics, auth, jobs, secrets, apiKeys } = deps;
+  const { config, log, metrics, auth, jobs, secrets, apiKeys, schedules } = deps;
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', config.TRUST_PROXY);
@@ -63,6 +66,7 @@ export function createApp(deps: AppDeps): express.Express {
   app.use(healthRoutes({ checks: deps.readiness, metrics }));
   app.use(authRoutes({ auth, publicUrl: config.PUBLIC_URL }));
   app.use(apiKeysRoutes({ auth, apiKeys, log }));
+  app.use(schedulesRoutes({ auth, schedules, log }));
   app.use(
     jobsRoutes({
       auth,

@@ -186,7 +186,8 @@ export class JobsService {
     return jobJson(job);
   }
 
-  async list(userId: string, query: unknown) {
+  /** A page of the user's jobs (or of one schedule's occurrences), newest first. */
+  async list(userId: string, query: unknown, scheduleId: string | null = null) {
     const q = parseOrThrow(listQuery, query);
     const details: ValidationDetail[] = [];
     const instant = (name: string, v: string | undefined) => {
@@ -204,6 +205,7 @@ export class JobsService {
     }
     if (details.length) throw validationFailed(details);
     const rows = await jobsSql.listJobs(this.pool, userId, {
+      scheduleId,
       statuses: q.status ?? null,
       fireAtFrom: from,
       fireAtTo: to,

@@ -3,7 +3,7 @@
 // app and database clocks are never compared. NOTIFY wakes it early for a sooner job, a freed slot
 // wakes it when saturated, and the poll interval is only the safety net. Bursts are claimed in
 // back-to-back batches.
-import type { Pool } from '../db/pool.ts';
+import { withTransaction, type Pool, type Queryable } from '../db/pool.ts';
 import type { Logger } from '../logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import { isDatabaseUnavailable } from '../errors.ts';
@@ -35,6 +35,11 @@ export interface ClaimerDeps {
   inFlight(): number;
   /** Starts one claimed job; `claimedAt` is performance.now() when the claim returned. */
   dispatch(job: ClaimedJob, claimedAt: number): void;
+  /**
+   * Runs inside the claim's transaction before it commits (plans schedules' next occurrences);
+   * returns the claimed jobs to dispatch.
+   */
+  afterClaim(tx: Queryable, jobs: ClaimedJob[]): Promise<ClaimedJob[]>;
 }
 
 /** How long to wait before looking again when a due job could not be claimed twice in a row. */
@@ -68,17 +73,22 @@ export class Claimer {
     const free = opts.concurrency - inFlight;
     // Saturated: wait for minClaim free slots (the dispatcher wakes us), unless nearly idle.
     if (free < this.minClaim && !(free > 0 && inFlight < this.minClaim)) return opts.pollIntervalMs;
-    const jobs = await claimDueJobs(deps.pool, {
-      workerId: opts.workerId,
-      batch: Math.min(free, opts.batchSize),
-      perUserCap: opts.perUserCap,
-      leaseMs: opts.leaseMs,
+    // One transaction: a claimed occurrence of a schedule and the creation of its next occurrence
+    // commit together, or neither does.
+    const { claimed, jobs } = await withTransaction(deps.pool, async (tx) => {
+      const all = await claimDueJobs(tx, {
+        workerId: opts.workerId,
+        batch: Math.min(free, opts.batchSize),
+        perUserCap: opts.perUserCap,
+        leaseMs: opts.leaseMs,
+      });
+      return { claimed: all.length, jobs: all.length ? await deps.afterClaim(tx, all) : all };
     });
     const claimedAt = performance.now();
     for (const job of jobs) deps.dispatch(job, claimedAt);
-    deps.events.emit('claimed', { count: jobs.length });
+    deps.events.emit('claimed', { count: claimed });
     // Got some: more may be due (or a user near the cap left slots for others): claim again at once.
-    if (jobs.length > 0 || this.abort.signal.aborted) {
+    if (claimed > 0 || this.abort.signal.aborted) {
       this.emptyClaimsWhileDue = 0;
       return 0;
     }

@@ -82,7 +82,7 @@ export class Dispatcher {
           webhookId: job.id,
           method: job.method,
           url: job.url,
-          headers: job.headers,
+          headers: job.schedule_id ? { ...job.headers, ...occurrenceHeaders(job) } : job.headers,
           body: job.body,
           timeoutMs: job.timeout_ms,
           secrets: deps.secrets.secretsFor(job.user_id, job.signing_versions),
@@ -123,4 +123,14 @@ export class Dispatcher {
     this.inFlight.set(job.id, { job, ctl, done });
     deps.metrics.inFlight.set(this.inFlight.size);
   }
+}
+
+/** What a receiver needs to tell a schedule's occurrences apart (each also has its own webhook-id). */
+function occurrenceHeaders(job: ClaimedJob): Record<string, string> {
+  return {
+    'djs-schedule-id': job.schedule_id!,
+    // RFC 3339 UTC: the planned time, also for a catch-up run.
+    'djs-scheduled-for': job.scheduled_for!.toISOString(),
+    ...(job.catch_up ? { 'djs-catch-up': 'true' } : {}),
+  };
 }

@@ -133,6 +133,10 @@ export class Executor {
       keepAliveTimeout: 4_000,
       keepAliveMaxTimeout: 60_000,
       pipelining: 1,
+      // HTTP/1.1 only, as before undici 8 (which offers h2 over TLS by default): with h2 the jobs to an
+      // origin would share one multiplexed session (`connections` would no longer bound sockets) and
+      // a new https origin's burst would wait behind a single protocol probe.
+      allowH2: false,
       connect: { timeout: 10_000, lookup: guardedLookup(opts.policy, opts.lookup) },
     });
   }

@@ -42,6 +42,7 @@ export async function startSchedulerProcess(config: Config, log: Logger): Promis
       reaperIntervalMs: config.SCHEDULER_REAPER_INTERVAL_MS,
       shutdownGraceMs: config.SCHEDULER_SHUTDOWN_GRACE_MS,
       secretsKey: config.SECRETS_KEY,
+      planRepairIntervalMs: config.SCHEDULER_PLAN_REPAIR_INTERVAL_MS,
       cleaner: {
         retentionDays: {
           succeeded: config.RETENTION_SUCCEEDED_DAYS,

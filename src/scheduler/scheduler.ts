@@ -5,6 +5,7 @@
 //   heartbeater renews the leases we hold; aborts requests whose lease was lost (heartbeater.ts)
 //   reaper      takes back other workers' expired leases (reaper.ts)
 //   cleaner     deletes finished jobs past retention (cleaner.ts)
+//   occurrences plans schedules' next occurrences with each claim; repairs broken plans (occurrences.ts)
 //   listener    LISTEN for "a job is due" and "a job was cancelled" (listener.ts)
 import crypto from 'node:crypto';
 import type { Gauge } from 'prom-client';
@@ -23,6 +24,7 @@ import type { Executor } from './executor.ts';
 import { Heartbeater } from './heartbeater.ts';
 import { Listener } from './listener.ts';
 import { Reaper } from './reaper.ts';
+import { OccurrencePlanner } from './occurrences.ts';
 
 /** Every setting of a scheduler; the services' own option types document each field and default. */
 export interface SchedulerOptions {
@@ -46,6 +48,8 @@ export interface SchedulerOptions {
   shutdownGraceMs: number;
   /** SECRETS_KEY: derives each user's webhook signing secrets. */
   secretsKey: Buffer;
+  /** How often schedules whose plan broke are planned again (default 2 000). */
+  planRepairIntervalMs?: number;
   /** The retention cleaner's settings; defaults in DEFAULT_CLEANER_OPTIONS. */
   cleaner?: Partial<CleanerOptions>;
   /** Jitter source for retry delays and first runs; tests pass a constant to make schedules exact. */
@@ -64,6 +68,7 @@ export class Scheduler {
   private readonly completer: Completer;
   private readonly heartbeater: Heartbeater;
   private readonly reaper: Reaper;
+  private readonly occurrences: OccurrencePlanner;
   private readonly listener: Listener;
   private stopping: Promise<void> | null = null;
 
@@ -109,7 +114,12 @@ export class Scheduler {
         events,
         inFlight: () => this.dispatcher.size,
         dispatch: (job, claimedAt) => this.dispatcher.dispatch(job, claimedAt),
+        afterClaim: (tx, jobs) => this.occurrences.afterClaim(tx, jobs),
       },
+    );
+    this.occurrences = new OccurrencePlanner(
+      { repairIntervalMs: opts.planRepairIntervalMs ?? 2_000, random: opts.random },
+      { pool, log },
     );
     this.heartbeater = new Heartbeater(
       { intervalMs: opts.heartbeatIntervalMs, leaseMs: opts.leaseMs },
@@ -155,6 +165,7 @@ export class Scheduler {
     this.claimer.start();
     this.heartbeater.start();
     this.reaper.start();
+    this.occurrences.start();
     this.cleaner.start();
     this.log.info({ worker_id: this.workerId, concurrency: this.opts.concurrency }, 'scheduler started');
   }
@@ -216,7 +227,12 @@ export class Scheduler {
   }
 
   private async doStop(graceMs: number): Promise<void> {
-    await Promise.all([this.claimer.stop(), this.reaper.stop(), this.cleaner.stop()]);
+    await Promise.all([
+      this.claimer.stop(),
+      this.reaper.stop(),
+      this.occurrences.stop(),
+      this.cleaner.stop(),
+    ]);
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([this.dispatcher.settled(), new Promise((r) => (timer = setTimeout(r, graceMs)))]);
     clearTimeout(timer);

@@ -23,6 +23,12 @@ export interface ClaimedJob extends RetryColumns {
   /** Milliseconds the attempt was already late when the claim returned it (database clock). */
   late_ms: number;
   signing_versions: number[];
+  /** Set on a schedule's occurrences. */
+  schedule_id: string | null;
+  scheduled_for: Date | null;
+  catch_up: boolean;
+  /** The database clock at the claim (schedules are planned against it). */
+  db_now: Date;
 }
 
 /**
@@ -63,7 +69,8 @@ export async function claimDueJobs(
      RETURNING j.id, j.user_id, j.method, j.url, j.headers, j.body, j.timeout_ms, j.retry_strategy, j.max_attempts,
                j.base_delay_ms, j.max_delay_ms, j.attempts, j.lease_token,
                (extract(epoch FROM clock_timestamp() - greatest(j.next_attempt_at, j.created_at)) * 1000)::float8 AS late_ms,
-               ${signingVersions('u')} AS signing_versions`,
+               ${signingVersions('u')} AS signing_versions, j.schedule_id, j.scheduled_for, j.catch_up,
+               now() AS db_now`,
     values: [p.workerId, p.batch, p.perUserCap, p.leaseMs],
   });
   return rows;

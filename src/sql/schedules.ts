@@ -160,9 +160,10 @@ export async function listSchedules(
 }
 
 export async function countSchedules(db: Queryable, userId: string): Promise<number> {
-  const { rows } = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM schedules WHERE user_id = $1`, [
-    userId,
-  ]);
+  const { rows } = await db.query<{ n: number }>(
+    `SELECT count(*)::int AS n FROM schedules WHERE user_id = $1`,
+    [userId],
+  );
   return rows[0]!.n;
 }
 
@@ -218,7 +219,7 @@ export async function insertOccurrences(db: Queryable, occ: NewOccurrence[]): Pr
              FROM unnest($1::uuid[], $2::timestamptz[], $3::timestamptz[], $4::bool[])
                     AS o(schedule_id, scheduled_for, due_at, catch_up)
              JOIN schedules s ON s.id = o.schedule_id
-           ON CONFLICT (schedule_id, scheduled_for) WHERE schedule_id IS NOT NULL DO NOTHING`,
+           ON CONFLICT (schedule_id, scheduled_for) WHERE schedule_id IS NOT NULL AND status <> 'cancelled' DO NOTHING`,
     values: [
       occ.map((o) => o.scheduleId),
       occ.map((o) => o.scheduledFor),
@@ -308,6 +309,22 @@ export async function skipOccurrences(
      )
      INSERT INTO job_executions (job_id, attempt, outcome, error, finished_at)
      SELECT i.id, i.attempt, 'skipped', i.reason, now() FROM i JOIN upd ON upd.id = i.id`,
-    [skips.map((s) => s.id), skips.map((s) => s.leaseToken), skips.map((s) => s.attempt), skips.map((s) => s.reason)],
+    [
+      skips.map((s) => s.id),
+      skips.map((s) => s.leaseToken),
+      skips.map((s) => s.attempt),
+      skips.map((s) => s.reason),
+    ],
   );
+}
+
+/** Marks occurrences as catch-up runs (claimed more than the grace after their time). */
+export async function markCatchUp(db: Queryable, jobIds: string[]): Promise<void> {
+  await db.query(`UPDATE jobs SET catch_up = true WHERE id = ANY($1::uuid[])`, [jobIds]);
+}
+
+/** The database clock: schedules are planned against it, like every other due time. */
+export async function databaseNow(db: Queryable): Promise<Date> {
+  const { rows } = await db.query<{ now: Date }>(`SELECT now() AS now`);
+  return rows[0]!.now;
 }

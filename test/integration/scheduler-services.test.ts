@@ -59,6 +59,7 @@ function claimer(dispatched: ClaimedJob[], inFlight = () => 0) {
     events: new SchedulerEvents(),
     inFlight,
     dispatch: (job) => dispatched.push(job),
+    afterClaim: (_tx, jobs) => Promise.resolve(jobs),
   });
   return { c, metrics };
 }

@@ -1,0 +1,349 @@
+// Schedules use cases: validation (cron, zone, minimum interval, the same request template as a job),
+// idempotency, quotas, and the owner-scoped commands. Every change that affects what fires next
+// (create, edit, pause, resume, delete) replaces the pending occurrence in the same transaction.
+import { z } from 'zod';
+import { withTransaction, type Pool } from '../db/pool.ts';
+import { AppError, notFound, parseOrThrow, validationFailed } from '../errors.ts';
+import * as sql from '../sql/schedules.ts';
+import { DEFAULT_RETRY, parseInstant, requestHash, requestTemplate, type JobLimits } from '../jobs/schema.ts';
+import type { TargetPolicy } from '../jobs/urlPolicy.ts';
+import { decodeCursor, encodeCursor } from '../jobs/representation.ts';
+import type { JobsService } from '../jobs/service.ts';
+import { describeLocal, MAX_TAKE, parseCronSchedule, type CronSchedule } from './cron.ts';
+import { planNext } from './planner.ts';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
+/** Fire times shown with a schedule. */
+const NEXT_RUNS = 5;
+
+export interface SchedulesServiceDeps {
+  pool: Pool;
+  limits: JobLimits;
+  policy: TargetPolicy;
+  jobs: JobsService;
+  maxPerUser: number;
+  minIntervalSeconds: number;
+}
+
+const instant = z.string().transform((s, ctx) => {
+  const dt = parseInstant(s);
+  if (!dt) {
+    ctx.addIssue({ code: 'custom', message: 'must be an ISO-8601 date-time with an offset or Z' });
+    return z.NEVER;
+  }
+  return dt.toJSDate();
+});
+
+const pageQuery = z.strictObject({
+  limit: z
+    .string()
+    .regex(/^\d{1,3}$/, 'must be an integer from 1 to 100')
+    .transform(Number)
+    .pipe(z.number().int().min(1).max(100))
+    .default(50),
+  cursor: z.string().optional(),
+});
+
+const previewQuery = z.strictObject({
+  cron: z.string().max(200),
+  timezone: z.string().max(64).default('UTC'),
+  from: instant.optional(),
+  count: z
+    .string()
+    .regex(/^\d{1,3}$/, `must be an integer from 1 to ${MAX_TAKE}`)
+    .transform(Number)
+    .pipe(z.number().int().min(1).max(MAX_TAKE))
+    .default(NEXT_RUNS),
+});
+
+export class SchedulesService {
+  private readonly create_: ReturnType<SchedulesService['buildSchema']>;
+  private readonly patch_;
+
+  constructor(private readonly deps: SchedulesServiceDeps) {
+    this.create_ = this.buildSchema();
+    const t = requestTemplate(deps.limits, deps.policy);
+    this.patch_ = z.strictObject({
+      name: t.name.nullable().optional(),
+      cron: z.string().max(200).optional(),
+      timezone: z.string().max(64).optional(),
+      request: t.request.optional(),
+      timeout_ms: t.timeout_ms.optional(),
+      retry: t.retry.optional(),
+      start_at: instant.nullable().optional(),
+      end_at: instant.nullable().optional(),
+      overlap: z.enum(['allow', 'skip']).optional(),
+      misfire: z.enum(['skip', 'run_once', 'run_all']).optional(),
+      paused: z.boolean().optional(),
+    });
+  }
+
+  private buildSchema() {
+    const t = requestTemplate(this.deps.limits, this.deps.policy);
+    return z.strictObject({
+      name: t.name.optional(),
+      cron: z.string().max(200),
+      timezone: z.string().max(64).default('UTC'),
+      request: t.request,
+      timeout_ms: t.timeout_ms.default(this.deps.limits.timeoutDefaultMs),
+      retry: t.retry.default(DEFAULT_RETRY),
+      start_at: instant.optional(),
+      end_at: instant.optional(),
+      overlap: z.enum(['allow', 'skip']).default('allow'),
+      misfire: z.enum(['skip', 'run_once', 'run_all']).default('run_once'),
+      paused: z.boolean().default(false),
+    });
+  }
+
+  /** Checks what zod cannot: the expression, the zone, the interval, the window. */
+  private checkFields(f: sql.ScheduleFields, now: Date, checkEndInFuture: boolean): CronSchedule {
+    const parsed = parseCronSchedule(f.cron, f.timezone);
+    if (!parsed.ok) throw validationFailed([{ path: parsed.field, message: parsed.message }]);
+    const details: { path: string; message: string }[] = [];
+    const min = this.deps.minIntervalSeconds;
+    const interval = parsed.schedule.minIntervalSeconds(now);
+    if (interval < min)
+      details.push({
+        path: 'cron',
+        message: `fires as often as every ${interval} s; the minimum interval is ${min} s`,
+      });
+    if (f.startAt && f.endAt && f.endAt <= f.startAt)
+      details.push({ path: 'end_at', message: 'must be after start_at' });
+    if (checkEndInFuture && f.endAt && f.endAt <= now)
+      details.push({ path: 'end_at', message: 'must be in the future' });
+    if (details.length) throw validationFailed(details);
+    return parsed.schedule;
+  }
+
+  async create(userId: string, body: unknown, idempotencyKey: string | undefined) {
+    if (idempotencyKey !== undefined && !IDEMPOTENCY_KEY.test(idempotencyKey))
+      throw validationFailed([
+        { path: 'Idempotency-Key', message: 'must be 1 to 255 visible ASCII characters' },
+      ]);
+    const input = parseOrThrow(this.create_, body);
+    const fields: sql.ScheduleFields = {
+      name: input.name ?? null,
+      cron: input.cron.trim(),
+      timezone: input.timezone,
+      method: input.request.method,
+      url: input.request.url,
+      headers: input.request.headers ?? {},
+      body: input.request.body ?? null,
+      timeoutMs: input.timeout_ms,
+      retry: input.retry,
+      startAt: input.start_at ?? null,
+      endAt: input.end_at ?? null,
+      overlap: input.overlap,
+      misfire: input.misfire,
+      paused: input.paused,
+    };
+    const hash = idempotencyKey ? requestHash(body) : null;
+    if (idempotencyKey) {
+      const existing = await sql.findScheduleByIdempotencyKey(this.deps.pool, userId, idempotencyKey);
+      if (existing) return this.replay(existing, hash!);
+    }
+    const now = new Date();
+    const cron = this.checkFields(fields, now, true);
+    const row = await withTransaction(this.deps.pool, async (tx) => {
+      if ((await sql.countSchedules(tx, userId)) >= this.deps.maxPerUser)
+        throw new AppError(429, 'quota_exceeded', `at most ${this.deps.maxPerUser} schedules per user`);
+      const s = await sql.insertSchedule(
+        tx,
+        userId,
+        fields,
+        idempotencyKey ? { key: idempotencyKey, hash: hash! } : null,
+      );
+      if (s && !s.paused) await this.planFromNow(tx, s, cron);
+      return s;
+    });
+    if (!row) {
+      const existing = await sql.findScheduleByIdempotencyKey(this.deps.pool, userId, idempotencyKey!);
+      if (!existing)
+        throw new AppError(409, 'idempotency_key_reused', 'the idempotency key is in use; retry');
+      return this.replay(existing, hash!);
+    }
+    return { schedule: await this.view(userId, row.id), replayed: false };
+  }
+
+  private replay(existing: sql.ScheduleView, hash: Buffer) {
+    if (!existing.request_hash?.equals(hash))
+      throw new AppError(
+        409,
+        'idempotency_key_reused',
+        'this Idempotency-Key was used with a different request body',
+      );
+    return { schedule: this.json(existing), replayed: true };
+  }
+
+  /** Plans the first occurrence from now (creation, resume, edit): nothing missed is backfilled. */
+  private async planFromNow(tx: import('../db/pool.ts').Queryable, s: sql.ScheduleRow, cron: CronSchedule) {
+    const now = await sql.databaseNow(tx);
+    const plan = planNext({
+      schedule: cron,
+      startAt: s.start_at,
+      endAt: s.end_at,
+      misfire: s.misfire,
+      plannedUntil: null,
+      now,
+    });
+    await sql.insertOccurrences(
+      tx,
+      plan.occurrences.map((o) => ({ scheduleId: s.id, ...o })),
+    );
+    await sql.setPlanned(tx, [{ id: s.id, plannedUntil: plan.plannedUntil, finished: plan.finished }]);
+  }
+
+  async get(userId: string, id: string) {
+    return this.view(userId, id);
+  }
+
+  private async view(userId: string, id: string) {
+    if (!UUID.test(id)) throw notFound('schedule');
+    const s = await sql.getSchedule(this.deps.pool, userId, id);
+    if (!s) throw notFound('schedule');
+    return this.json(s);
+  }
+
+  async list(userId: string, query: unknown) {
+    const q = parseOrThrow(pageQuery, query);
+    let beforeSeq: number | null = null;
+    if (q.cursor !== undefined) {
+      beforeSeq = decodeCursor(q.cursor);
+      if (beforeSeq === null) throw validationFailed([{ path: 'cursor', message: 'is not a valid cursor' }]);
+    }
+    const rows = await sql.listSchedules(this.deps.pool, userId, { beforeSeq, limit: q.limit });
+    const page = rows.slice(0, q.limit);
+    return {
+      data: page.map((s) => this.json(s)),
+      next_cursor: rows.length > q.limit ? encodeCursor(page.at(-1)!.seq) : null,
+    };
+  }
+
+  /** Changes any fields; `ifMatch` (an ETag) makes it conditional. The pending occurrence is replaced. */
+  async patch(userId: string, id: string, body: unknown, ifMatch: string | undefined) {
+    if (!UUID.test(id)) throw notFound('schedule');
+    const input = parseOrThrow(this.patch_, body);
+    await withTransaction(this.deps.pool, async (tx) => {
+      const cur = await sql.lockSchedule(tx, userId, id);
+      if (!cur) throw notFound('schedule');
+      if (ifMatch !== undefined && ifMatch !== etagOf(cur.version) && ifMatch !== '*')
+        throw new AppError(
+          412,
+          'precondition_failed',
+          'the schedule changed since you read it (ETag mismatch)',
+        );
+      const f: sql.ScheduleFields = {
+        name: input.name === undefined ? cur.name : input.name,
+        cron: input.cron?.trim() ?? cur.cron,
+        timezone: input.timezone ?? cur.timezone,
+        method: input.request?.method ?? cur.method,
+        url: input.request?.url ?? cur.url,
+        headers: input.request ? (input.request.headers ?? {}) : cur.headers,
+        body: input.request ? (input.request.body ?? null) : cur.body,
+        timeoutMs: input.timeout_ms ?? cur.timeout_ms,
+        retry: input.retry ?? {
+          strategy: cur.retry_strategy,
+          max_attempts: cur.max_attempts,
+          base_delay_ms: cur.base_delay_ms,
+          max_delay_ms: cur.max_delay_ms,
+        },
+        startAt: input.start_at === undefined ? cur.start_at : input.start_at,
+        endAt: input.end_at === undefined ? cur.end_at : input.end_at,
+        overlap: input.overlap ?? cur.overlap,
+        misfire: input.misfire ?? cur.misfire,
+        paused: input.paused ?? cur.paused,
+      };
+      const cron = this.checkFields(f, new Date(), input.end_at !== undefined);
+      await sql.cancelPendingOccurrences(tx, id);
+      const updated = (await sql.updateSchedule(tx, userId, id, cur.version, f))!;
+      if (!updated.paused) await this.planFromNow(tx, updated, cron);
+    });
+    return this.view(userId, id);
+  }
+
+  async setPaused(userId: string, id: string, paused: boolean) {
+    if (!UUID.test(id)) throw notFound('schedule');
+    await withTransaction(this.deps.pool, async (tx) => {
+      const cur = await sql.lockSchedule(tx, userId, id);
+      if (!cur) throw notFound('schedule');
+      if (cur.paused === paused) return; // already so: nothing to replace
+      await sql.cancelPendingOccurrences(tx, id);
+      const s = await sql.setPaused(tx, id, paused);
+      if (!paused && !s.finished_at) {
+        const parsed = parseCronSchedule(s.cron, s.timezone);
+        if (parsed.ok) await this.planFromNow(tx, s, parsed.schedule);
+      }
+    });
+    return this.view(userId, id);
+  }
+
+  /** Deletes the schedule; its pending occurrence is cancelled, past ones keep their history. */
+  async delete(userId: string, id: string): Promise<void> {
+    if (!UUID.test(id)) throw notFound('schedule');
+    await withTransaction(this.deps.pool, async (tx) => {
+      if (!(await sql.lockSchedule(tx, userId, id))) throw notFound('schedule');
+      await sql.cancelPendingOccurrences(tx, id);
+      await sql.deleteSchedule(tx, userId, id);
+    });
+  }
+
+  /** The schedule's occurrences, paginated and filtered like the job list. */
+  async occurrences(userId: string, id: string, query: unknown) {
+    if (!UUID.test(id) || !(await sql.getSchedule(this.deps.pool, userId, id))) throw notFound('schedule');
+    return this.deps.jobs.list(userId, query, id);
+  }
+
+  /** The next fire times of an expression, with no side effect: the same code plans real occurrences. */
+  preview(query: unknown) {
+    const q = parseOrThrow(previewQuery, query);
+    const parsed = parseCronSchedule(q.cron.trim(), q.timezone);
+    if (!parsed.ok) throw validationFailed([{ path: parsed.field, message: parsed.message }]);
+    return {
+      data: parsed.schedule
+        .take(q.from ?? new Date(), q.count)
+        .map((o) => ({ at: o.at.toISOString(), local: o.local })),
+    };
+  }
+
+  json(s: sql.ScheduleView) {
+    const status = s.paused ? 'paused' : s.finished_at ? 'finished' : 'active';
+    let nextRuns: { at: string; local: string }[] = [];
+    const parsed = parseCronSchedule(s.cron, s.timezone);
+    if (status === 'active' && parsed.ok) {
+      const from = Math.max(Date.now(), s.start_at ? s.start_at.getTime() - 1 : 0);
+      nextRuns = parsed.schedule
+        .take(new Date(from), NEXT_RUNS)
+        .filter((o) => !s.end_at || o.at < s.end_at)
+        .map((o) => ({ at: o.at.toISOString(), local: describeLocal(o.at, s.timezone) }));
+    }
+    return {
+      id: s.id,
+      name: s.name,
+      cron: s.cron,
+      timezone: s.timezone,
+      request: { method: s.method, url: s.url, headers: s.headers, body: s.body },
+      timeout_ms: s.timeout_ms,
+      retry: {
+        strategy: s.retry_strategy,
+        max_attempts: s.max_attempts,
+        base_delay_ms: s.base_delay_ms,
+        max_delay_ms: s.max_delay_ms,
+      },
+      start_at: s.start_at?.toISOString() ?? null,
+      end_at: s.end_at?.toISOString() ?? null,
+      overlap: s.overlap,
+      misfire: s.misfire,
+      paused: s.paused,
+      status,
+      next_runs: nextRuns,
+      skipped_count: s.skipped_count,
+      etag: etagOf(s.version),
+      created_at: s.created_at.toISOString(),
+      updated_at: s.updated_at.toISOString(),
+    };
+  }
+}
+
+/** A schedule's ETag: its version, which every change bumps. */
+export const etagOf = (version: number) => `"v${version}"`;
