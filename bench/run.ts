@@ -2,7 +2,7 @@
 // the same machine, the same Postgres and the same loopback target, in one run. Prints a markdown
 // table and writes bench/results/<timestamp>.json. Not part of CI (timings are the point here).
 //   BENCH_DATABASE_URL / DATABASE_URL: a server to use (default: an embedded Postgres started here)
-//   BENCH_ONLY=drain,precision,api,scale,retention,memory: run a subset; BENCH_QUICK=1: smaller sizes
+//   BENCH_ONLY=drain,precision,api,scale,retention,schedules,memory: run a subset; BENCH_QUICK=1: smaller sizes
 import { execSync, fork, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -15,13 +15,17 @@ import { silentLogger } from '../src/logger.ts';
 import { graphile, ours, pgboss, type System } from './systems.ts';
 
 const QUICK = process.env.BENCH_QUICK === '1';
-const ONLY = new Set((process.env.BENCH_ONLY ?? 'drain,precision,api,scale,retention,memory').split(','));
+const ONLY = new Set(
+  (process.env.BENCH_ONLY ?? 'drain,precision,api,scale,retention,schedules,memory').split(','),
+);
 const N_DRAIN = QUICK ? 5000 : 20_000;
 const N_PRECISION = QUICK ? 1000 : 5000;
 const PRECISION_SPAN_MS = QUICK ? 2000 : 10_000;
 const N_SCALE_FINISHED = QUICK ? 100_000 : 1_000_000;
 const N_RETENTION_OLD = QUICK ? 100_000 : 1_000_000;
 const RETENTION_ROUNDS = 3;
+const N_SCHEDULES = QUICK ? 2000 : 10_000;
+const SCHEDULE_TICKS = 2;
 const N_MEMORY = QUICK ? 10_000 : 100_000;
 const API_SECONDS = QUICK ? 5 : 20;
 
@@ -465,6 +469,93 @@ async function scenarioRetention(adminUrl: string, target: Target) {
   );
 }
 
+/**
+ * Schedules: N schedules fire every minute on the minute. Measured per tick: the lateness of each
+ * occurrence at the target (arrival − planned time), and how long after the tick every schedule's
+ * next occurrence exists (each is planned in the transaction that claims the previous one).
+ */
+async function scenarioSchedules(adminUrl: string, target: Target) {
+  const url = await freshDatabase(adminUrl, 'bench_schedules');
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  const { rows } = await c.query(`INSERT INTO users (email) VALUES ('sched@example.com') RETURNING id`);
+  await c.query(
+    `INSERT INTO schedules (user_id, cron, timezone, method, url, timeout_ms, retry_strategy, max_attempts, base_delay_ms, max_delay_ms)
+     SELECT $1, '* * * * *', 'UTC', 'POST', $2, 10000, 'exponential', 3, 1000, 60000 FROM generate_series(1, $3::int)`,
+    [rows[0].id, target.url, N_SCHEDULES],
+  );
+  // The first occurrences: planned by the repair pass, as for any schedule without a plan.
+  const { OccurrencePlanner } = await import('../src/scheduler/occurrences.ts');
+  const { createPool } = await import('../src/db/pool.ts');
+  const pool = createPool(url, { max: 4 });
+  const t0 = performance.now();
+  const { planned } = await new OccurrencePlanner(
+    { repairIntervalMs: 60_000 },
+    { pool, log: silentLogger },
+  ).repairOnce();
+  const initialMs = performance.now() - t0;
+  await pool.end();
+  await c.query('ANALYZE');
+  const sys = ours(url, target.url);
+  await target.reset();
+  await sys.start();
+  const ticks: { tick: string; lateness: { p50: number; p99: number; max: number }; nextReadyMs: number }[] =
+    [];
+  try {
+    for (let k = 0; k < SCHEDULE_TICKS; k++) {
+      // The next minute boundary, by the database clock.
+      const { rows: b } = await c.query<{ tick: Date; ms: number }>(
+        `SELECT date_trunc('minute', now()) + interval '1 minute' AS tick,
+                extract(epoch FROM date_trunc('minute', now()) + interval '1 minute' - now()) * 1000 AS ms`,
+      );
+      const tick = b[0]!.tick;
+      log(`schedules: ${N_SCHEDULES} due at ${tick.toISOString()} (in ${Math.round(b[0]!.ms / 1000)} s)…`);
+      await target.reset();
+      await new Promise((r) => setTimeout(r, Math.max(0, b[0]!.ms)));
+      const start = performance.now();
+      let nextReadyMs = NaN;
+      for (;;) {
+        const { rows: n } = await c.query<{ n: number }>(
+          `SELECT count(*)::int AS n FROM jobs WHERE scheduled_for = $1::timestamptz + interval '1 minute'`,
+          [tick],
+        );
+        if (n[0]!.n >= N_SCHEDULES) {
+          nextReadyMs = performance.now() - start;
+          break;
+        }
+        if (performance.now() - start > 55_000) break;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      while ((await target.count()) < N_SCHEDULES && performance.now() - start < 55_000)
+        await new Promise((r) => setTimeout(r, 100));
+      const l = (await target.stats()).lateness;
+      ticks.push({
+        tick: tick.toISOString(),
+        lateness: { p50: pct(l, 50), p99: pct(l, 99), max: Math.max(...l) },
+        nextReadyMs,
+      });
+    }
+  } finally {
+    await sys.stop();
+    await c.query(`DELETE FROM jobs`);
+    await c.end();
+  }
+  results.schedules = { schedules: N_SCHEDULES, initial_plan_ms: initialMs, initial_planned: planned, ticks };
+  lines.push(
+    `### 6. Schedules (${N_SCHEDULES.toLocaleString('en')} schedules firing every minute on the minute)`,
+    '',
+    `First occurrences of all schedules planned in ${initialMs.toFixed(0)} ms (${planned} created).`,
+    '',
+    '| tick | lateness p50 ms | p99 ms | max ms | all next occurrences exist after (ms) |',
+    '| --- | ---: | ---: | ---: | ---: |',
+    ...ticks.map(
+      (x) =>
+        `| ${x.tick} | ${f1(x.lateness.p50)} | ${f1(x.lateness.p99)} | ${f1(x.lateness.max)} | ${f1(x.nextReadyMs)} |`,
+    ),
+    '',
+  );
+}
+
 async function scenarioMemory(adminUrl: string) {
   const url = await freshDatabase(adminUrl, 'bench_memory');
   const big = await startTarget('big');
@@ -501,7 +592,7 @@ async function scenarioMemory(adminUrl: string) {
     await s.stop();
     results.memory = { jobs: N_MEMORY, response_bytes: 1024 * 1024, peak_rss_mb: peak, seconds };
     lines.push(
-      `### 6. Memory (${N_MEMORY.toLocaleString('en')} jobs, target answers 1 MiB)`,
+      `### 7. Memory (${N_MEMORY.toLocaleString('en')} jobs, target answers 1 MiB)`,
       '',
       '| peak RSS (MB) | drain time (s) |',
       '| ---: | ---: |',
@@ -540,6 +631,7 @@ async function main() {
     await section('api', () => scenarioApi(adminUrl));
     await section('scale', () => scenarioScale(adminUrl, target));
     await section('retention', () => scenarioRetention(adminUrl, target));
+    await section('schedules', () => scenarioSchedules(adminUrl, target));
     await section('memory', () => scenarioMemory(adminUrl));
   } finally {
     target.child.kill();

@@ -12,6 +12,9 @@ const now = () => performance.timeOrigin + performance.now();
 const server = http.createServer((req, res) => {
   const due = req.headers['x-due'];
   if (typeof due === 'string') lateness.push(now() - Number(due));
+  // A schedule's occurrence: lateness against its planned time.
+  const planned = req.headers['djs-scheduled-for'];
+  if (typeof planned === 'string') lateness.push(now() - Date.parse(planned));
   count++;
   req.resume();
   req.on('end', () => {
