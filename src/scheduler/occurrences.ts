@@ -87,7 +87,13 @@ export class OccurrencePlanner {
         s,
       ]),
     );
-    const mayOverlap = fresh.filter((j) => schedules.get(j.schedule_id!)?.overlap === 'skip');
+    // Overlap and misfire concern the schedule's current occurrence (the one at planned_until). An
+    // older one is a catch-up already decided, or one a user re-drove: it runs as asked.
+    const current = (j: ClaimedJob) => {
+      const s = schedules.get(j.schedule_id!);
+      return !!s && (!s.planned_until || j.scheduled_for! >= s.planned_until);
+    };
+    const mayOverlap = fresh.filter((j) => current(j) && schedules.get(j.schedule_id!)!.overlap === 'skip');
     const busy = await sql.busyOccurrences(
       tx,
       mayOverlap.map((j) => j.id),
@@ -97,7 +103,7 @@ export class OccurrencePlanner {
     const latest = new Map<string, ClaimedJob>();
     for (const j of fresh) {
       const s = schedules.get(j.schedule_id!);
-      const late = !j.catch_up && j.scheduled_for!.getTime() < now.getTime() - MISFIRE_GRACE_MS;
+      const late = current(j) && !j.catch_up && j.scheduled_for!.getTime() < now.getTime() - MISFIRE_GRACE_MS;
       if (busy.has(j.id))
         skips.push({ id: j.id, leaseToken: j.lease_token, attempt: j.attempts, reason: OVERLAP_REASON });
       else if (late && s?.misfire === 'skip')

@@ -6,7 +6,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDb, type TestDb } from '../helpers/db.ts';
 import { createTestApp, sessionFor, type TestApp } from '../helpers/app.ts';
 import { targets, waitFor } from '../helpers/http.ts';
-import { startScheduler, type TestScheduler } from '../helpers/scheduler.ts';
+import { forceJobState, startScheduler, type TestScheduler } from '../helpers/scheduler.ts';
 
 let db: TestDb;
 let t: TestApp;
@@ -103,6 +103,36 @@ describe('firing schedules', () => {
     ).toBe(200);
     sched = await startScheduler(db, { random: () => 0, planRepairIntervalMs: 200 });
     await waitFor(() => recv.requests.length >= 2, 'the schedule to fire again after the repair', 10_000);
+  });
+});
+
+describe('re-driving an old occurrence', () => {
+  it('runs it as asked, even with misfire skip and overlap skip (those rules are for the current occurrence)', async () => {
+    const recv = await target((_q, res) => void res.writeHead(204).end());
+    const s = await create({
+      cron: '0 0 1 1 *',
+      misfire: 'skip',
+      overlap: 'skip',
+      request: { method: 'POST', url: recv.url },
+    });
+    const { rows } = await db.pool.query(`SELECT id FROM jobs WHERE schedule_id = $1`, [s.id]);
+    const id = rows[0].id as string;
+    // It ran and failed long ago; the schedule has moved on since.
+    await db.pool.query(
+      `UPDATE jobs SET scheduled_for = now() - interval '10 days', fire_at = now() - interval '10 days' WHERE id = $1`,
+      [id],
+    );
+    await forceJobState(db, id, 'failed');
+    const retried = await request(t.app).post(`/v1/jobs/${id}/retry`).set('Authorization', auth);
+    expect(retried.status).toBe(200);
+    sched = await startScheduler(db, { random: () => 0.5 });
+    await waitFor(() => recv.requests.length === 1, 'the re-driven occurrence to run', 10_000);
+    await waitFor(
+      async () => (await outcomes(s.id)).some((r) => r.outcomes.includes('succeeded')),
+      'its result',
+      10_000,
+    );
+    expect((await outcomes(s.id)).flatMap((r) => r.outcomes)).not.toContain('skipped');
   });
 });
 
