@@ -14,9 +14,17 @@ const envelope = (status: number, code: string, message: string) => {
 
 /** Answers a request the parser refused with our envelope, then closes the connection. */
 export function answerClientError(err: Error & { code?: string }, socket: Duplex): void {
-  // The client went away, or a response is already under way: nothing sensible can be written.
-  if (err.code === 'ECONNRESET' || !socket.writable || (socket as { _httpMessage?: unknown })._httpMessage) {
-    socket.destroy();
+  if (err.code === 'ECONNRESET' || !socket.writable) {
+    socket.destroy(); // the client went away
+    return;
+  }
+  // Garbage after a request still being answered (e.g. a CR LF that ended its headers early): let
+  // that answer go out, then close; the garbage itself gets none.
+  const pending = (socket as { _httpMessage?: http.ServerResponse })._httpMessage;
+  if (pending) {
+    pending.shouldKeepAlive = false;
+    if (pending.writableFinished) socket.destroy();
+    else pending.once('finish', () => socket.destroy());
     return;
   }
   const tooLarge = err.code === 'HPE_HEADER_OVERFLOW';

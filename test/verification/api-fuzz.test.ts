@@ -46,6 +46,8 @@ let auth: string;
 let logoutAuth: string;
 let jobId: string;
 let cancelJobId: string;
+let scheduleId: string;
+let apiKeyId: string;
 
 // Error and warning lines of the server's log, to name the cause of a 5xx by its request id.
 const serverLog: {
@@ -104,6 +106,16 @@ beforeAll(async () => {
   jobId = (await create()).body.id;
   cancelJobId = (await create()).body.id;
   expect(jobId).toMatch(/^[0-9a-f-]{36}$/);
+  scheduleId = (await request(baseUrl).post('/v1/schedules').set('Authorization', auth).send(validSchedule()))
+    .body.id;
+  apiKeyId = (
+    await request(baseUrl)
+      .post('/v1/api-keys')
+      .set('Authorization', auth)
+      .send({ name: 'fuzz', scopes: ['jobs:read'] })
+  ).body.id;
+  expect(scheduleId).toMatch(/^[0-9a-f-]{36}$/);
+  expect(apiKeyId).toMatch(/^[0-9a-f-]{36}$/);
 });
 afterAll(async () => {
   await server?.stop();
@@ -222,7 +234,26 @@ const routes = fc.oneof(
   }),
   fc.record({
     m: fc.constant('post'),
-    p: fc.constantFrom('/v1/auth/magic-link', '/v1/auth/session', '/v1/auth/verify'),
+    p: fc.constantFrom(
+      '/v1/auth/magic-link',
+      '/v1/auth/session',
+      '/v1/auth/verify',
+      '/v1/schedules',
+      '/v1/api-keys',
+    ),
+  }),
+  fc.record({
+    m: fc.constant('get'),
+    p: fc
+      .tuple(weirdString, weirdString, weirdString)
+      .map(
+        ([c, z, n]) =>
+          `/v1/schedules/preview?cron=${encodeURIComponent(c)}&timezone=${encodeURIComponent(z)}&count=${encodeURIComponent(n)}`,
+      ),
+  }),
+  fc.record({
+    m: fc.constantFrom('get', 'patch', 'delete'),
+    p: id.map((i) => `/v1/schedules/${encodeURIComponent(i)}`),
   }),
   fc.record({
     m: fc.constant('get'),
@@ -230,7 +261,15 @@ const routes = fc.oneof(
   }),
   fc.record({
     m: fc.constantFrom('get', 'put', 'delete', 'patch'),
-    p: fc.constantFrom('/v1/me', '/v1/signing-secret', '/v1/jobs', '/healthz', '/nope'),
+    p: fc.constantFrom(
+      '/v1/me',
+      '/v1/signing-secret',
+      '/v1/jobs',
+      '/v1/schedules',
+      '/v1/api-keys',
+      '/healthz',
+      '/nope',
+    ),
   }),
 );
 const contentType = fc.constantFrom(
@@ -263,7 +302,7 @@ type Field =
   | { in: 'form'; name: string }; // a field of the urlencoded sign-in form
 
 interface Route {
-  method: 'GET' | 'POST';
+  method: 'GET' | 'POST' | 'PATCH' | 'DELETE';
   path: string; // may hold {id}
   id?: () => string;
   auth?: () => string;
@@ -299,6 +338,19 @@ const validJob = () => ({
   timeout_ms: 10000,
   retry: { strategy: 'exponential', max_attempts: 5, base_delay_ms: 1000, max_delay_ms: 3600000 },
 });
+function validSchedule() {
+  return {
+    name: 'fuzz schedule',
+    cron: '0 9 * * 1-5',
+    timezone: 'Europe/Berlin',
+    request: { method: 'POST', url: 'https://example.com/hook', headers: { 'x-fuzz': 'v' }, body: '{}' },
+    start_at: '2030-01-01T00:00:00Z',
+    end_at: '2031-01-01T00:00:00Z',
+    overlap: 'skip',
+    misfire: 'run_once',
+    paused: false,
+  };
+}
 const json = (path: string[], omit?: string[]): Field => ({ in: 'json', path, ...(omit ? { omit } : {}) });
 
 const ROUTES: Route[] = [
@@ -416,6 +468,126 @@ const ROUTES: Route[] = [
     auth: () => auth,
     limits: SMALL,
     fields: [['{id}', { in: 'path' }, () => cancelJobId]],
+  },
+  {
+    method: 'POST',
+    path: '/v1/api-keys',
+    auth: () => auth,
+    json: { name: 'fuzz key', scopes: ['jobs:read', 'schedules:read'], expires_at: '2099-01-01T00:00:00Z' },
+    limits: SMALL,
+    fields: [
+      ['name', json(['name']), 'fuzz key'],
+      ['scopes', json(['scopes']), 'jobs:read'],
+      ['scopes.0', json(['scopes', '0']), 'jobs:read'],
+      ['expires_at', json(['expires_at']), '2099-01-01T00:00:00Z'],
+    ],
+  },
+  { method: 'GET', path: '/v1/api-keys', auth: () => auth, limits: SMALL, fields: [] },
+  {
+    method: 'DELETE',
+    path: '/v1/api-keys/{id}',
+    id: () => apiKeyId,
+    auth: () => auth,
+    limits: SMALL,
+    fields: [['{id}', { in: 'path' }, () => apiKeyId]],
+  },
+  {
+    method: 'POST',
+    path: '/v1/schedules',
+    auth: () => auth,
+    json: validSchedule(),
+    limits: SMALL,
+    fields: [
+      ['name', json(['name']), 'fuzz schedule'],
+      ['cron', json(['cron']), '0 9 * * 1-5'],
+      ['timezone', json(['timezone']), 'Europe/Berlin'],
+      ['request.url', json(['request', 'url']), 'https://example.com/hook'],
+      ['request.headers value', json(['request', 'headers', 'x-fuzz']), 'v'],
+      ['request.body', json(['request', 'body']), '{}'],
+      ['start_at', json(['start_at']), '2030-01-01T00:00:00Z'],
+      ['end_at', json(['end_at']), '2031-01-01T00:00:00Z'],
+      ['overlap', json(['overlap']), 'skip'],
+      ['misfire', json(['misfire']), 'run_once'],
+      ['paused', json(['paused']), 'false'],
+    ],
+  },
+  {
+    method: 'GET',
+    path: '/v1/schedules',
+    auth: () => auth,
+    query: [['limit', '10']],
+    limits: SMALL,
+    fields: [
+      ['?limit', { in: 'query', name: 'limit' }, '10'],
+      ['?cursor', { in: 'query', name: 'cursor' }, encodeCursor(1_000_000)],
+    ],
+  },
+  {
+    method: 'GET',
+    path: '/v1/schedules/preview',
+    auth: () => auth,
+    query: [
+      ['cron', '*/5 * * * *'],
+      ['timezone', 'America/New_York'],
+      ['count', '3'],
+    ],
+    limits: SMALL,
+    fields: [
+      ['?cron', { in: 'query', name: 'cron' }, '*/5 * * * *'],
+      ['?timezone', { in: 'query', name: 'timezone' }, 'America/New_York'],
+      ['?from', { in: 'query', name: 'from' }, '2027-03-14T00:00:00Z'],
+      ['?count', { in: 'query', name: 'count' }, '3'],
+    ],
+  },
+  {
+    method: 'GET',
+    path: '/v1/schedules/{id}',
+    id: () => scheduleId,
+    auth: () => auth,
+    limits: SMALL,
+    fields: [['{id}', { in: 'path' }, () => scheduleId]],
+  },
+  {
+    method: 'PATCH',
+    path: '/v1/schedules/{id}',
+    id: () => scheduleId,
+    auth: () => auth,
+    json: { name: 'renamed', cron: '0 10 * * 1-5' },
+    limits: SMALL,
+    fields: [
+      ['{id}', { in: 'path' }, () => scheduleId],
+      ['name', json(['name']), 'renamed'],
+      ['cron', json(['cron']), '0 10 * * 1-5'],
+      ['If-Match', { in: 'header', name: 'If-Match' }, '"v1"'],
+    ],
+  },
+  {
+    method: 'POST',
+    path: '/v1/schedules/{id}/pause',
+    id: () => scheduleId,
+    auth: () => auth,
+    limits: SMALL,
+    fields: [['{id}', { in: 'path' }, () => scheduleId]],
+  },
+  {
+    method: 'POST',
+    path: '/v1/schedules/{id}/resume',
+    id: () => scheduleId,
+    auth: () => auth,
+    limits: SMALL,
+    fields: [['{id}', { in: 'path' }, () => scheduleId]],
+  },
+  {
+    method: 'GET',
+    path: '/v1/schedules/{id}/jobs',
+    id: () => scheduleId,
+    auth: () => auth,
+    query: [['status', 'scheduled']],
+    limits: SMALL,
+    fields: [
+      ['{id}', { in: 'path' }, () => scheduleId],
+      ['?status', { in: 'query', name: 'status' }, 'scheduled'],
+    ],
   },
   { method: 'GET', path: '/v1/signing-secret', auth: () => auth, limits: SMALL, fields: [] },
   { method: 'POST', path: '/v1/signing-secret/rotate', auth: () => auth, limits: SMALL, fields: [] },
