@@ -87,6 +87,7 @@ export function buildApi(deps: ApiDeps): { app: express.Express; services: ApiSe
     jobs,
     maxPerUser: config.SCHEDULES_MAX_PER_USER,
     minIntervalSeconds: config.SCHEDULE_MIN_INTERVAL_SECONDS,
+    notifyWithinMs: config.SCHEDULER_POLL_INTERVAL_MS,
   });
   const app = createApp({ config, log, metrics, readiness, auth, jobs, secrets, apiKeys, schedules });
   return { app, services: { sealer, auth, jobs, secrets, apiKeys, schedules } };

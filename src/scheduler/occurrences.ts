@@ -9,8 +9,8 @@
 //   occurrence was cancelled by the user) is planned again.
 import { withTransaction, type Pool, type Queryable } from '../db/pool.ts';
 import type { Logger } from '../logger.ts';
-import { parseCronSchedule } from '../schedules/cron.ts';
-import { MISFIRE_GRACE_MS, planNext, type Plan } from '../schedules/planner.ts';
+import { MISFIRE_GRACE_MS, type Plan } from '../schedules/planner.ts';
+import { applyPlans, planFor } from '../schedules/plans.ts';
 import type { ClaimedJob } from '../sql/scheduler.ts';
 import * as sql from '../sql/schedules.ts';
 import { runPeriodically } from './periodic.ts';
@@ -18,6 +18,8 @@ import { runPeriodically } from './periodic.ts';
 export interface OccurrencePlannerOptions {
   /** Time between repair passes (SCHEDULER_PLAN_REPAIR_INTERVAL_MS, default 2 000). */
   repairIntervalMs: number;
+  /** Wake sleeping schedulers for a repaired occurrence due within this (the poll interval). */
+  notifyWithinMs: number;
   /** Schedules repaired per transaction. Default 100. */
   repairBatch?: number;
   /** Jitter source for the first repair pass. Default Math.random. */
@@ -26,41 +28,6 @@ export interface OccurrencePlannerOptions {
 
 const OVERLAP_REASON = 'skipped: the previous occurrence was still running or retrying (overlap: skip)';
 const MISFIRE_REASON = 'skipped: missed by more than a minute while no scheduler ran (misfire: skip)';
-
-/** The plan for a schedule row, or null when its expression no longer parses (cannot happen via the API). */
-export function planFor(s: sql.ScheduleRow, now: Date, catchUpsDone = 0): Plan | null {
-  const parsed = parseCronSchedule(s.cron, s.timezone);
-  if (!parsed.ok) return null;
-  return planNext({
-    schedule: parsed.schedule,
-    startAt: s.start_at,
-    endAt: s.end_at,
-    misfire: s.misfire,
-    plannedUntil: s.planned_until,
-    now,
-    catchUpsDone,
-  });
-}
-
-/** Creates the occurrences of `plans` and records how far each schedule is planned. */
-export async function applyPlans(
-  db: Queryable,
-  plans: { schedule: sql.ScheduleRow; plan: Plan }[],
-): Promise<number> {
-  const inserted = await sql.insertOccurrences(
-    db,
-    plans.flatMap(({ schedule, plan }) => plan.occurrences.map((o) => ({ scheduleId: schedule.id, ...o }))),
-  );
-  await sql.setPlanned(
-    db,
-    plans.map(({ schedule, plan }) => ({
-      id: schedule.id,
-      plannedUntil: plan.plannedUntil,
-      finished: plan.finished,
-    })),
-  );
-  return inserted;
-}
 
 export class OccurrencePlanner {
   private readonly abort = new AbortController();
@@ -121,7 +88,7 @@ export class OccurrencePlanner {
       const plan = planFor(s, now, catchUps.includes(j.id) ? 1 : 0);
       if (plan) plans.push({ schedule: s, plan });
     }
-    await applyPlans(tx, plans);
+    await applyPlans(tx, plans, null);
     await sql.skipOccurrences(tx, skips);
     if (catchUps.length) await sql.markCatchUp(tx, catchUps);
     const skipped = new Set(skips.map((s) => s.id));
@@ -141,7 +108,7 @@ export class OccurrencePlanner {
           const plan = planFor(s, now);
           return plan ? [{ schedule: s, plan }] : [];
         });
-        return { n: await applyPlans(tx, plans), rows: broken.length };
+        return { n: await applyPlans(tx, plans, this.opts.notifyWithinMs), rows: broken.length };
       });
       planned += n;
       if (rows < batch) break;

@@ -118,7 +118,11 @@ export class Scheduler {
       },
     );
     this.occurrences = new OccurrencePlanner(
-      { repairIntervalMs: opts.planRepairIntervalMs ?? 2_000, random: opts.random },
+      {
+        repairIntervalMs: opts.planRepairIntervalMs ?? 2_000,
+        notifyWithinMs: opts.pollIntervalMs,
+        random: opts.random,
+      },
       { pool, log },
     );
     this.heartbeater = new Heartbeater(

@@ -2,7 +2,7 @@
 // idempotency, quotas, and the owner-scoped commands. Every change that affects what fires next
 // (create, edit, pause, resume, delete) replaces the pending occurrence in the same transaction.
 import { z } from 'zod';
-import { withTransaction, type Pool } from '../db/pool.ts';
+import { withTransaction, type Pool, type Queryable } from '../db/pool.ts';
 import { AppError, notFound, parseOrThrow, validationFailed } from '../errors.ts';
 import * as sql from '../sql/schedules.ts';
 import { DEFAULT_RETRY, parseInstant, requestHash, requestTemplate, type JobLimits } from '../jobs/schema.ts';
@@ -10,7 +10,7 @@ import type { TargetPolicy } from '../jobs/urlPolicy.ts';
 import { decodeCursor, encodeCursor } from '../jobs/representation.ts';
 import type { JobsService } from '../jobs/service.ts';
 import { describeLocal, MAX_TAKE, parseCronSchedule, type CronSchedule } from './cron.ts';
-import { planNext } from './planner.ts';
+import { applyPlans, planFor } from './plans.ts';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
@@ -24,6 +24,8 @@ export interface SchedulesServiceDeps {
   jobs: JobsService;
   maxPerUser: number;
   minIntervalSeconds: number;
+  /** The schedulers' poll interval: a first occurrence due sooner wakes them (NOTIFY). */
+  notifyWithinMs: number;
 }
 
 const instant = z.string().transform((s, ctx) => {
@@ -144,7 +146,7 @@ export class SchedulesService {
       if (existing) return this.replay(existing, hash!);
     }
     const now = new Date();
-    const cron = this.checkFields(fields, now, true);
+    this.checkFields(fields, now, true);
     const row = await withTransaction(this.deps.pool, async (tx) => {
       if ((await sql.countSchedules(tx, userId)) >= this.deps.maxPerUser)
         throw new AppError(429, 'quota_exceeded', `at most ${this.deps.maxPerUser} schedules per user`);
@@ -154,7 +156,7 @@ export class SchedulesService {
         fields,
         idempotencyKey ? { key: idempotencyKey, hash: hash! } : null,
       );
-      if (s && !s.paused) await this.planFromNow(tx, s, cron);
+      if (s && !s.paused) await this.planFromNow(tx, s);
       return s;
     });
     if (!row) {
@@ -177,21 +179,9 @@ export class SchedulesService {
   }
 
   /** Plans the first occurrence from now (creation, resume, edit): nothing missed is backfilled. */
-  private async planFromNow(tx: import('../db/pool.ts').Queryable, s: sql.ScheduleRow, cron: CronSchedule) {
-    const now = await sql.databaseNow(tx);
-    const plan = planNext({
-      schedule: cron,
-      startAt: s.start_at,
-      endAt: s.end_at,
-      misfire: s.misfire,
-      plannedUntil: null,
-      now,
-    });
-    await sql.insertOccurrences(
-      tx,
-      plan.occurrences.map((o) => ({ scheduleId: s.id, ...o })),
-    );
-    await sql.setPlanned(tx, [{ id: s.id, plannedUntil: plan.plannedUntil, finished: plan.finished }]);
+  private async planFromNow(tx: Queryable, s: sql.ScheduleRow) {
+    const plan = planFor({ ...s, planned_until: null }, await sql.databaseNow(tx));
+    if (plan) await applyPlans(tx, [{ schedule: s, plan }], this.deps.notifyWithinMs);
   }
 
   async get(userId: string, id: string) {
@@ -254,10 +244,10 @@ export class SchedulesService {
         misfire: input.misfire ?? cur.misfire,
         paused: input.paused ?? cur.paused,
       };
-      const cron = this.checkFields(f, new Date(), input.end_at !== undefined);
+      this.checkFields(f, new Date(), input.end_at !== undefined);
       await sql.cancelPendingOccurrences(tx, id);
       const updated = (await sql.updateSchedule(tx, userId, id, cur.version, f))!;
-      if (!updated.paused) await this.planFromNow(tx, updated, cron);
+      if (!updated.paused) await this.planFromNow(tx, updated);
     });
     return this.view(userId, id);
   }
@@ -270,10 +260,7 @@ export class SchedulesService {
       if (cur.paused === paused) return; // already so: nothing to replace
       await sql.cancelPendingOccurrences(tx, id);
       const s = await sql.setPaused(tx, id, paused);
-      if (!paused && !s.finished_at) {
-        const parsed = parseCronSchedule(s.cron, s.timezone);
-        if (parsed.ok) await this.planFromNow(tx, s, parsed.schedule);
-      }
+      if (!paused && !s.finished_at) await this.planFromNow(tx, s);
     });
     return this.view(userId, id);
   }

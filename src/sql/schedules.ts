@@ -4,7 +4,7 @@
 // each occurrence exist once whatever races.
 import type { Queryable } from '../db/pool.ts';
 import type { RetryColumns } from './jobs.ts';
-import { RELEASE_LEASE } from './fragments.ts';
+import { RELEASE_LEASE, notifyDue } from './fragments.ts';
 
 export interface ScheduleRow extends RetryColumns {
   id: string;
@@ -207,27 +207,40 @@ export interface NewOccurrence {
  * Inserts occurrences as ordinary jobs copied from their schedules' templates. Each (schedule, time)
  * exists once: a second planner racing this one inserts nothing. Returns how many were inserted.
  */
-export async function insertOccurrences(db: Queryable, occ: NewOccurrence[]): Promise<number> {
+export async function insertOccurrences(
+  db: Queryable,
+  occ: NewOccurrence[],
+  /** Wake the schedulers when one is due within this many ms (null: the caller is a claimer, which looks again itself). */
+  notifyWithinMs: number | null,
+): Promise<number> {
   if (occ.length === 0) return 0;
-  const { rowCount } = await db.query({
+  const { rows } = await db.query<{ n: number }>({
     name: 'djs_insert_occurrences',
-    text: `INSERT INTO jobs (user_id, name, method, url, headers, body, fire_at, next_attempt_at, timeout_ms,
-                             retry_strategy, max_attempts, base_delay_ms, max_delay_ms, schedule_id, scheduled_for, catch_up)
-           SELECT s.user_id, s.name, s.method, s.url, s.headers, s.body, o.scheduled_for, greatest(o.due_at, now()),
-                  s.timeout_ms, s.retry_strategy, s.max_attempts, s.base_delay_ms, s.max_delay_ms, s.id, o.scheduled_for,
-                  o.catch_up
-             FROM unnest($1::uuid[], $2::timestamptz[], $3::timestamptz[], $4::bool[])
-                    AS o(schedule_id, scheduled_for, due_at, catch_up)
-             JOIN schedules s ON s.id = o.schedule_id
-           ON CONFLICT (schedule_id, scheduled_for) WHERE schedule_id IS NOT NULL AND status <> 'cancelled' DO NOTHING`,
+    text: `WITH ins AS (
+       INSERT INTO jobs (user_id, name, method, url, headers, body, fire_at, next_attempt_at, timeout_ms,
+                         retry_strategy, max_attempts, base_delay_ms, max_delay_ms, schedule_id, scheduled_for, catch_up)
+       SELECT s.user_id, s.name, s.method, s.url, s.headers, s.body, o.scheduled_for, greatest(o.due_at, now()),
+              s.timeout_ms, s.retry_strategy, s.max_attempts, s.base_delay_ms, s.max_delay_ms, s.id, o.scheduled_for,
+              o.catch_up
+         FROM unnest($1::uuid[], $2::timestamptz[], $3::timestamptz[], $4::bool[])
+                AS o(schedule_id, scheduled_for, due_at, catch_up)
+         JOIN schedules s ON s.id = o.schedule_id
+       ON CONFLICT (schedule_id, scheduled_for) WHERE schedule_id IS NOT NULL AND status <> 'cancelled' DO NOTHING
+       RETURNING next_attempt_at
+     )
+     SELECT count(*)::int AS n,
+            (SELECT ${notifyDue('min(next_attempt_at)')} FROM ins
+              HAVING $5::float8 IS NOT NULL AND min(next_attempt_at) <= now() + make_interval(secs => $5::float8 / 1000)) AS notified
+       FROM ins`,
     values: [
       occ.map((o) => o.scheduleId),
       occ.map((o) => o.scheduledFor),
       occ.map((o) => o.dueAt),
       occ.map((o) => o.catchUp),
+      notifyWithinMs,
     ],
   });
-  return rowCount ?? 0;
+  return rows[0]!.n;
 }
 
 /** Records how far a schedule is planned, or that it is finished (no fire time left). */

@@ -1,0 +1,48 @@
+// Planning a schedule against the database: the plan (pure, planner.ts) for a stored schedule, and
+// its occurrences written with how far the schedule is planned. Used by the API (create, edit,
+// resume) and by the scheduler (each claim, and the repair pass), so all of them plan alike.
+import type { Queryable } from '../db/pool.ts';
+import * as sql from '../sql/schedules.ts';
+import { parseCronSchedule } from './cron.ts';
+import { planNext, type Plan } from './planner.ts';
+
+/** The plan for a schedule row from its planned_until, or null when its expression no longer parses. */
+export function planFor(s: sql.ScheduleRow, now: Date, catchUpsDone = 0): Plan | null {
+  const parsed = parseCronSchedule(s.cron, s.timezone);
+  if (!parsed.ok) return null;
+  return planNext({
+    schedule: parsed.schedule,
+    startAt: s.start_at,
+    endAt: s.end_at,
+    misfire: s.misfire,
+    plannedUntil: s.planned_until,
+    now,
+    catchUpsDone,
+  });
+}
+
+/**
+ * Creates the occurrences of `plans` and records how far each schedule is planned. `notifyWithinMs`:
+ * wake sleeping schedulers for an occurrence due that soon (null inside a claim: the claimer looks
+ * for the next due job itself right after).
+ */
+export async function applyPlans(
+  db: Queryable,
+  plans: { schedule: sql.ScheduleRow; plan: Plan }[],
+  notifyWithinMs: number | null,
+): Promise<number> {
+  const inserted = await sql.insertOccurrences(
+    db,
+    plans.flatMap(({ schedule, plan }) => plan.occurrences.map((o) => ({ scheduleId: schedule.id, ...o }))),
+    notifyWithinMs,
+  );
+  await sql.setPlanned(
+    db,
+    plans.map(({ schedule, plan }) => ({
+      id: schedule.id,
+      plannedUntil: plan.plannedUntil,
+      finished: plan.finished,
+    })),
+  );
+  return inserted;
+}
