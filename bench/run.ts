@@ -1,4 +1,4 @@
-// `npm run bench`: five scenarios, our scheduler side by side with pg-boss and graphile-worker, on
+// `npm run bench`: seven scenarios, our scheduler side by side with pg-boss and graphile-worker, on
 // the same machine, the same Postgres and the same loopback target, in one run. Prints a markdown
 // table and writes bench/results/<timestamp>.json. Not part of CI (timings are the point here).
 //   BENCH_DATABASE_URL / DATABASE_URL: a server to use (default: an embedded Postgres started here)

@@ -1,4 +1,4 @@
-// The loop every periodic scheduler service runs (heartbeater, reaper, cleaner): a pass, a pause,
+// The loop every periodic scheduler service runs (heartbeater, reaper, cleaner, schedule repair): a pass, a pause,
 // repeat until stopped. A failed pass is reported and the next one runs on time.
 import { delay } from '../lib/delay.ts';
 
