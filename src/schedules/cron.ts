@@ -467,7 +467,7 @@ class Schedule implements CronSchedule {
    * on "the first fire time from here is before `at`", which is monotonic.
    */
   private lastBefore(at: number, floor: number): number | null {
-    let lo = at;
+    let lo: number;
     for (let span = 3600; ; span *= 4) {
       lo = Math.max(at - span, floor);
       const n = this.nextInstant(lo);

@@ -21,7 +21,7 @@ afterAll(async () => {
   expect(openPoolCount(), 'a pg pool created in this file was not ended').toBe(0);
   // Sockets and timers close on the next turns of the event loop after end()/close(); give them a moment.
   const deadline = Date.now() + 2000;
-  let leaked: string[] = [];
+  let leaked: string[];
   for (;;) {
     const now = watched();
     leaked = [...now]
