@@ -47,6 +47,12 @@ export async function withTransaction<T>(
   fn: (client: pg.PoolClient) => Promise<T>,
 ): Promise<T> {
   const client = await pool.connect();
+  // A checked-out client whose connection dies between two queries (a database restart while `fn`
+  // runs JavaScript) emits 'error' with no query to fail: without a listener Node would crash. The
+  // next query fails anyway; the broken client is destroyed on release instead of reused.
+  let broken: Error | undefined;
+  const onError = (err: Error) => (broken = err);
+  client.on('error', onError);
   try {
     await client.query('BEGIN');
     const result = await fn(client);
@@ -56,6 +62,7 @@ export async function withTransaction<T>(
     await client.query('ROLLBACK').catch(() => {});
     throw err;
   } finally {
-    client.release();
+    client.off('error', onError);
+    client.release(broken);
   }
 }
