@@ -54,7 +54,12 @@ export function buildApi(deps: ApiDeps): { app: express.Express; services: ApiSe
     fireAtMaxDays: config.JOB_FIRE_AT_MAX_DAYS,
   };
   const policy = createTargetPolicy(config.TARGET_ALLOWLIST);
-  const apiKeys = new ApiKeyService({ pool, maxPerUser: config.API_KEYS_MAX_PER_USER });
+  const apiKeys = new ApiKeyService({
+    pool,
+    maxPerUser: config.API_KEYS_MAX_PER_USER,
+    onTouchError: (err) =>
+      log.warn({ err: { message: (err as Error).message } }, 'could not record API key use'),
+  });
   const auth = new AuthService({
     pool,
     apiKeys,

@@ -12,7 +12,8 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 // eslint-disable-next-line no-control-regex
 const CONTROL = /[\x00-\x1f\x7f]/;
 
-const createBody = z.strictObject({
+/** The create request (exported for the OpenAPI document, which is generated from it). */
+export const createBody = z.strictObject({
   name: z
     .string()
     .trim()
@@ -63,7 +64,9 @@ export function keyJson(k: keys.ApiKeyRow) {
 }
 
 export class ApiKeyService {
-  constructor(private readonly deps: { pool: Pool; maxPerUser: number }) {}
+  constructor(
+    private readonly deps: { pool: Pool; maxPerUser: number; onTouchError?: (err: unknown) => void },
+  ) {}
 
   /** Creates a key; the response is the only time the key itself is ever shown. */
   async create(userId: string, body: unknown) {
@@ -104,6 +107,9 @@ export class ApiKeyService {
     // The index lookup already matched the hash; comparing again in constant time costs nothing and
     // keeps the check independent of how the database compares bytea.
     if (!p || !crypto.timingSafeEqual(p.key_hash, hash)) throw invalidKey();
+    // Once a minute per key, not per request; the request does not wait for it.
+    if (p.stale)
+      keys.touchApiKey(this.deps.pool, p.key_id).catch((err: unknown) => this.deps.onTouchError?.(err));
     return {
       user: { id: p.user_id, email: p.email, created_at: p.created_at },
       credential: { kind: 'api_key', keyId: p.key_id, scopes: p.scopes as Scope[] },

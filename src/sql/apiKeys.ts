@@ -75,27 +75,31 @@ export interface KeyPrincipal {
 }
 
 /**
- * Authenticates a request by key hash in the one query the request makes anyway: the key must be
+ * Authenticates a request by key hash, in the one query the request makes anyway: the key must be
  * neither revoked nor expired (judged by the database clock, so revocation is immediate on every
- * replica), and `last_used_at` is bumped in the same statement only when it is a minute old.
+ * replica). `stale` says last_used_at is over a minute old (or unset): only then is it written.
  */
-export async function authenticateApiKey(db: Queryable, hash: Buffer): Promise<KeyPrincipal | null> {
-  const { rows } = await db.query<KeyPrincipal>({
+export async function authenticateApiKey(
+  db: Queryable,
+  hash: Buffer,
+): Promise<(KeyPrincipal & { stale: boolean }) | null> {
+  const { rows } = await db.query<KeyPrincipal & { stale: boolean }>({
     name: 'djs_api_key_auth',
-    text: `WITH k AS (
-       SELECT k.id, k.key_hash, k.scopes, k.last_used_at, u.id AS user_id, u.email, u.created_at
-         FROM api_keys k JOIN users u ON u.id = k.user_id
-        WHERE k.key_hash = $1 AND k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > now())
-     ), touch AS (
-       UPDATE api_keys SET last_used_at = now()
-        WHERE id = (SELECT id FROM k)
-          AND (last_used_at IS NULL OR last_used_at < now() - interval '1 minute')
-       RETURNING 1
-     )
-     SELECT k.id AS key_id, k.key_hash, k.scopes, k.user_id, k.email, k.created_at,
-            (SELECT count(*) FROM touch) AS touched
-       FROM k`,
+    text: `SELECT k.id AS key_id, k.key_hash, k.scopes, u.id AS user_id, u.email, u.created_at,
+                  (k.last_used_at IS NULL OR k.last_used_at < now() - interval '1 minute') AS stale
+             FROM api_keys k JOIN users u ON u.id = k.user_id
+            WHERE k.key_hash = $1 AND k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > now())`,
     values: [hash],
   });
   return rows[0] ?? null;
+}
+
+/** Records a key's use; at most once a minute per key (the WHERE makes racing requests write once). */
+export async function touchApiKey(db: Queryable, keyId: string): Promise<void> {
+  await db.query({
+    name: 'djs_api_key_touch',
+    text: `UPDATE api_keys SET last_used_at = now()
+            WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < now() - interval '1 minute')`,
+    values: [keyId],
+  });
 }

@@ -6,6 +6,7 @@ import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDb, type TestDb } from '../helpers/db.ts';
 import { createTestApp, sessionFor, type TestApp } from '../helpers/app.ts';
+import { waitFor } from '../helpers/http.ts';
 
 let db: TestDb;
 let t: TestApp;
@@ -344,8 +345,8 @@ describe('last_used_at', () => {
         .last_used_at as Date | null;
     expect(await lastUsed()).toBeNull();
     await request(t.app).get('/v1/jobs').set('Authorization', auth);
-    const first = await lastUsed();
-    expect(first).not.toBeNull();
+    // The write goes out beside the request (it does not hold the request up): wait for it.
+    const first = await waitFor(lastUsed, 'last_used_at to be written');
     // Count writes to the row: xmin changes with every UPDATE.
     const xmin = async () =>
       (await db.pool.query(`SELECT xmin::text AS x FROM api_keys WHERE id = $1`, [created.id])).rows[0]
@@ -361,7 +362,7 @@ describe('last_used_at', () => {
     ]);
     const stale = await lastUsed();
     await request(t.app).get('/v1/jobs').set('Authorization', auth);
-    expect((await lastUsed())!.getTime()).toBeGreaterThan(stale!.getTime());
+    await waitFor(async () => (await lastUsed())!.getTime() > stale!.getTime(), 'last_used_at to move');
     const list = await request(t.app).get('/v1/api-keys').set('Authorization', alice.auth);
     expect(list.body.data.find((k: { id: string }) => k.id === created.id).last_used_at).not.toBeNull();
   });
