@@ -7,7 +7,7 @@ import type { Pool } from '../db/pool.ts';
 import type { Logger } from '../logger.ts';
 import { delay } from '../lib/delay.ts';
 import { deleteFinishedJobs, type FinishedStatus } from '../sql/retention.ts';
-import { runPeriodically } from './periodic.ts';
+import { PeriodicService } from './periodic.ts';
 
 export interface CleanerOptions {
   /** Days a finished job is kept, per final status; 0 keeps forever (RETENTION_*_DAYS, default 7 / 30 / 7). */
@@ -35,10 +35,7 @@ export const DEFAULT_CLEANER_OPTIONS: CleanerOptions = {
 
 export type CleanerResult = Record<FinishedStatus, number>;
 
-export class Cleaner {
-  private readonly abort = new AbortController();
-  private running: Promise<void> | null = null;
-
+export class Cleaner extends PeriodicService {
   constructor(
     private readonly pool: Pool,
     private readonly opts: CleanerOptions,
@@ -48,7 +45,9 @@ export class Cleaner {
       deleted?(status: FinishedStatus, n: number): void;
       pass?(result: CleanerResult): void;
     } = {},
-  ) {}
+  ) {
+    super();
+  }
 
   /** Deletes everything currently past retention, in batches; returns the counts per status. */
   async runOnce(): Promise<CleanerResult> {
@@ -56,14 +55,14 @@ export class Cleaner {
     for (const status of ['succeeded', 'cancelled', 'failed'] as const) {
       const days = this.opts.retentionDays[status];
       if (days <= 0) continue;
-      while (!this.abort.signal.aborted) {
+      while (!this.stopSignal.aborted) {
         const started = performance.now();
         const n = await deleteFinishedJobs(this.pool, status, days, this.opts.batchSize);
         result[status] += n;
         if (n > 0) this.report.deleted?.(status, n);
         if (n < this.opts.batchSize) break;
         const took = performance.now() - started;
-        await delay(took * (1 / this.opts.dutyCycle - 1), this.abort.signal);
+        await delay(took * (1 / this.opts.dutyCycle - 1), this.stopSignal);
       }
     }
     if (result.succeeded + result.failed + result.cancelled > 0)
@@ -74,18 +73,12 @@ export class Cleaner {
 
   /** Starts the periodic passes; the first comes at a random point of the interval, so replicas started together do not all clean at once. */
   start(): void {
-    this.running ??= runPeriodically({
-      intervalMs: this.opts.intervalMs,
-      firstDelayMs: (this.opts.random ?? Math.random)() * this.opts.intervalMs,
-      signal: this.abort.signal,
-      pass: () => this.runOnce(),
-      onError: (err) => this.log.warn({ err: { message: (err as Error).message } }, 'retention pass failed'),
-    });
+    this.startEvery(this.opts.intervalMs, (this.opts.random ?? Math.random)() * this.opts.intervalMs, (err) =>
+      this.log.warn({ err: { message: (err as Error).message } }, 'retention pass failed'),
+    );
   }
 
-  /** Stops after the statement in flight, if any. */
-  async stop(): Promise<void> {
-    this.abort.abort();
-    await this.running;
+  protected pass() {
+    return this.runOnce();
   }
 }

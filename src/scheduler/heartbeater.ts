@@ -5,7 +5,7 @@ import type { Pool } from '../db/pool.ts';
 import type { Logger } from '../logger.ts';
 import { heartbeat } from '../sql/scheduler.ts';
 import type { SchedulerEvents } from './events.ts';
-import { runPeriodically } from './periodic.ts';
+import { PeriodicService } from './periodic.ts';
 
 export interface HeartbeaterOptions {
   /** Time between beats (SCHEDULER_HEARTBEAT_INTERVAL_MS, default 5 000; at most half the lease). */
@@ -29,14 +29,13 @@ export interface HeartbeaterDeps {
   onLost(lease: Lease): void;
 }
 
-export class Heartbeater {
-  private readonly abort = new AbortController();
-  private running: Promise<void> | null = null;
-
+export class Heartbeater extends PeriodicService {
   constructor(
     private readonly opts: HeartbeaterOptions,
     private readonly deps: HeartbeaterDeps,
-  ) {}
+  ) {
+    super();
+  }
 
   /** One beat; never throws (a failed beat is retried by the next one, well within the lease). */
   async beatOnce(): Promise<{ held: number; lost: number }> {
@@ -56,17 +55,11 @@ export class Heartbeater {
   }
 
   start(): void {
-    this.running ??= runPeriodically({
-      intervalMs: this.opts.intervalMs,
-      firstDelayMs: this.opts.intervalMs,
-      signal: this.abort.signal,
-      pass: () => this.beatOnce(),
-      onError: () => {}, // beatOnce() reports its own failures
-    });
+    // beatOnce() reports its own failures.
+    this.startEvery(this.opts.intervalMs, this.opts.intervalMs, () => {});
   }
 
-  async stop(): Promise<void> {
-    this.abort.abort();
-    await this.running;
+  protected pass() {
+    return this.beatOnce();
   }
 }

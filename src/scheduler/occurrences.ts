@@ -13,7 +13,7 @@ import { MISFIRE_GRACE_MS, type Plan } from '../schedules/planner.ts';
 import { applyPlans, planFor } from '../schedules/plans.ts';
 import type { ClaimedJob } from '../sql/scheduler.ts';
 import * as sql from '../sql/schedules.ts';
-import { runPeriodically } from './periodic.ts';
+import { inBatches, PeriodicService } from './periodic.ts';
 
 export interface OccurrencePlannerOptions {
   /** Time between repair passes (SCHEDULER_PLAN_REPAIR_INTERVAL_MS, default 2 000). */
@@ -29,14 +29,13 @@ export interface OccurrencePlannerOptions {
 const OVERLAP_REASON = 'skipped: the previous occurrence was still running or retrying (overlap: skip)';
 const MISFIRE_REASON = 'skipped: missed by more than a minute while no scheduler ran (misfire: skip)';
 
-export class OccurrencePlanner {
-  private readonly abort = new AbortController();
-  private running: Promise<void> | null = null;
-
+export class OccurrencePlanner extends PeriodicService {
   constructor(
     private readonly opts: OccurrencePlannerOptions,
     private readonly deps: { pool: Pool; log: Logger },
-  ) {}
+  ) {
+    super();
+  }
 
   /**
    * Inside the claim transaction: plans the next occurrence of every schedule whose latest planned
@@ -99,37 +98,30 @@ export class OccurrencePlanner {
   /** One repair pass; returns how many occurrences it created. */
   async repairOnce(): Promise<{ planned: number }> {
     const batch = this.opts.repairBatch ?? 100;
-    let planned = 0;
-    for (;;) {
-      const { n, rows } = await withTransaction(this.deps.pool, async (tx) => {
+    const planned = await inBatches(batch, () =>
+      withTransaction(this.deps.pool, async (tx) => {
         const broken = await sql.lockSchedulesNeedingPlan(tx, batch);
         const now = await sql.databaseNow(tx);
         const plans = broken.flatMap((s) => {
           const plan = planFor(s, now);
           return plan ? [{ schedule: s, plan }] : [];
         });
-        return { n: await applyPlans(tx, plans, this.opts.notifyWithinMs), rows: broken.length };
-      });
-      planned += n;
-      if (rows < batch) break;
-    }
+        return { did: await applyPlans(tx, plans, this.opts.notifyWithinMs), saw: broken.length };
+      }),
+    );
     if (planned > 0) this.deps.log.info({ planned }, 'planned occurrences for schedules whose plan broke');
     return { planned };
   }
 
   start(): void {
-    this.running ??= runPeriodically({
-      intervalMs: this.opts.repairIntervalMs,
-      firstDelayMs: (this.opts.random ?? Math.random)() * this.opts.repairIntervalMs,
-      signal: this.abort.signal,
-      pass: () => this.repairOnce(),
-      onError: (err) =>
-        this.deps.log.warn({ err: { message: (err as Error).message } }, 'schedule repair failed'),
-    });
+    this.startEvery(
+      this.opts.repairIntervalMs,
+      (this.opts.random ?? Math.random)() * this.opts.repairIntervalMs,
+      (err) => this.deps.log.warn({ err: { message: (err as Error).message } }, 'schedule repair failed'),
+    );
   }
 
-  async stop(): Promise<void> {
-    this.abort.abort();
-    await this.running;
+  protected pass() {
+    return this.repairOnce();
   }
 }

@@ -27,3 +27,52 @@ export async function runPeriodically(p: Periodic): Promise<void> {
     wait = p.intervalMs;
   }
 }
+
+/**
+ * A service that runs a pass periodically until stopped (heartbeater, reaper, cleaner, schedule
+ * repair): start() once, stop() ends the pause at once and awaits a pass in progress.
+ */
+export abstract class PeriodicService {
+  private readonly abort = new AbortController();
+  private running: Promise<void> | null = null;
+
+  /** Aborted by stop(): long passes check it between steps. */
+  protected get stopSignal(): AbortSignal {
+    return this.abort.signal;
+  }
+
+  /** Starts the passes: the first after `firstDelayMs`, then every `intervalMs`. */
+  protected startEvery(intervalMs: number, firstDelayMs: number, onError: (err: unknown) => void): void {
+    this.running ??= runPeriodically({
+      intervalMs,
+      firstDelayMs,
+      signal: this.abort.signal,
+      pass: () => this.pass(),
+      onError,
+    });
+  }
+
+  /** One pass. */
+  protected abstract pass(): Promise<unknown>;
+
+  async stop(): Promise<void> {
+    this.abort.abort();
+    await this.running;
+  }
+}
+
+/**
+ * Repeats `step` (one transaction over up to `batch` rows) until a step sees fewer than `batch`
+ * rows; returns the sum of what the steps did.
+ */
+export async function inBatches(
+  batch: number,
+  step: () => Promise<{ did: number; saw: number }>,
+): Promise<number> {
+  let total = 0;
+  for (;;) {
+    const { did, saw } = await step();
+    total += did;
+    if (saw < batch) return total;
+  }
+}

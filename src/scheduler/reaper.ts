@@ -9,7 +9,7 @@ import type { Metrics } from '../observability/metrics.ts';
 import { nextStep } from '../jobs/retryDecision.ts';
 import { lockExpiredLeases, rescueExpired } from '../sql/scheduler.ts';
 import type { SchedulerEvents } from './events.ts';
-import { runPeriodically } from './periodic.ts';
+import { inBatches, PeriodicService } from './periodic.ts';
 
 export interface ReaperOptions {
   /** Time between passes (SCHEDULER_REAPER_INTERVAL_MS, default 5 000). */
@@ -27,23 +27,21 @@ export interface ReaperDeps {
   events: SchedulerEvents;
 }
 
-export class Reaper {
-  private readonly abort = new AbortController();
-  private running: Promise<void> | null = null;
-
+export class Reaper extends PeriodicService {
   constructor(
     private readonly opts: ReaperOptions,
     private readonly deps: ReaperDeps,
-  ) {}
+  ) {
+    super();
+  }
 
   /** One pass; returns how many jobs it rescued. */
   async runOnce(): Promise<{ rescued: number }> {
     const batch = this.opts.batchSize ?? 500;
-    let rescued = 0;
-    for (;;) {
-      const n = await withTransaction(this.deps.pool, async (tx) => {
+    const rescued = await inBatches(batch, () =>
+      withTransaction(this.deps.pool, async (tx) => {
         const expired = await lockExpiredLeases(tx, batch);
-        return rescueExpired(
+        const did = await rescueExpired(
           tx,
           expired.map((j) => {
             const step = nextStep(j, 'lost', this.opts.random);
@@ -56,10 +54,9 @@ export class Reaper {
             };
           }),
         );
-      });
-      rescued += n;
-      if (n < batch) break;
-    }
+        return { did, saw: expired.length };
+      }),
+    );
     if (rescued > 0) {
       this.deps.metrics.reaperRescues.inc(rescued);
       this.deps.log.warn({ rescued }, 'reaper rescued jobs with expired leases');
@@ -69,18 +66,12 @@ export class Reaper {
   }
 
   start(): void {
-    this.running ??= runPeriodically({
-      intervalMs: this.opts.intervalMs,
-      firstDelayMs: (this.opts.random ?? Math.random)() * this.opts.intervalMs,
-      signal: this.abort.signal,
-      pass: () => this.runOnce(),
-      onError: (err) =>
-        this.deps.log.warn({ err: { message: (err as Error).message } }, 'reaper pass failed'),
-    });
+    this.startEvery(this.opts.intervalMs, (this.opts.random ?? Math.random)() * this.opts.intervalMs, (err) =>
+      this.deps.log.warn({ err: { message: (err as Error).message } }, 'reaper pass failed'),
+    );
   }
 
-  async stop(): Promise<void> {
-    this.abort.abort();
-    await this.running;
+  protected pass() {
+    return this.runOnce();
   }
 }
