@@ -41,6 +41,16 @@ export function createPool(
   return pool;
 }
 
+/** The first row a query returns, or null. */
+export async function queryOne<T extends pg.QueryResultRow>(
+  db: Queryable,
+  text: string,
+  values: unknown[],
+): Promise<T | null> {
+  const { rows } = await db.query<T>(text, values);
+  return rows[0] ?? null;
+}
+
 /** Runs `fn` in a transaction on one client; commits on success, rolls back on any throw. */
 export async function withTransaction<T>(
   pool: pg.Pool,

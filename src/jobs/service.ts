@@ -86,6 +86,11 @@ export class JobsService {
     this.createLimiter = new SlidingWindowLimiter(deps.createRatePerMinute, 60_000);
   }
 
+  /** The request schemas this service validates with: the OpenAPI document is generated from them. */
+  get schemas() {
+    return { create: this.schema, list: listQuery, executions: executionsQuery };
+  }
+
   /** Creates a job; returns it and whether this was an idempotent replay. */
   async create(userId: string, body: unknown, idempotencyKey: string | undefined) {
     if (idempotencyKey !== undefined && !IDEMPOTENCY_KEY.test(idempotencyKey)) {
@@ -97,7 +102,7 @@ export class JobsService {
     const hash = idempotencyKey ? requestHash(body) : null;
 
     if (idempotencyKey) {
-      const existing = await jobsSql.findByIdempotencyKey(this.pool, userId, idempotencyKey);
+      const existing = await jobsSql.findJob(this.pool, userId, { idempotencyKey });
       if (existing) return this.replay(existing, hash!);
     }
     await this.admitNewActiveJob(userId);
@@ -126,7 +131,7 @@ export class JobsService {
     }
     if (!row) {
       // Lost a race with an identical key: the winner's row decides replay vs conflict.
-      const existing = await jobsSql.findByIdempotencyKey(this.pool, userId, idempotencyKey!);
+      const existing = await jobsSql.findJob(this.pool, userId, { idempotencyKey: idempotencyKey! });
       if (!existing)
         throw new AppError(409, 'idempotency_key_reused', 'the idempotency key is in use; retry');
       return this.replay(existing, hash!);
@@ -181,7 +186,7 @@ export class JobsService {
 
   async get(userId: string, id: string) {
     if (!UUID.test(id)) throw notFound('job');
-    const job = await jobsSql.getJob(this.pool, userId, id);
+    const job = await jobsSql.findJob(this.pool, userId, { id });
     if (!job) throw notFound('job');
     return jobJson(job);
   }

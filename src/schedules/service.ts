@@ -81,6 +81,11 @@ export class SchedulesService {
     });
   }
 
+  /** The request schemas this service validates with: the OpenAPI document is generated from them. */
+  get schemas() {
+    return { create: this.create_, patch: this.patch_, list: pageQuery, preview: previewQuery };
+  }
+
   private buildSchema() {
     const t = requestTemplate(this.deps.limits, this.deps.policy);
     return z.strictObject({
@@ -142,7 +147,7 @@ export class SchedulesService {
     };
     const hash = idempotencyKey ? requestHash(body) : null;
     if (idempotencyKey) {
-      const existing = await sql.findScheduleByIdempotencyKey(this.deps.pool, userId, idempotencyKey);
+      const existing = await sql.findSchedule(this.deps.pool, userId, { idempotencyKey });
       if (existing) return this.replay(existing, hash!);
     }
     const now = new Date();
@@ -160,7 +165,7 @@ export class SchedulesService {
       return s;
     });
     if (!row) {
-      const existing = await sql.findScheduleByIdempotencyKey(this.deps.pool, userId, idempotencyKey!);
+      const existing = await sql.findSchedule(this.deps.pool, userId, { idempotencyKey: idempotencyKey! });
       if (!existing)
         throw new AppError(409, 'idempotency_key_reused', 'the idempotency key is in use; retry');
       return this.replay(existing, hash!);
@@ -190,7 +195,7 @@ export class SchedulesService {
 
   private async view(userId: string, id: string) {
     if (!UUID.test(id)) throw notFound('schedule');
-    const s = await sql.getSchedule(this.deps.pool, userId, id);
+    const s = await sql.findSchedule(this.deps.pool, userId, { id });
     if (!s) throw notFound('schedule');
     return this.json(s);
   }
@@ -277,7 +282,8 @@ export class SchedulesService {
 
   /** The schedule's occurrences, paginated and filtered like the job list. */
   async occurrences(userId: string, id: string, query: unknown) {
-    if (!UUID.test(id) || !(await sql.getSchedule(this.deps.pool, userId, id))) throw notFound('schedule');
+    if (!UUID.test(id) || !(await sql.findSchedule(this.deps.pool, userId, { id })))
+      throw notFound('schedule');
     return this.deps.jobs.list(userId, query, id);
   }
 

@@ -1,6 +1,6 @@
 // SQL for the jobs API. Every query is scoped to the calling user in SQL, so another user's job is
 // indistinguishable from a missing one.
-import type { Queryable } from '../db/pool.ts';
+import { queryOne, type Queryable } from '../db/pool.ts';
 import type { JobStatus, Outcome } from '../jobs/stateMachine.ts';
 import type { RetryPolicy } from '../jobs/backoff.ts';
 import { CANCEL_CHANNEL, RELEASE_LEASE, WAITING, notifyDue } from './fragments.ts';
@@ -83,7 +83,8 @@ export interface NewJob {
  * by this user, inserts nothing and returns null (the unique index decides, even under races).
  */
 export async function insertJob(db: Queryable, j: NewJob): Promise<JobRow | null> {
-  const { rows } = await db.query<JobRow>(
+  return queryOne<JobRow>(
+    db,
     `WITH ins AS (
        INSERT INTO jobs (user_id, name, method, url, headers, body, fire_at, next_attempt_at, timeout_ms,
                          retry_strategy, max_attempts, base_delay_ms, max_delay_ms, idempotency_key, request_hash)
@@ -120,19 +121,20 @@ export async function insertJob(db: Queryable, j: NewJob): Promise<JobRow | null
       j.notifyWithinMs,
     ],
   );
-  return rows[0] ?? null;
 }
 
-export async function findByIdempotencyKey(
+/** The user's job by id or by the idempotency key it was created with. */
+export async function findJob(
   db: Queryable,
   userId: string,
-  key: string,
+  by: { id: string } | { idempotencyKey: string },
 ): Promise<JobWithLast | null> {
-  const { rows } = await db.query<JobWithLast>(
-    `SELECT j.*, ${LAST_EXECUTION} FROM jobs j WHERE j.user_id = $1 AND j.idempotency_key = $2`,
-    [userId, key],
+  const [column, value] = 'id' in by ? ['id', by.id] : ['idempotency_key', by.idempotencyKey];
+  return queryOne<JobWithLast>(
+    db,
+    `SELECT j.*, ${LAST_EXECUTION} FROM jobs j WHERE j.user_id = $1 AND j.${column} = $2`,
+    [userId, value],
   );
-  return rows[0] ?? null;
 }
 
 /** Live jobs of a user, counted up to `cap` (enough to enforce a quota without counting all). */
@@ -143,14 +145,6 @@ export async function countActive(db: Queryable, userId: string, cap: number): P
     [userId, cap],
   );
   return rows[0]!.n;
-}
-
-export async function getJob(db: Queryable, userId: string, id: string): Promise<JobWithLast | null> {
-  const { rows } = await db.query<JobWithLast>(
-    `SELECT j.*, ${LAST_EXECUTION} FROM jobs j WHERE j.id = $1 AND j.user_id = $2`,
-    [id, userId],
-  );
-  return rows[0] ?? null;
 }
 
 export interface ListFilter {
@@ -221,13 +215,14 @@ export async function cancelJob(
     [id, userId],
   );
   if (!rows[0]) return null;
-  const job = await getJob(db, userId, id);
+  const job = await findJob(db, userId, { id });
   return job ? { before: rows[0].before, job } : null;
 }
 
 /** Re-drives a failed job: a fresh attempts budget, due now. Null when it is not a failed job of this user. */
 export async function redriveJob(db: Queryable, userId: string, id: string): Promise<JobRow | null> {
-  const { rows } = await db.query<JobRow>(
+  return queryOne<JobRow>(
+    db,
     `WITH upd AS (
        UPDATE jobs SET status = 'scheduled', attempts = 0, next_attempt_at = now(), completed_at = NULL, updated_at = now()
         WHERE id = $1 AND user_id = $2 AND status = 'failed'
@@ -237,7 +232,6 @@ export async function redriveJob(db: Queryable, userId: string, id: string): Pro
        LATERAL (SELECT ${notifyDue('upd.next_attempt_at')}) n`,
     [id, userId],
   );
-  return rows[0] ?? null;
 }
 
 export async function jobStatus(db: Queryable, userId: string, id: string): Promise<JobStatus | null> {

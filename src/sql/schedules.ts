@@ -2,7 +2,7 @@
 // planning queries lock schedule rows (SKIP LOCKED where many schedulers compete) so a schedule is
 // planned by one transaction at a time, and the unique index on (schedule_id, scheduled_for) makes
 // each occurrence exist once whatever races.
-import type { Queryable } from '../db/pool.ts';
+import { queryOne, type Queryable } from '../db/pool.ts';
 import type { RetryColumns } from './jobs.ts';
 import { RELEASE_LEASE, notifyDue } from './fragments.ts';
 
@@ -83,7 +83,8 @@ export async function insertSchedule(
   f: ScheduleFields,
   idem: { key: string; hash: Buffer } | null,
 ): Promise<ScheduleRow | null> {
-  const { rows } = await db.query<ScheduleRow>(
+  return queryOne<ScheduleRow>(
+    db,
     `INSERT INTO schedules (name, cron, timezone, method, url, headers, body, timeout_ms, retry_strategy, max_attempts,
                             base_delay_ms, max_delay_ms, start_at, end_at, overlap, misfire, paused, user_id,
                             idempotency_key, request_hash)
@@ -92,7 +93,6 @@ export async function insertSchedule(
      RETURNING *`,
     [...fieldValues(f), userId, idem?.key ?? null, idem?.hash ?? null],
   );
-  return rows[0] ?? null;
 }
 
 /** Replaces a schedule's fields if its version is still `version`; bumps the version; forgets its plan. */
@@ -103,7 +103,8 @@ export async function updateSchedule(
   version: number,
   f: ScheduleFields,
 ): Promise<ScheduleRow | null> {
-  const { rows } = await db.query<ScheduleRow>(
+  return queryOne<ScheduleRow>(
+    db,
     `UPDATE schedules SET name = $1, cron = $2, timezone = $3, method = $4, url = $5, headers = $6::jsonb, body = $7,
             timeout_ms = $8, retry_strategy = $9, max_attempts = $10, base_delay_ms = $11, max_delay_ms = $12,
             start_at = $13, end_at = $14, overlap = $15, misfire = $16, paused = $17,
@@ -112,36 +113,28 @@ export async function updateSchedule(
       RETURNING *`,
     [...fieldValues(f), id, userId, version],
   );
-  return rows[0] ?? null;
 }
 
 /** The user's schedule, locked for the rest of the transaction (null: none of this user's). */
 export async function lockSchedule(db: Queryable, userId: string, id: string): Promise<ScheduleRow | null> {
-  const { rows } = await db.query<ScheduleRow>(
-    `SELECT * FROM schedules WHERE id = $1 AND user_id = $2 FOR UPDATE`,
-    [id, userId],
-  );
-  return rows[0] ?? null;
+  return queryOne<ScheduleRow>(db, `SELECT * FROM schedules WHERE id = $1 AND user_id = $2 FOR UPDATE`, [
+    id,
+    userId,
+  ]);
 }
 
-export async function getSchedule(db: Queryable, userId: string, id: string): Promise<ScheduleView | null> {
-  const { rows } = await db.query<ScheduleView>(
-    `SELECT s.*, ${SKIPPED_COUNT} FROM schedules s WHERE s.id = $1 AND s.user_id = $2`,
-    [id, userId],
-  );
-  return rows[0] ?? null;
-}
-
-export async function findScheduleByIdempotencyKey(
+/** The user's schedule by id or by the idempotency key it was created with. */
+export async function findSchedule(
   db: Queryable,
   userId: string,
-  key: string,
+  by: { id: string } | { idempotencyKey: string },
 ): Promise<ScheduleView | null> {
-  const { rows } = await db.query<ScheduleView>(
-    `SELECT s.*, ${SKIPPED_COUNT} FROM schedules s WHERE s.user_id = $1 AND s.idempotency_key = $2`,
-    [userId, key],
+  const [column, value] = 'id' in by ? ['id', by.id] : ['idempotency_key', by.idempotencyKey];
+  return queryOne<ScheduleView>(
+    db,
+    `SELECT s.*, ${SKIPPED_COUNT} FROM schedules s WHERE s.user_id = $1 AND s.${column} = $2`,
+    [userId, value],
   );
-  return rows[0] ?? null;
 }
 
 /** A page of the user's schedules, newest first; up to limit + 1 rows to detect a next page. */
