@@ -16,6 +16,7 @@ import { schedulesRoutes } from './routes/schedules.ts';
 import type { SchedulesService } from '../schedules/service.ts';
 import type { ApiKeyService } from '../auth/apiKeyService.ts';
 import { healthRoutes, type ReadinessCheck } from './routes/health.ts';
+import { docsRoutes } from './routes/docs.ts';
 
 export interface AppDeps {
   config: Pick<Config, 'TRUST_PROXY' | 'PUBLIC_URL' | 'JOB_BODY_MAX_BYTES'>;
@@ -64,6 +65,7 @@ export function createApp(deps: AppDeps): express.Express {
   const smallJson = express.json({ limit: SMALL_JSON_LIMIT, strict: true, verify: requireUtf8 });
   app.use((req, res, next) => (isJobCreate(req) ? next() : smallJson(req, res, next)));
   app.use(healthRoutes({ checks: deps.readiness, metrics }));
+  app.use(docsRoutes(deps));
   app.use(authRoutes({ auth, publicUrl: config.PUBLIC_URL }));
   app.use(apiKeysRoutes({ auth, apiKeys, log }));
   app.use(schedulesRoutes({ auth, schedules, log }));

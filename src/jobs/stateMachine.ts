@@ -21,7 +21,16 @@ export function canTransition(from: JobStatus, to: JobStatus): boolean {
 }
 
 export type Outcome =
-  'succeeded' | 'failed' | 'timeout' | 'network_error' | 'blocked' | 'lost' | 'cancelled' | 'superseded';
+  | 'succeeded'
+  | 'failed'
+  | 'timeout'
+  | 'network_error'
+  | 'blocked'
+  | 'lost'
+  | 'cancelled'
+  | 'superseded'
+  /** Not fired: the previous occurrence still ran (overlap skip), or it was missed (misfire skip). */
+  | 'skipped';
 
 /** What an attempt produced, before we decide what it means. */
 export type AttemptResult =

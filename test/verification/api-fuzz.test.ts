@@ -594,6 +594,8 @@ const ROUTES: Route[] = [
   { method: 'GET', path: '/healthz', limits: SMALL, fields: [] },
   { method: 'GET', path: '/readyz', limits: SMALL, fields: [] },
   { method: 'GET', path: '/metrics', limits: SMALL, fields: [] },
+  { method: 'GET', path: '/openapi.json', limits: SMALL, fields: [] },
+  { method: 'GET', path: '/docs', limits: SMALL, fields: [] },
 ];
 
 // Fields every route has: the headers that matter anywhere, an unknown query parameter, the body.

@@ -14,8 +14,9 @@ import {
 import { requireJson, requireSession } from '../middleware.ts';
 import type { Request, RequestHandler } from 'express';
 
-const magicLinkBody = z.strictObject({ email: emailSchema });
-const sessionBody = z.strictObject({ token: z.string().min(1).max(500) });
+// Exported for the OpenAPI document, which is generated from them.
+export const magicLinkBody = z.strictObject({ email: emailSchema });
+export const sessionBody = z.strictObject({ token: z.string().min(1).max(500) });
 
 /** Resolves the bearer to req.user or answers 401. */
 export function requireUser(auth: AuthService): RequestHandler {
