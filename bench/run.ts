@@ -321,6 +321,31 @@ async function scenarioApi(adminUrl: string) {
         if (!runs[name] || res.requests.average > runs[name].requests.average) runs[name] = res;
       }
     }
+    // Batch creation: 4 clients posting batches of 1,000 jobs with the key for API_SECONDS.
+    await tc.query('TRUNCATE jobs CASCADE');
+    const batchBody = JSON.stringify({
+      jobs: Array.from({ length: 1000 }, () => JSON.parse(body) as unknown),
+    });
+    let created = 0;
+    let batchErrors = 0;
+    const until = performance.now() + API_SECONDS * 1000;
+    const b0 = performance.now();
+    log(`api: batches of 1,000 jobs, 4 clients, ${API_SECONDS} s…`);
+    await Promise.all(
+      Array.from({ length: 4 }, async () => {
+        while (performance.now() < until) {
+          const res = await fetch(`${base}/v1/jobs/batch`, {
+            method: 'POST',
+            headers: { authorization: `Bearer ${k.key}`, 'content-type': 'application/json' },
+            body: batchBody,
+          });
+          await res.arrayBuffer();
+          if (res.status === 201) created += 1000;
+          else batchErrors++;
+        }
+      }),
+    );
+    const batchRate = created / ((performance.now() - b0) / 1000);
     await tc.end();
     bare.kill('SIGTERM');
     await new Promise((r) => bare.once('exit', r));
@@ -354,9 +379,13 @@ async function scenarioApi(adminUrl: string) {
     const rb = runs['bare Express baseline']!;
     (results.api as Record<string, unknown>).bare_req_per_s = rb.requests.average;
     (results.api as Record<string, unknown>).ratio_vs_bare = r.requests.average / rb.requests.average;
+    (results.api as Record<string, unknown>).batch_jobs_per_s = batchRate;
+    (results.api as Record<string, unknown>).batch_errors = batchErrors;
     lines.push(
       '',
       `API key ÷ session: ${(rk.requests.average / r.requests.average).toFixed(2)}×; session ÷ bare baseline: ${(r.requests.average / rb.requests.average).toFixed(2)}×`,
+      '',
+      `Batch creation (POST /v1/jobs/batch, 1,000 jobs each, 4 clients, API key): ${batchRate.toFixed(0)} jobs/s, ${batchErrors} non-201`,
       '',
     );
   } finally {

@@ -104,6 +104,8 @@ const fullSchema = z.object({
   JOB_TIMEOUT_DEFAULT_MS: int(1000, 600000).default(10000),
   JOB_TIMEOUT_MAX_MS: int(1000, 600000).default(120000),
   JOB_BODY_MAX_BYTES: int(0, 10 * 1024 * 1024).default(256 * 1024),
+  // A POST /v1/jobs/batch body (up to 1,000 jobs).
+  JOB_BATCH_MAX_BYTES: int(1024, 100 * 1024 * 1024).default(8 * 1024 * 1024),
   JOB_FIRE_AT_MAX_DAYS: int(1, 3650).default(365),
   JOB_MAX_ACTIVE_PER_USER: int(1, 10_000_000).default(100_000),
   JOB_CREATE_RATE_PER_MINUTE: int(1, 10_000_000).default(100_000),
@@ -130,11 +132,16 @@ const fullSchema = z.object({
   RETENTION_INTERVAL_MS: int(1000, 86_400_000).default(60_000),
   METRICS_PORT: int(0, 65535).default(9464),
   METRICS_HOST: z.string().default('0.0.0.0'),
+  // OpenTelemetry traces over OTLP/HTTP (the standard variables). Unset: no tracing, no SDK loaded.
+  OTEL_EXPORTER_OTLP_ENDPOINT: z.url().optional(),
+  // Default per process: djs-server or djs-scheduler.
+  OTEL_SERVICE_NAME: z.string().min(1).max(200).optional(),
 });
 
 export type MailTransportKind = 'resend' | 'log';
-export type Config = Omit<z.infer<typeof fullSchema>, 'MAIL_TRANSPORT'> & {
+export type Config = Omit<z.infer<typeof fullSchema>, 'MAIL_TRANSPORT' | 'OTEL_SERVICE_NAME'> & {
   PUBLIC_URL: string;
+  OTEL_SERVICE_NAME: string;
   MAIL_TRANSPORT: MailTransportKind;
 };
 export type DatabaseConfig = z.infer<z.ZodObject<typeof databaseShape>>;
@@ -194,6 +201,7 @@ export function parseConfig(env: Env = process.env, role: ProcessRole = 'server'
   return {
     ...cfg,
     MAIL_TRANSPORT: transport,
+    OTEL_SERVICE_NAME: cfg.OTEL_SERVICE_NAME ?? (role === 'server' ? 'djs-server' : 'djs-scheduler'),
     PUBLIC_URL: (cfg.PUBLIC_URL ?? `http://localhost:${cfg.PORT}`).replace(/\/+$/, ''),
   };
 }

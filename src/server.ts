@@ -10,6 +10,8 @@ import { createPool, type Pool } from './db/pool.ts';
 import { expectedMigration } from './db/migrate.ts';
 import type { Logger } from './logger.ts';
 import { Metrics } from './observability/metrics.ts';
+import { initTracing, shutdownTracing } from './observability/tracing.ts';
+import { VERSION } from './version.ts';
 import { startBoss } from './queue/boss.ts';
 import { createMailTransport, startMailWorker } from './auth/mailer.ts';
 import { Sealer } from './auth/crypto.ts';
@@ -105,6 +107,12 @@ export interface RunningServer {
 
 /** Starts the API server; the mail worker runs here, so any deployment with a server sends mail. */
 export async function startServer(config: Config, log: Logger): Promise<RunningServer> {
+  // Loads the OTel SDK only with OTEL_EXPORTER_OTLP_ENDPOINT set.
+  await initTracing({
+    endpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT,
+    serviceName: config.OTEL_SERVICE_NAME,
+    serviceVersion: VERSION,
+  });
   const databaseUrl = config.DATABASE_URL;
   const pool = createPool(databaseUrl, { max: config.PG_POOL_MAX, applicationName: 'djs-server' });
   const metrics = new Metrics({ defaultMetrics: true });
@@ -149,6 +157,10 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
       });
       await boss.stop({ graceful: true, timeout: 10_000 });
       await pool.end();
+      // Last: the spans of the requests that just finished are flushed too.
+      await shutdownTracing().catch((err: unknown) =>
+        log.warn({ err: { message: (err as Error).message } }, 'could not flush traces'),
+      );
     },
   };
 }

@@ -8,7 +8,7 @@ import type { Metrics } from '../observability/metrics.ts';
 import type { AuthService } from '../auth/service.ts';
 import type { JobsService } from '../jobs/service.ts';
 import type { SigningSecrets } from '../webhooks/secrets.ts';
-import { accessLog, errorHandler, requestId } from './middleware.ts';
+import { accessLog, errorHandler, requestId, traceRequests } from './middleware.ts';
 import { authRoutes } from './routes/auth.ts';
 import { jobsRoutes } from './routes/jobs.ts';
 import { apiKeysRoutes } from './routes/apiKeys.ts';
@@ -19,7 +19,7 @@ import { healthRoutes, type ReadinessCheck } from './routes/health.ts';
 import { docsRoutes } from './routes/docs.ts';
 
 export interface AppDeps {
-  config: Pick<Config, 'TRUST_PROXY' | 'PUBLIC_URL' | 'JOB_BODY_MAX_BYTES'>;
+  config: Pick<Config, 'TRUST_PROXY' | 'PUBLIC_URL' | 'JOB_BODY_MAX_BYTES' | 'JOB_BATCH_MAX_BYTES'>;
   log: Logger;
   metrics: Metrics;
   readiness: ReadinessCheck[];
@@ -34,7 +34,8 @@ export interface AppDeps {
 const SMALL_JSON_LIMIT = 16 * 1024;
 // Express routes case-insensitively and ignores a trailing slash: so does this test.
 const isJobCreate = (req: express.Request) =>
-  req.method === 'POST' && req.path.toLowerCase().replace(/\/+$/, '') === '/v1/jobs';
+  req.method === 'POST' &&
+  ['/v1/jobs', '/v1/jobs/batch'].includes(req.path.toLowerCase().replace(/\/+$/, ''));
 
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
 /**
@@ -58,6 +59,7 @@ export function createApp(deps: AppDeps): express.Express {
   app.set('etag', false);
 
   app.use(requestId());
+  app.use(traceRequests());
   app.use(accessLog(log, metrics));
   // Every JSON body is parsed with a small limit, except job creation, which parses its own large
   // body only after authentication (jobsRoutes): an anonymous request cannot make the server parse
@@ -81,6 +83,7 @@ export function createApp(deps: AppDeps): express.Express {
         strict: true,
         verify: requireUtf8,
       }),
+      batchJson: express.json({ limit: config.JOB_BATCH_MAX_BYTES, strict: true, verify: requireUtf8 }),
     }),
   );
   app.use((req, _res, next) =>

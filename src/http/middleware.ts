@@ -4,6 +4,7 @@ import type { NextFunction, Request, Response, RequestHandler, ErrorRequestHandl
 import { AppError, isDatabaseUnavailable } from '../errors.ts';
 import type { Logger } from '../logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
+import { traceHttpRequest } from '../observability/tracing.ts';
 import type { Credential } from '../auth/service.ts';
 import { hasScope, type Scope } from '../auth/apiKeys.ts';
 
@@ -34,7 +35,7 @@ export function accessLog(log: Logger, metrics: Metrics): RequestHandler {
     const start = process.hrtime.bigint();
     res.on('finish', () => {
       const seconds = Number(process.hrtime.bigint() - start) / 1e9;
-      const route = req.route ? `${req.baseUrl}${(req.route as { path: string }).path}` : 'unmatched';
+      const route = routeOf(req);
       metrics.httpDuration.observe(
         { route, method: req.method, status_class: `${Math.floor(res.statusCode / 100)}xx` },
         seconds,
@@ -54,6 +55,16 @@ export function accessLog(log: Logger, metrics: Metrics): RequestHandler {
     });
     next();
   };
+}
+
+/** The route template that matched (`/v1/jobs/:id`), never the path itself; `unmatched` otherwise. */
+function routeOf(req: Request): string {
+  return req.route ? `${req.baseUrl}${(req.route as { path: string }).path}` : 'unmatched';
+}
+
+/** One trace span per request (route template and status only); next() at once when not tracing. */
+export function traceRequests(): RequestHandler {
+  return (req, res, next) => traceHttpRequest(req, res, () => routeOf(req), next);
 }
 
 /** Refuses a request body that is not JSON (415) on routes that take one. */

@@ -1,4 +1,5 @@
 // Jobs use cases: validation, quotas, idempotency, and the owner-scoped reads and commands.
+import crypto from 'node:crypto';
 import { z } from 'zod';
 import type { Pool } from '../db/pool.ts';
 import {
@@ -8,6 +9,7 @@ import {
   rateLimited,
   SQLSTATE,
   validationFailed,
+  zodDetails,
   type ValidationDetail,
 } from '../errors.ts';
 import * as jobsSql from '../sql/jobs.ts';
@@ -24,6 +26,7 @@ import {
 } from './representation.ts';
 import type { TargetPolicy } from './urlPolicy.ts';
 import { SlidingWindowLimiter } from '../lib/rateLimit.ts';
+import { activeTraceparent, inSpan } from '../observability/tracing.ts';
 
 // How long a user's counted active jobs are trusted before counting again.
 const QUOTA_CACHE_MS = 2000;
@@ -88,8 +91,13 @@ export class JobsService {
 
   /** The request schemas this service validates with: the OpenAPI document is generated from them. */
   get schemas() {
-    return { create: this.schema, list: listQuery, executions: executionsQuery };
+    return { create: this.schema, batch: this.batchSchema, list: listQuery, executions: executionsQuery };
   }
+
+  /** A batch: up to 1,000 job objects, each validated by the create schema (plus idempotency_key). */
+  private readonly batchSchema = z.strictObject({
+    jobs: z.array(z.record(z.string(), z.unknown())).min(1).max(1000),
+  });
 
   /** Creates a job; returns it and whether this was an idempotent replay. */
   async create(userId: string, body: unknown, idempotencyKey: string | undefined) {
@@ -108,20 +116,26 @@ export class JobsService {
     await this.admitNewActiveJob(userId);
     let row: jobsSql.JobRow | null;
     try {
-      row = await jobsSql.insertJob(this.pool, {
-        userId,
-        name: input.name ?? null,
-        method: input.request.method,
-        url: input.request.url,
-        headers: input.request.headers ?? {},
-        body: input.request.body ?? null,
-        fireAt: input.fire_at ? input.fire_at.toJSDate() : null,
-        delaySeconds: input.delay_seconds ?? 0,
-        timeoutMs: input.timeout_ms,
-        retry: input.retry,
-        idempotencyKey: idempotencyKey ?? null,
-        requestHash: hash,
-        notifyWithinMs: this.notifyWithinMs,
+      // The insert's span context is stored with the job: each attempt's span links back to it.
+      row = await inSpan('djs.job.insert', {}, async (setAttributes) => {
+        const inserted = await jobsSql.insertJob(this.pool, {
+          userId,
+          name: input.name ?? null,
+          method: input.request.method,
+          url: input.request.url,
+          headers: input.request.headers ?? {},
+          body: input.request.body ?? null,
+          fireAt: input.fire_at ? input.fire_at.toJSDate() : null,
+          delaySeconds: input.delay_seconds ?? 0,
+          timeoutMs: input.timeout_ms,
+          retry: input.retry,
+          idempotencyKey: idempotencyKey ?? null,
+          requestHash: hash,
+          notifyWithinMs: this.notifyWithinMs,
+          traceParent: activeTraceparent(),
+        });
+        setAttributes(inserted ? { 'djs.job.id': inserted.id } : { 'djs.idempotent_replay': true });
+        return inserted;
       });
     } catch (err) {
       if ((err as { code?: string }).code === SQLSTATE.CHECK_VIOLATION) {
@@ -152,6 +166,119 @@ export class JobsService {
     if (!(await this.withinQuota(userId))) {
       throw new AppError(429, 'quota_exceeded', `at most ${this.maxActivePerUser} active jobs per user`);
     }
+  }
+
+  /** The same gates for `n` new jobs at once (a batch): all of them pass, or none is admitted. */
+  private async admitNewActiveJobs(userId: string, n: number): Promise<void> {
+    if (n === 0) return;
+    const wait = this.createLimiter.take(userId, n);
+    if (wait > 0) throw rateLimited(wait / 1000, 'rate_limited', 'job creation rate limit reached');
+    const active = await jobsSql.countActive(this.pool, userId, this.maxActivePerUser);
+    if (active + n > this.maxActivePerUser)
+      throw new AppError(
+        429,
+        'quota_exceeded',
+        `at most ${this.maxActivePerUser} active jobs per user (${active} active, ${n} in this batch)`,
+      );
+    const cached = this.activeCounts.get(userId);
+    if (cached) cached.n = active + n;
+  }
+
+  /**
+   * Creates up to 1,000 jobs in one statement. Every item is validated first; a 400 lists every
+   * invalid item by index and nothing is written. Items may carry their own `idempotency_key`: an
+   * item already created with the same key and body is answered with the existing job, another body
+   * is a 409 for the whole batch. Quotas and the rate limit apply to the new jobs together.
+   */
+  async createBatch(userId: string, body: unknown) {
+    const input = parseOrThrow(this.batchSchema, body);
+    const details: ValidationDetail[] = [];
+    const items = input.jobs.map((raw, i) => {
+      const { idempotency_key: key, ...job } = raw as Record<string, unknown> & { idempotency_key?: unknown };
+      const parsed = this.schema.safeParse(job);
+      if (!parsed.success)
+        details.push(
+          ...zodDetails(parsed.error.issues).map((d) => ({
+            ...d,
+            path: d.path === '(body)' ? `jobs.${i}` : `jobs.${i}.${d.path}`,
+          })),
+        );
+      if (key !== undefined && (typeof key !== 'string' || !IDEMPOTENCY_KEY.test(key)))
+        details.push({
+          path: `jobs.${i}.idempotency_key`,
+          message: 'must be 1 to 255 visible ASCII characters',
+        });
+      return { job, key: typeof key === 'string' ? key : null, parsed: parsed.success ? parsed.data : null };
+    });
+    const seen = new Map<string, number>();
+    items.forEach((it, i) => {
+      if (it.key === null) return;
+      if (seen.has(it.key))
+        details.push({
+          path: `jobs.${i}.idempotency_key`,
+          message: `repeats the key of jobs.${seen.get(it.key)}`,
+        });
+      seen.set(it.key, i);
+    });
+    if (details.length) throw validationFailed(details);
+    const hashes = items.map((it) => (it.key ? requestHash(it.job) : null));
+    const existing = new Map(
+      (await jobsSql.findJobsByIdempotencyKeys(this.pool, userId, [...seen.keys()])).map((j) => [
+        j.idempotency_key!,
+        j,
+      ]),
+    );
+    const conflicts = items.flatMap((it, i) => {
+      const e = it.key ? existing.get(it.key) : undefined;
+      return e && !e.request_hash?.equals(hashes[i]!) ? [`jobs.${i}`] : [];
+    });
+    if (conflicts.length)
+      throw new AppError(
+        409,
+        'idempotency_key_reused',
+        'an idempotency_key was used before with a different job',
+        {
+          items: conflicts,
+        },
+      );
+    const fresh = items.flatMap((it, i) => (it.key && existing.has(it.key) ? [] : [i]));
+    await this.admitNewActiveJobs(userId, fresh.length);
+    const ids = items.map((it) => (it.key && existing.get(it.key)?.id) || crypto.randomUUID());
+    const inserted = await jobsSql.insertJobs(
+      this.pool,
+      fresh.map((i) => {
+        const d = items[i]!.parsed!;
+        return {
+          id: ids[i]!,
+          userId,
+          name: d.name ?? null,
+          method: d.request.method,
+          url: d.request.url,
+          headers: d.request.headers ?? {},
+          body: d.request.body ?? null,
+          fireAt: d.fire_at ? d.fire_at.toJSDate() : null,
+          delaySeconds: d.delay_seconds ?? 0,
+          timeoutMs: d.timeout_ms,
+          retry: d.retry,
+          idempotencyKey: items[i]!.key,
+          requestHash: hashes[i] ?? null,
+        };
+      }),
+      this.notifyWithinMs,
+    );
+    if (inserted.length !== fresh.length)
+      // A concurrent request took one of the keys between our check and the insert: nothing was written.
+      throw new AppError(
+        409,
+        'idempotency_key_reused',
+        'an idempotency_key is in use by a concurrent request; retry',
+      );
+    for (let n = 0; n < inserted.length; n++) this.onCreated();
+    const byId = new Map<string, jobsSql.JobWithLast>([
+      ...[...existing.values()].map((j) => [j.id, j] as const),
+      ...inserted.map((j) => [j.id, { ...j, last_execution: null }] as const),
+    ]);
+    return { data: ids.map((id) => jobJson(byId.get(id)!)), replayed: fresh.length === 0 };
   }
 
   /**

@@ -17,8 +17,8 @@ export class SlidingWindowLimiter {
     private readonly now: () => number = () => performance.now(),
   ) {}
 
-  /** Records a hit and returns 0, or returns how many ms until one is allowed (nothing recorded). */
-  take(key: string): number {
+  /** Records `n` hits and returns 0, or returns how many ms until they are allowed (nothing recorded). */
+  take(key: string, n = 1): number {
     const t = this.now();
     let b = this.buckets.get(key);
     if (!b) {
@@ -34,13 +34,13 @@ export class SlidingWindowLimiter {
     }
     const overlap = 1 - (t - b.start) / this.windowMs;
     const estimate = b.prev * overlap + b.count;
-    if (estimate + 1 > this.limit) {
+    if (estimate + n > this.limit) {
       // Time until enough of the previous window slides out (or the current one ends).
-      const need = estimate + 1 - this.limit;
+      const need = estimate + n - this.limit;
       const wait = b.prev > 0 ? (need / b.prev) * this.windowMs : b.start + this.windowMs - t;
       return Math.max(1, Math.min(wait, b.start + this.windowMs - t + this.windowMs));
     }
-    b.count++;
+    b.count += n;
     return 0;
   }
 

@@ -10,6 +10,7 @@ import { isDatabaseUnavailable } from '../errors.ts';
 import { claimDueJobs, nextDue, type ClaimedJob } from '../sql/scheduler.ts';
 import type { SchedulerEvents } from './events.ts';
 import { WakeableSleep } from './wakeableSleep.ts';
+import { isTracingEnabled, recordClaimSpan, type TraceParent } from '../observability/tracing.ts';
 
 export interface ClaimerOptions {
   /** Names this scheduler in the leases it takes (SCHEDULER_WORKER_ID; default a random id). */
@@ -33,8 +34,11 @@ export interface ClaimerDeps {
   events: SchedulerEvents;
   /** Requests this process has in flight now. */
   inFlight(): number;
-  /** Starts one claimed job; `claimedAt` is performance.now() when the claim returned. */
-  dispatch(job: ClaimedJob, claimedAt: number): void;
+  /**
+   * Starts one claimed job; `claimedAt` is performance.now() when the claim returned, `trace` the
+   * claim's span (null when not tracing).
+   */
+  dispatch(job: ClaimedJob, claimedAt: number, trace: TraceParent | null): void;
   /**
    * Runs inside the claim's transaction before it commits (plans schedules' next occurrences);
    * returns the claimed jobs to dispatch.
@@ -75,6 +79,7 @@ export class Claimer {
     if (free < this.minClaim && !(free > 0 && inFlight < this.minClaim)) return opts.pollIntervalMs;
     // One transaction: a claimed occurrence of a schedule and the creation of its next occurrence
     // commit together, or neither does.
+    const claimStart = isTracingEnabled() ? Date.now() : 0;
     const { claimed, jobs } = await withTransaction(deps.pool, async (tx) => {
       const all = await claimDueJobs(tx, {
         workerId: opts.workerId,
@@ -85,7 +90,9 @@ export class Claimer {
       return { claimed: all.length, jobs: all.length ? await deps.afterClaim(tx, all) : all };
     });
     const claimedAt = performance.now();
-    for (const job of jobs) deps.dispatch(job, claimedAt);
+    // A span only for a claim that got jobs: empty polls would be most of the trace volume.
+    const trace = jobs.length && claimStart ? recordClaimSpan(claimStart, { 'djs.claimed': claimed }) : null;
+    for (const job of jobs) deps.dispatch(job, claimedAt, trace);
     deps.events.emit('claimed', { count: claimed });
     // Got some: more may be due (or a user near the cap left slots for others): claim again at once.
     if (claimed > 0 || this.abort.signal.aborted) {

@@ -9,6 +9,7 @@ import type { SigningSecretCache } from '../webhooks/secrets.ts';
 import type { ClaimedJob } from '../sql/scheduler.ts';
 import type { Completer } from './completer.ts';
 import type { Executor } from './executor.ts';
+import { startAttempt, withTraceHeaders, type TraceParent } from '../observability/tracing.ts';
 
 /** Why a running request is aborted (the AbortSignal's reason). */
 export const ABORT = {
@@ -72,17 +73,25 @@ export class Dispatcher {
     await Promise.all([...this.inFlight.values()].map((f) => f.done));
   }
 
-  dispatch(job: ClaimedJob, claimedAt: number): void {
+  dispatch(job: ClaimedJob, claimedAt: number, claimTrace?: TraceParent | null): void {
     const { deps } = this;
     const ctl = new AbortController();
     const startedAt = performance.now();
+    // Null unless tracing: the attempt's span (linked to the job's creation) and the request's.
+    const trace = startAttempt(
+      claimTrace,
+      job.trace_parent,
+      { 'djs.job.id': job.id, 'djs.attempt': job.attempts },
+      job,
+    );
+    const headers = job.schedule_id ? { ...job.headers, ...occurrenceHeaders(job) } : job.headers;
     const done = deps.executor
       .execute(
         {
           webhookId: job.id,
           method: job.method,
           url: job.url,
-          headers: job.schedule_id ? { ...job.headers, ...occurrenceHeaders(job) } : job.headers,
+          headers: withTraceHeaders(headers, trace),
           body: job.body,
           timeoutMs: job.timeout_ms,
           secrets: deps.secrets.secretsFor(job.user_id, job.signing_versions),
@@ -90,14 +99,26 @@ export class Dispatcher {
         ctl.signal,
       )
       .then((r) => {
+        trace?.requestDone(r.statusCode, r.result.kind !== 'response');
         deps.metrics.fireLateness.observe(Math.max(0, job.late_ms + (r.sentAt - claimedAt)) / 1000);
-        if (r.result.kind === 'aborted' && r.result.reason === ABORT.shutdown) return; // handed back by stop()
+        if (r.result.kind === 'aborted' && r.result.reason === ABORT.shutdown) {
+          trace?.end({ 'djs.outcome': 'handed_back' }, false);
+          return; // handed back by stop()
+        }
         deps.metrics.executionDuration.observe(r.durationMs / 1000);
         const end: AttemptEnd =
           r.result.kind === 'aborted'
             ? { outcome: 'cancelled', retryable: false, retryAfterMs: null }
             : { ...classify(r.result), retryAfterMs: r.retryAfterMs };
         const step = nextStep(job, end, deps.random);
+        trace?.end(
+          {
+            'djs.outcome': end.outcome,
+            'djs.job.status': step.status,
+            ...(r.statusCode !== null ? { 'http.response.status_code': r.statusCode } : {}),
+          },
+          end.outcome !== 'succeeded',
+        );
         deps.completer.push({
           id: job.id,
           leaseToken: job.lease_token,
@@ -114,7 +135,10 @@ export class Dispatcher {
           durationMs: r.durationMs,
         });
       })
-      .catch((err: unknown) => deps.log.error({ err, job_id: job.id }, 'unexpected executor failure'))
+      .catch((err: unknown) => {
+        trace?.end({ 'djs.outcome': 'internal_error' }, true);
+        deps.log.error({ err, job_id: job.id }, 'unexpected executor failure');
+      })
       .finally(() => {
         this.inFlight.delete(job.id);
         deps.metrics.inFlight.set(this.inFlight.size);

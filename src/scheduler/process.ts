@@ -7,11 +7,12 @@ import { createPool } from '../db/pool.ts';
 import { expectedMigration } from '../db/migrate.ts';
 import type { Logger } from '../logger.ts';
 import { Metrics } from '../observability/metrics.ts';
+import { initTracing, shutdownTracing } from '../observability/tracing.ts';
 import { createTargetPolicy } from '../jobs/urlPolicy.ts';
 import { databaseReady, healthRoutes } from '../http/routes/health.ts';
 import { Executor } from './executor.ts';
 import { Scheduler } from './scheduler.ts';
-import { USER_AGENT } from '../version.ts';
+import { USER_AGENT, VERSION } from '../version.ts';
 
 export interface RunningScheduler {
   scheduler: Scheduler;
@@ -20,6 +21,12 @@ export interface RunningScheduler {
 }
 
 export async function startSchedulerProcess(config: Config, log: Logger): Promise<RunningScheduler> {
+  // Loads the OTel SDK only with OTEL_EXPORTER_OTLP_ENDPOINT set.
+  await initTracing({
+    endpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT,
+    serviceName: config.OTEL_SERVICE_NAME,
+    serviceVersion: VERSION,
+  });
   const pool = createPool(config.DATABASE_URL, { max: config.PG_POOL_MAX, applicationName: 'djs-scheduler' });
   const metrics = new Metrics({ defaultMetrics: true });
   const executor = new Executor({
@@ -89,6 +96,10 @@ export async function startSchedulerProcess(config: Config, log: Logger): Promis
       });
       await executor.close();
       await pool.end();
+      // Last: the attempts finished during the stop are flushed too.
+      await shutdownTracing().catch((err: unknown) =>
+        log.warn({ err: { message: (err as Error).message } }, 'could not flush traces'),
+      );
     },
   };
 }

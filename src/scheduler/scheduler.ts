@@ -113,7 +113,7 @@ export class Scheduler {
         metrics,
         events,
         inFlight: () => this.dispatcher.size,
-        dispatch: (job, claimedAt) => this.dispatcher.dispatch(job, claimedAt),
+        dispatch: (job, claimedAt, trace) => this.dispatcher.dispatch(job, claimedAt, trace),
         afterClaim: (tx, jobs) => this.occurrences.afterClaim(tx, jobs),
       },
     );

@@ -36,6 +36,8 @@ export interface JobRow extends RetryColumns {
   schedule_id: string | null;
   scheduled_for: Date | null;
   catch_up: boolean;
+  /** The W3C traceparent of the request that created the job (tracing on only); never in the API. */
+  trace_parent: string | null;
 }
 
 export interface ExecutionRow {
@@ -76,6 +78,8 @@ export interface NewJob {
   requestHash: Buffer | null;
   /** Wake the schedulers only for a job due within this many ms (their poll finds later ones). */
   notifyWithinMs: number;
+  /** The creating request's W3C traceparent; null when not tracing. */
+  traceParent: string | null;
 }
 
 /**
@@ -87,10 +91,11 @@ export async function insertJob(db: Queryable, j: NewJob): Promise<JobRow | null
     db,
     `WITH ins AS (
        INSERT INTO jobs (user_id, name, method, url, headers, body, fire_at, next_attempt_at, timeout_ms,
-                         retry_strategy, max_attempts, base_delay_ms, max_delay_ms, idempotency_key, request_hash)
+                         retry_strategy, max_attempts, base_delay_ms, max_delay_ms, idempotency_key, request_hash,
+                         trace_parent)
        -- fire_at keeps what the user asked for; a past one is due now, never earlier than its
        -- creation, so old timestamps cannot jump ahead of everyone else's due jobs.
-       SELECT $1, $2, $3, $4, $5::jsonb, $6, t.at, greatest(t.at, now()), $9, $10, $11, $12, $13, $14, $15
+       SELECT $1, $2, $3, $4, $5::jsonb, $6, t.at, greatest(t.at, now()), $9, $10, $11, $12, $13, $14, $15, $17
          FROM (SELECT coalesce($7::timestamptz, now() + make_interval(secs => $8::float8)) AS at) t
        ON CONFLICT (user_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
        RETURNING *
@@ -119,6 +124,7 @@ export async function insertJob(db: Queryable, j: NewJob): Promise<JobRow | null
       j.idempotencyKey,
       j.requestHash,
       j.notifyWithinMs,
+      j.traceParent,
     ],
   );
 }
@@ -240,4 +246,74 @@ export async function jobStatus(db: Queryable, userId: string, id: string): Prom
     [id, userId],
   );
   return rows[0]?.status ?? null;
+}
+
+/** A job of a batch: its id is chosen by the caller, so the answer keeps the batch's order. */
+export type NewBatchJob = Omit<NewJob, 'notifyWithinMs' | 'traceParent'> & { id: string };
+
+/**
+ * Inserts a batch of jobs in one statement with one NOTIFY (for the earliest, if it is due within
+ * `notifyWithinMs`). Items whose idempotency key this user already used are not inserted: the caller
+ * compares what comes back with what it sent.
+ */
+export async function insertJobs(
+  db: Queryable,
+  jobs: NewBatchJob[],
+  notifyWithinMs: number,
+): Promise<JobRow[]> {
+  if (jobs.length === 0) return [];
+  const col = <T>(f: (j: NewBatchJob) => T) => jobs.map(f);
+  const { rows } = await db.query<JobRow>(
+    `WITH ins AS (
+       INSERT INTO jobs (id, user_id, name, method, url, headers, body, fire_at, next_attempt_at, timeout_ms,
+                         retry_strategy, max_attempts, base_delay_ms, max_delay_ms, idempotency_key, request_hash)
+       SELECT i.id, i.user_id, i.name, i.method, i.url, i.headers, i.body, t.at, greatest(t.at, now()), i.timeout_ms,
+              i.strategy, i.max_attempts, i.base_delay_ms, i.max_delay_ms, i.key, i.hash
+         FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::jsonb[], $7::text[],
+                     $8::timestamptz[], $9::float8[], $10::int[], $11::text[], $12::int[], $13::int[], $14::int[],
+                     $15::text[], $16::bytea[])
+                AS i(id, user_id, name, method, url, headers, body, fire_at, delay_s, timeout_ms, strategy, max_attempts,
+                     base_delay_ms, max_delay_ms, key, hash),
+              LATERAL (SELECT coalesce(i.fire_at, now() + make_interval(secs => i.delay_s)) AS at) t
+       ON CONFLICT (user_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+       RETURNING *
+     )
+     SELECT ins.*, (SELECT ${notifyDue('min(next_attempt_at)')} FROM ins
+                     HAVING min(next_attempt_at) <= now() + make_interval(secs => $17::float8 / 1000)) AS notified
+       FROM ins`,
+    [
+      col((j) => j.id),
+      col((j) => j.userId),
+      col((j) => j.name),
+      col((j) => j.method),
+      col((j) => j.url),
+      col((j) => JSON.stringify(j.headers)),
+      col((j) => j.body),
+      col((j) => j.fireAt),
+      col((j) => j.delaySeconds),
+      col((j) => j.timeoutMs),
+      col((j) => j.retry.strategy),
+      col((j) => j.retry.max_attempts),
+      col((j) => j.retry.base_delay_ms),
+      col((j) => j.retry.max_delay_ms),
+      col((j) => j.idempotencyKey),
+      col((j) => j.requestHash),
+      notifyWithinMs,
+    ],
+  );
+  return rows;
+}
+
+/** The user's jobs created with any of these idempotency keys. */
+export async function findJobsByIdempotencyKeys(
+  db: Queryable,
+  userId: string,
+  keys: string[],
+): Promise<JobWithLast[]> {
+  if (keys.length === 0) return [];
+  const { rows } = await db.query<JobWithLast>(
+    `SELECT j.*, ${LAST_EXECUTION} FROM jobs j WHERE j.user_id = $1 AND j.idempotency_key = ANY($2::text[])`,
+    [userId, keys],
+  );
+  return rows;
 }

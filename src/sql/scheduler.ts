@@ -29,6 +29,8 @@ export interface ClaimedJob extends RetryColumns {
   catch_up: boolean;
   /** The database clock at the claim (schedules are planned against it). */
   db_now: Date;
+  /** The W3C traceparent of the request that created the job, if it was traced. */
+  trace_parent: string | null;
 }
 
 /**
@@ -70,7 +72,7 @@ export async function claimDueJobs(
                j.base_delay_ms, j.max_delay_ms, j.attempts, j.lease_token,
                (extract(epoch FROM clock_timestamp() - greatest(j.next_attempt_at, j.created_at)) * 1000)::float8 AS late_ms,
                ${signingVersions('u')} AS signing_versions, j.schedule_id, j.scheduled_for, j.catch_up,
-               now() AS db_now`,
+               now() AS db_now, j.trace_parent`,
     values: [p.workerId, p.batch, p.perUserCap, p.leaseMs],
   });
   return rows;

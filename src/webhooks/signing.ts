@@ -78,5 +78,12 @@ export function verifyWebhook(
   });
 }
 
-/** Headers the user may not set, because we set them. */
-export const RESERVED_HEADERS = ['webhook-id', 'webhook-timestamp', 'webhook-signature', 'user-agent'];
+/** Headers the user may not set, because we set them (`traceparent`/`tracestate`: W3C trace context). */
+export const RESERVED_HEADERS = [
+  'webhook-id',
+  'webhook-timestamp',
+  'webhook-signature',
+  'user-agent',
+  'traceparent',
+  'tracestate',
+];

@@ -40,6 +40,7 @@ export async function createJob(
     idempotencyKey: null,
     requestHash: null,
     notifyWithinMs: 5000,
+    traceParent: null,
     ...over,
   });
   return row!;

@@ -417,6 +417,21 @@ const ROUTES: Route[] = [
     ],
   },
   {
+    method: 'POST',
+    path: '/v1/jobs/batch',
+    auth: () => auth,
+    json: { jobs: [validJob(), { ...validJob(), name: 'second' }] },
+    limits: JOB,
+    fields: [
+      ['jobs', json(['jobs']), 'nightly-report'],
+      ['jobs.0', json(['jobs', '0']), 'nightly-report'],
+      ['jobs.0.name', json(['jobs', '0', 'name']), 'nightly-report'],
+      ['jobs.0.request.url', json(['jobs', '0', 'request', 'url']), 'https://example.com/hook'],
+      ['jobs.1.request.body', json(['jobs', '1', 'request', 'body']), '{"hello":"world"}'],
+      ['jobs.1.idempotency_key', json(['jobs', '1', 'idempotency_key']), 'batch-key'],
+    ],
+  },
+  {
     method: 'GET',
     path: '/v1/jobs',
     auth: () => auth,

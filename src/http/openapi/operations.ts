@@ -69,6 +69,7 @@ export interface RequestSchemas {
   session: ZodType;
   apiKeyCreate: ZodType;
   jobCreate: ZodType;
+  jobBatch: ZodType;
   jobList: ZodType;
   executions: ZodType;
   scheduleCreate: ZodType;
@@ -395,6 +396,35 @@ export function operations(s: RequestSchemas): OperationSpec[] {
           schema: 'Job',
           headers: ['Location', 'Idempotent-Replayed'],
           example: examples.job,
+        },
+      },
+      errors: { 409: ['idempotency_key_reused'], 429: ['rate_limited', 'quota_exceeded'] },
+    },
+    {
+      method: 'post',
+      path: '/v1/jobs/batch',
+      operationId: 'createJobs',
+      tag: 'jobs',
+      summary: 'Schedule up to 1,000 HTTP requests at once',
+      description:
+        'Each item is validated like `POST /v1/jobs`; a 400 lists every invalid item by index (`jobs.3.request.url`) and nothing is written. An item may also carry `idempotency_key`: an item created before with the same key and body is answered with that job; another body answers 409 for the whole batch. The new jobs are written in one statement and count together against the creation rate and the active-jobs quota (all or none). Answers the jobs in the order given.',
+      access: jobsWrite,
+      body: {
+        schema: s.jobBatch,
+        describe: { jobs: '1 to 1,000 jobs, each as for POST /v1/jobs, optionally with `idempotency_key`' },
+        example: { jobs: [examples.jobCreate, { ...examples.jobCreate, name: 'second' }] },
+      },
+      responses: {
+        201: {
+          description: 'created, in the order given',
+          schema: 'JobBatch',
+          example: { data: [examples.job] },
+        },
+        200: {
+          description: 'every item was an idempotent replay',
+          schema: 'JobBatch',
+          headers: ['Idempotent-Replayed'],
+          example: { data: [examples.job] },
         },
       },
       errors: { 409: ['idempotency_key_reused'], 429: ['rate_limited', 'quota_exceeded'] },

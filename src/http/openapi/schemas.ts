@@ -104,6 +104,7 @@ const nextCursor = z.string().nullable().describe('pass as `cursor` for the next
 export const JobPage = z
   .strictObject({ data: z.array(Job), next_cursor: nextCursor })
   .register(components, { id: 'JobPage' });
+export const JobBatch = z.strictObject({ data: z.array(Job) }).register(components, { id: 'JobBatch' });
 export const ExecutionPage = z
   .strictObject({ data: z.array(Execution), next_cursor: nextCursor })
   .register(components, { id: 'ExecutionPage' });

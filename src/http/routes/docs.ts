@@ -3,6 +3,7 @@
 // (its init is /docs/init.js), so its CSP allows scripts from our origin only.
 import { createRequire } from 'node:module';
 import express, { Router } from 'express';
+import { z } from 'zod';
 import type { Config } from '../../config.ts';
 import { createBody as apiKeyCreateBody } from '../../auth/apiKeyService.ts';
 import type { JobsService } from '../../jobs/service.ts';
@@ -98,6 +99,8 @@ export function docsRoutes(deps: {
           session: sessionBody,
           apiKeyCreate: apiKeyCreateBody,
           jobCreate: deps.jobs.schemas.create,
+          // Each item is a job as POST /v1/jobs takes it (the service validates items one by one).
+          jobBatch: z.strictObject({ jobs: z.array(deps.jobs.schemas.create).min(1).max(1000) }),
           jobList: deps.jobs.schemas.list,
           executions: deps.jobs.schemas.executions,
           scheduleCreate: deps.schedules.schemas.create,

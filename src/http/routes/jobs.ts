@@ -15,6 +15,8 @@ export function jobsRoutes(deps: {
   log: Logger;
   /** The JSON parser with the large limit, run only after authentication. */
   createJson: RequestHandler;
+  /** The JSON parser for batches (JOB_BATCH_MAX_BYTES), also run only after authentication. */
+  batchJson: RequestHandler;
 }): Router {
   const r = Router();
   const { jobs, log } = deps;
@@ -25,6 +27,11 @@ export function jobsRoutes(deps: {
   const read = requireScope('jobs:read');
   const write = requireScope('jobs:write');
 
+  r.post('/v1/jobs/batch', write, requireJson(), deps.batchJson, async (req, res) => {
+    const { data, replayed } = await jobs.createBatch(req.user!.id, req.body);
+    if (replayed) res.setHeader('Idempotent-Replayed', 'true');
+    res.status(replayed ? 200 : 201).json({ data });
+  });
   r.post('/v1/jobs', write, requireJson(), deps.createJson, async (req, res) => {
     const { job, replayed } = await jobs.create(req.user!.id, req.body, req.get('idempotency-key'));
     res.setHeader('Location', `/v1/jobs/${job.id}`);
