@@ -347,6 +347,10 @@ describe('Prometheus alerts', () => {
     expect(rule('DjsFireLatenessHigh').for).toBe('5m');
     expect(rule('DjsApiErrorRatioHigh').expr).toMatch(/status_class="5xx".*> 0\.01$/);
     expect(rule('DjsApiErrorRatioHigh').for).toBe('5m');
+    // Rescues above 1% of attempts.
+    expect(rule('DjsReaperRescuing').expr).toMatch(
+      /djs_reaper_rescues_total.*\/.*djs_job_executions_total.*> 0\.01$/s,
+    );
     expect(rule('DjsDueBacklogGrowing').expr).toMatch(/deriv\(djs_jobs_due_backlog\[10m\]\)/);
     expect(rule('DjsNoSchedulerUp').expr).toMatch(/absent\(up\{.*\} == 1\)/);
   });
