@@ -70,6 +70,22 @@ const executionsQuery = z.strictObject({
   cursor: z.string().optional(),
 });
 
+/** A validated create request as the columns of a new job (one mapping for single and batch). */
+function newJobFields(userId: string, d: z.output<ReturnType<typeof createJobSchema>>) {
+  return {
+    userId,
+    name: d.name ?? null,
+    method: d.request.method,
+    url: d.request.url,
+    headers: d.request.headers ?? {},
+    body: d.request.body ?? null,
+    fireAt: d.fire_at ? d.fire_at.toJSDate() : null,
+    delaySeconds: d.delay_seconds ?? 0,
+    timeoutMs: d.timeout_ms,
+    retry: d.retry,
+  };
+}
+
 export class JobsService {
   private readonly schema: ReturnType<typeof createJobSchema>;
   private readonly createLimiter: SlidingWindowLimiter;
@@ -119,16 +135,7 @@ export class JobsService {
       // The insert's span context is stored with the job: each attempt's span links back to it.
       row = await inSpan('djs.job.insert', {}, async (setAttributes) => {
         const inserted = await jobsSql.insertJob(this.pool, {
-          userId,
-          name: input.name ?? null,
-          method: input.request.method,
-          url: input.request.url,
-          headers: input.request.headers ?? {},
-          body: input.request.body ?? null,
-          fireAt: input.fire_at ? input.fire_at.toJSDate() : null,
-          delaySeconds: input.delay_seconds ?? 0,
-          timeoutMs: input.timeout_ms,
-          retry: input.retry,
+          ...newJobFields(userId, input),
           idempotencyKey: idempotencyKey ?? null,
           requestHash: hash,
           notifyWithinMs: this.notifyWithinMs,
@@ -247,19 +254,9 @@ export class JobsService {
     const inserted = await jobsSql.insertJobs(
       this.pool,
       fresh.map((i) => {
-        const d = items[i]!.parsed!;
         return {
+          ...newJobFields(userId, items[i]!.parsed!),
           id: ids[i]!,
-          userId,
-          name: d.name ?? null,
-          method: d.request.method,
-          url: d.request.url,
-          headers: d.request.headers ?? {},
-          body: d.request.body ?? null,
-          fireAt: d.fire_at ? d.fire_at.toJSDate() : null,
-          delaySeconds: d.delay_seconds ?? 0,
-          timeoutMs: d.timeout_ms,
-          retry: d.retry,
           idempotencyKey: items[i]!.key,
           requestHash: hashes[i] ?? null,
         };

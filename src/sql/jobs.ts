@@ -5,6 +5,14 @@ import type { JobStatus, Outcome } from '../jobs/stateMachine.ts';
 import type { RetryPolicy } from '../jobs/backoff.ts';
 import { CANCEL_CHANNEL, RELEASE_LEASE, WAITING, notifyDue } from './fragments.ts';
 
+/** The outbound request a job (or a schedule's template) makes. */
+export interface RequestColumns {
+  method: string;
+  url: string;
+  headers: Record<string, string>;
+  body: string | null;
+}
+
 /** The retry policy columns of a job row. */
 export interface RetryColumns {
   retry_strategy: 'linear' | 'exponential';

@@ -3,20 +3,16 @@
 // planned by one transaction at a time, and the unique index on (schedule_id, scheduled_for) makes
 // each occurrence exist once whatever races.
 import { queryOne, type Queryable } from '../db/pool.ts';
-import type { RetryColumns } from './jobs.ts';
+import type { RequestColumns, RetryColumns } from './jobs.ts';
 import { RELEASE_LEASE, notifyDue } from './fragments.ts';
 
-export interface ScheduleRow extends RetryColumns {
+export interface ScheduleRow extends RetryColumns, RequestColumns {
   id: string;
   seq: number;
   user_id: string;
   name: string | null;
   cron: string;
   timezone: string;
-  method: string;
-  url: string;
-  headers: Record<string, string>;
-  body: string | null;
   timeout_ms: number;
   start_at: Date | null;
   end_at: Date | null;
@@ -36,14 +32,10 @@ export interface ScheduleRow extends RetryColumns {
 export type ScheduleView = ScheduleRow & { skipped_count: number };
 
 /** The writable fields of a schedule. */
-export interface ScheduleFields {
+export interface ScheduleFields extends RequestColumns {
   name: string | null;
   cron: string;
   timezone: string;
-  method: string;
-  url: string;
-  headers: Record<string, string>;
-  body: string | null;
   timeoutMs: number;
   retry: { strategy: string; max_attempts: number; base_delay_ms: number; max_delay_ms: number };
   startAt: Date | null;

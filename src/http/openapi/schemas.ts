@@ -48,16 +48,19 @@ export const RetryPolicy = z
   })
   .register(components, { id: 'RetryPolicy' });
 
+/** What every attempt record says, with or without its response body. */
+const attemptFields = {
+  attempt: z.int(),
+  started_at: nullableInstant,
+  finished_at: instant,
+  duration_ms: z.int().nullable(),
+  outcome: z.enum(OUTCOMES),
+  status_code: z.int().nullable(),
+  error: z.string().nullable(),
+};
+
 export const LastExecution = z
-  .strictObject({
-    attempt: z.int(),
-    started_at: nullableInstant,
-    finished_at: instant,
-    duration_ms: z.int().nullable(),
-    outcome: z.enum(OUTCOMES),
-    status_code: z.int().nullable(),
-    error: z.string().nullable(),
-  })
+  .strictObject(attemptFields)
   .describe('a summary of the latest attempt (no response body)')
   .register(components, { id: 'LastExecution' });
 
@@ -84,13 +87,7 @@ export const Job = z
 
 export const Execution = z
   .strictObject({
-    attempt: z.int(),
-    started_at: nullableInstant,
-    finished_at: instant,
-    duration_ms: z.int().nullable(),
-    outcome: z.enum(OUTCOMES),
-    status_code: z.int().nullable(),
-    error: z.string().nullable(),
+    ...attemptFields,
     response_body: z.string().nullable(),
     response_body_encoding: z
       .enum(['utf8', 'base64'])
