@@ -106,20 +106,28 @@ describe('schedule chaos', () => {
       [windowEnd],
     );
     expect(rows).toHaveLength(SCHEDULES);
+    // The window ends while the schedulers may be a second or two behind (each occurrence is
+    // planned when the previous one is claimed, and pausing stops the chain): the tail after a
+    // schedule's last occurrence is bounded lag, not loss. Inside, every second must be there.
     let occurrences = 0;
     let missing = 0;
     let duplicated = 0;
+    let maxTailLag = 0;
+    const end = Math.floor(windowEnd.getTime() / 1000);
     for (const r of rows) {
       const secs = r.times.map(Number);
       duplicated += secs.length - new Set(secs).size;
       const first = secs[0]!;
-      const last = Math.floor(windowEnd.getTime() / 1000);
+      const last = secs.at(-1)!;
       for (let s = first; s <= last; s++) if (!secs.includes(s)) missing++;
+      maxTailLag = Math.max(maxTailLag, end - last);
       occurrences += secs.length;
       expect(new Set(r.statuses), r.schedule_id).toEqual(new Set(['succeeded']));
     }
     expect(missing).toBe(0);
     expect(duplicated).toBe(0);
+    // Never far behind: well inside the 60 s misfire grace even on a loaded 2-core machine.
+    expect(maxTailLag).toBeLessThanOrEqual(20);
     expect(occurrences).toBeGreaterThan(SCHEDULES * 10);
 
     // 2. At least once: the receiver saw every occurrence (by webhook-id); repeats only from kills.
@@ -132,7 +140,7 @@ describe('schedule chaos', () => {
     const repeats = receiver.requests.length - seen.size;
     expect(repeats).toBeLessThanOrEqual(kills * 100);
     console.log(
-      `[schedule-chaos] schedules=${SCHEDULES} occurrences=${occurrences} kills=${kills} missing=${missing} duplicated=${duplicated} ` +
+      `[schedule-chaos] schedules=${SCHEDULES} occurrences=${occurrences} kills=${kills} missing=${missing} duplicated=${duplicated} tail-lag=${maxTailLag}s ` +
         `requests=${receiver.requests.length} repeats=${repeats}`,
     );
   }, 180_000);
