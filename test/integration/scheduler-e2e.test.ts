@@ -62,8 +62,12 @@ describe('API → scheduler → receiver', () => {
     }
     const order = [...jobs].sort((a, b) => arrivals.get(a.id)! - arrivals.get(b.id)!).map((j) => j.fire_at);
     expect(order).toEqual([...order].sort());
-    const hist = await sched.metrics.fireLateness.get();
-    expect(hist.values.find((v) => v.metricName?.endsWith('_count'))!.value).toBeGreaterThanOrEqual(4);
+    // The sample is observed when the scheduler has the response, a moment after the receiver
+    // recorded the arrival: wait for it rather than race it.
+    const samples = async () =>
+      (await sched.metrics.fireLateness.get()).values.find((v) => v.metricName?.endsWith('_count'))!.value;
+    await waitFor(async () => (await samples()) >= 4, 'four lateness samples');
+    expect(await samples()).toBeGreaterThanOrEqual(4);
   });
 
   it('the receiver verifies signatures with the secret from the API, across a rotation', async () => {
