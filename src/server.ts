@@ -23,6 +23,7 @@ import { SchedulesService } from './schedules/service.ts';
 import { createTargetPolicy } from './jobs/urlPolicy.ts';
 import { SigningSecrets } from './webhooks/secrets.ts';
 import { createApp } from './http/app.ts';
+import { defaultConsoleDir } from './http/routes/console.ts';
 import { withClientErrors } from './http/clientError.ts';
 import { databaseReady, type ReadinessCheck } from './http/routes/health.ts';
 
@@ -33,6 +34,8 @@ export interface ApiDeps {
   log: Logger;
   metrics: Metrics;
   readiness: ReadinessCheck[];
+  /** Where the built console is; default dist/console of this package (null: serve none). */
+  consoleDir?: string | null;
 }
 
 export interface ApiServices {
@@ -96,7 +99,18 @@ export function buildApi(deps: ApiDeps): { app: express.Express; services: ApiSe
     minIntervalSeconds: config.SCHEDULE_MIN_INTERVAL_SECONDS,
     notifyWithinMs: config.SCHEDULER_POLL_INTERVAL_MS,
   });
-  const app = createApp({ config, log, metrics, readiness, auth, jobs, secrets, apiKeys, schedules });
+  const app = createApp({
+    config,
+    consoleDir: deps.consoleDir === undefined ? defaultConsoleDir() : deps.consoleDir,
+    log,
+    metrics,
+    readiness,
+    auth,
+    jobs,
+    secrets,
+    apiKeys,
+    schedules,
+  });
   return { app, services: { sealer, auth, jobs, secrets, apiKeys, schedules } };
 }
 

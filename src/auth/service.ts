@@ -121,6 +121,11 @@ export class AuthService {
     if (!match) throw unauthorized();
     const token = match[1]!;
     if (looksLikeApiKey(token)) return this.apiKeys.authenticate(token);
+    return this.authenticateSession(token);
+  }
+
+  /** Resolves a session token (never an API key: the console's cookie holds sessions only). */
+  async authenticateSession(token: string): Promise<Principal> {
     const claims = await this.tokens.verify(token);
     if (!claims || !z.uuid().safeParse(claims.userId).success) throw unauthorized('invalid or expired token');
     const user = await users.findUserById(this.pool, claims.userId);

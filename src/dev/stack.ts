@@ -60,8 +60,15 @@ export async function runStack(): Promise<void> {
     METRICS_PORT: env.METRICS_PORT ?? '9464',
   };
   const children: ChildProcess[] = [];
-  for (const name of ['server', 'scheduler']) {
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join('cmd', `${name}.ts`)], {
+  // The console is built into dist/console and rebuilt on every change under web/src (esbuild,
+  // well under a second); the server reads it from there.
+  const programs: Record<string, string[]> = {
+    console: [path.join('web', 'build.ts'), '--watch'],
+    server: [path.join('cmd', 'server.ts')],
+    scheduler: [path.join('cmd', 'scheduler.ts')],
+  };
+  for (const [name, args] of Object.entries(programs)) {
+    const child = spawn(process.execPath, ['--import', 'tsx', ...args], {
       env: childEnv,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -70,7 +77,7 @@ export async function runStack(): Promise<void> {
     children.push(child);
   }
   const port = env.PORT ?? '3000';
-  say(`API: http://localhost:${port}  (try: curl http://localhost:${port}/healthz)`);
+  say(`Console: http://localhost:${port}/   API: http://localhost:${port}/v1  (reference: /docs)`);
   if (!env.RESEND_API_KEY) {
     say('No RESEND_API_KEY: sign-in links appear right here in this console (look for ✉).');
   }

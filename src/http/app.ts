@@ -8,7 +8,9 @@ import type { Metrics } from '../observability/metrics.ts';
 import type { AuthService } from '../auth/service.ts';
 import type { JobsService } from '../jobs/service.ts';
 import type { SigningSecrets } from '../webhooks/secrets.ts';
-import { accessLog, errorHandler, requestId, traceRequests } from './middleware.ts';
+import { accessLog, errorHandler, requestId, requireUser, traceRequests } from './middleware.ts';
+import { cookieSecure } from './sessionCookie.ts';
+import { consoleRoutes } from './routes/console.ts';
 import { authRoutes } from './routes/auth.ts';
 import { jobsRoutes } from './routes/jobs.ts';
 import { apiKeysRoutes } from './routes/apiKeys.ts';
@@ -19,7 +21,17 @@ import { healthRoutes, type ReadinessCheck } from './routes/health.ts';
 import { docsRoutes } from './routes/docs.ts';
 
 export interface AppDeps {
-  config: Pick<Config, 'TRUST_PROXY' | 'PUBLIC_URL' | 'JOB_BODY_MAX_BYTES' | 'JOB_BATCH_MAX_BYTES'>;
+  config: Pick<
+    Config,
+    | 'TRUST_PROXY'
+    | 'PUBLIC_URL'
+    | 'JOB_BODY_MAX_BYTES'
+    | 'JOB_BATCH_MAX_BYTES'
+    | 'NODE_ENV'
+    | 'SESSION_TTL_SECONDS'
+  >;
+  /** The built console (index.html and assets), or null when it was not built. */
+  consoleDir: string | null;
   log: Logger;
   metrics: Metrics;
   readiness: ReadinessCheck[];
@@ -68,12 +80,21 @@ export function createApp(deps: AppDeps): express.Express {
   app.use((req, res, next) => (isJobCreate(req) ? next() : smallJson(req, res, next)));
   app.use(healthRoutes({ checks: deps.readiness, metrics }));
   app.use(docsRoutes(deps));
-  app.use(authRoutes({ auth, publicUrl: config.PUBLIC_URL }));
-  app.use(apiKeysRoutes({ auth, apiKeys, log }));
-  app.use(schedulesRoutes({ auth, schedules, log }));
+  const secure = cookieSecure(config.NODE_ENV, config.PUBLIC_URL);
+  const user = requireUser(auth, { secure, publicOrigin: new URL(config.PUBLIC_URL).origin });
+  app.use(
+    authRoutes({
+      auth,
+      publicUrl: config.PUBLIC_URL,
+      requireUser: user,
+      cookie: { secure, maxAgeSeconds: config.SESSION_TTL_SECONDS },
+    }),
+  );
+  app.use(apiKeysRoutes({ requireUser: user, apiKeys, log }));
+  app.use(schedulesRoutes({ requireUser: user, schedules, log }));
   app.use(
     jobsRoutes({
-      auth,
+      requireUser: user,
       jobs,
       secrets,
       log,
@@ -86,6 +107,7 @@ export function createApp(deps: AppDeps): express.Express {
       batchJson: express.json({ limit: config.JOB_BATCH_MAX_BYTES, strict: true, verify: requireUtf8 }),
     }),
   );
+  app.use(consoleRoutes({ dir: deps.consoleDir }));
   app.use((req, _res, next) =>
     next(new AppError(404, 'not_found', `no route for ${req.method} ${req.path}`)),
   );

@@ -5,7 +5,8 @@ import { AppError, isDatabaseUnavailable } from '../errors.ts';
 import type { Logger } from '../logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import { traceHttpRequest } from '../observability/tracing.ts';
-import type { Credential } from '../auth/service.ts';
+import type { AuthService, Credential } from '../auth/service.ts';
+import { csrfRefusal, sessionTokenFrom } from './sessionCookie.ts';
 import { hasScope, type Scope } from '../auth/apiKeys.ts';
 
 declare module 'express-serve-static-core' {
@@ -166,6 +167,29 @@ export function requireSession(): RequestHandler {
       );
       return;
     }
+    next();
+  };
+}
+
+/**
+ * Resolves the request's credential to req.user or answers 401. A bearer (session token or API key) in
+ * Authorization wins; without one, the console's session cookie is used, and only if the request
+ * passes the CSRF rule (sessionCookie.ts): a cookie rides along on requests the user never meant.
+ */
+export function requireUser(
+  auth: AuthService,
+  cookie: { secure: boolean; publicOrigin: string },
+): RequestHandler {
+  return async (req, _res, next) => {
+    const header = req.get('authorization');
+    const fromCookie = header === undefined ? sessionTokenFrom(req.get('cookie'), cookie.secure) : undefined;
+    if (fromCookie !== undefined) {
+      const refusal = csrfRefusal({ method: req.method, header: (n) => req.get(n) }, cookie.publicOrigin);
+      if (refusal) throw new AppError(403, 'csrf_rejected', refusal);
+    }
+    const p = fromCookie !== undefined ? await auth.authenticateSession(fromCookie) : await auth.authenticate(header);
+    req.user = p.user;
+    req.credential = p.credential;
     next();
   };
 }

@@ -14,7 +14,7 @@ import {
 } from '../errors.ts';
 import * as jobsSql from '../sql/jobs.ts';
 import { createJobSchema, parseInstant, requestHash, type JobLimits } from './schema.ts';
-import { JOB_STATUSES } from './stateMachine.ts';
+import { JOB_STATUSES, type JobStatus } from './stateMachine.ts';
 import {
   decodeCursor,
   decodeExecutionCursor,
@@ -61,14 +61,35 @@ const listQuery = z.strictObject({
     .optional(),
   fire_at_from: z.string().optional(),
   fire_at_to: z.string().optional(),
+  // Text the name contains (case-insensitive; % and _ are literal).
+  name: z
+    .string()
+    .min(1)
+    .max(200)
+    .refine((v) => !v.includes('\0'), 'must not contain NUL characters')
+    .optional(),
   limit: pageLimit(50),
   cursor: z.string().optional(),
 });
+
+/** The list's filters other than status and paging: counts by status take the same ones. */
+const countsQuery = listQuery.pick({ fire_at_from: true, fire_at_to: true, name: true });
 
 const executionsQuery = z.strictObject({
   limit: pageLimit(100),
   cursor: z.string().optional(),
 });
+
+/** The fire-time range of a list query as instants; malformed bounds are added to `details`. */
+function fireAtRange(q: { fire_at_from?: string | undefined; fire_at_to?: string | undefined }, details: ValidationDetail[]) {
+  const instant = (name: string, v: string | undefined) => {
+    if (v === undefined) return null;
+    const dt = parseInstant(v);
+    if (!dt) details.push({ path: name, message: 'must be an ISO-8601 date-time with an offset or Z' });
+    return dt ? dt.toJSDate() : null;
+  };
+  return { fireAtFrom: instant('fire_at_from', q.fire_at_from), fireAtTo: instant('fire_at_to', q.fire_at_to) };
+}
 
 /** A validated create request as the columns of a new job (one mapping for single and batch). */
 function newJobFields(userId: string, d: z.output<ReturnType<typeof createJobSchema>>) {
@@ -107,7 +128,13 @@ export class JobsService {
 
   /** The request schemas this service validates with: the OpenAPI document is generated from them. */
   get schemas() {
-    return { create: this.schema, batch: this.batchSchema, list: listQuery, executions: executionsQuery };
+    return {
+      create: this.schema,
+      batch: this.batchSchema,
+      list: listQuery,
+      counts: countsQuery,
+      executions: executionsQuery,
+    };
   }
 
   /** A batch: up to 1,000 job objects, each validated by the create schema (plus idempotency_key). */
@@ -319,14 +346,7 @@ export class JobsService {
   async list(userId: string, query: unknown, scheduleId: string | null = null) {
     const q = parseOrThrow(listQuery, query);
     const details: ValidationDetail[] = [];
-    const instant = (name: string, v: string | undefined) => {
-      if (v === undefined) return null;
-      const dt = parseInstant(v);
-      if (!dt) details.push({ path: name, message: 'must be an ISO-8601 date-time with an offset or Z' });
-      return dt ? dt.toJSDate() : null;
-    };
-    const from = instant('fire_at_from', q.fire_at_from);
-    const to = instant('fire_at_to', q.fire_at_to);
+    const range = fireAtRange(q, details);
     let beforeSeq: number | null = null;
     if (q.cursor !== undefined) {
       beforeSeq = decodeCursor(q.cursor);
@@ -336,14 +356,26 @@ export class JobsService {
     const rows = await jobsSql.listJobs(this.pool, userId, {
       scheduleId,
       statuses: q.status ?? null,
-      fireAtFrom: from,
-      fireAtTo: to,
+      ...range,
+      nameContains: q.name ?? null,
       beforeSeq,
       limit: q.limit,
     });
     const page = rows.slice(0, q.limit);
     const more = rows.length > q.limit;
     return { data: page.map(jobJson), next_cursor: more ? encodeCursor(page.at(-1)!.seq) : null };
+  }
+
+  /** How many of the user's jobs are in each status (every status listed, zeros included), and in all. */
+  async counts(userId: string, query: unknown) {
+    const q = parseOrThrow(countsQuery, query);
+    const details: ValidationDetail[] = [];
+    const range = fireAtRange(q, details);
+    if (details.length) throw validationFailed(details);
+    const rows = await jobsSql.countJobsByStatus(this.pool, userId, { ...range, nameContains: q.name ?? null });
+    const counts = Object.fromEntries(JOB_STATUSES.map((st) => [st, 0])) as Record<JobStatus, number>;
+    for (const r of rows) counts[r.status] = r.n;
+    return { counts, total: rows.reduce((sum, r) => sum + r.n, 0) };
   }
 
   /** A job's attempts in order (attempt, then write order), a page at a time. */

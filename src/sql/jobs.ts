@@ -167,9 +167,15 @@ export interface ListFilter {
   statuses: JobStatus[] | null;
   fireAtFrom: Date | null;
   fireAtTo: Date | null;
+  /** Jobs whose name contains this text, case-insensitively (null: any name). */
+  nameContains?: string | null;
   beforeSeq: number | null;
   limit: number;
 }
+
+/** A LIKE pattern matching `text` anywhere, with LIKE's wildcards in it taken literally. */
+const containsPattern = (text: string | null | undefined) =>
+  text ? `%${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%` : null;
 
 /** A page of the user's jobs, newest first (keyset on seq); returns up to limit + 1 rows to detect a next page. */
 export async function listJobs(db: Queryable, userId: string, f: ListFilter): Promise<JobWithLast[]> {
@@ -181,9 +187,38 @@ export async function listJobs(db: Queryable, userId: string, f: ListFilter): Pr
         AND ($4::timestamptz IS NULL OR j.fire_at < $4)
         AND ($5::bigint IS NULL OR j.seq < $5)
         AND ($7::uuid IS NULL OR j.schedule_id = $7)
+        AND ($8::text IS NULL OR j.name ILIKE $8)
       ORDER BY j.seq DESC
       LIMIT $6`,
-    [userId, f.statuses, f.fireAtFrom, f.fireAtTo, f.beforeSeq, f.limit + 1, f.scheduleId ?? null],
+    [
+      userId,
+      f.statuses,
+      f.fireAtFrom,
+      f.fireAtTo,
+      f.beforeSeq,
+      f.limit + 1,
+      f.scheduleId ?? null,
+      containsPattern(f.nameContains),
+    ],
+  );
+  return rows;
+}
+
+/** How many of the user's jobs are in each status, under the list's filters other than status. */
+export async function countJobsByStatus(
+  db: Queryable,
+  userId: string,
+  f: Pick<ListFilter, 'fireAtFrom' | 'fireAtTo' | 'nameContains' | 'scheduleId'>,
+): Promise<{ status: JobStatus; n: number }[]> {
+  const { rows } = await db.query<{ status: JobStatus; n: number }>(
+    `SELECT j.status, count(*)::int AS n FROM jobs j
+      WHERE j.user_id = $1
+        AND ($2::timestamptz IS NULL OR j.fire_at >= $2)
+        AND ($3::timestamptz IS NULL OR j.fire_at < $3)
+        AND ($4::text IS NULL OR j.name ILIKE $4)
+        AND ($5::uuid IS NULL OR j.schedule_id = $5)
+      GROUP BY j.status`,
+    [userId, f.fireAtFrom, f.fireAtTo, containsPattern(f.nameContains), f.scheduleId ?? null],
   );
   return rows;
 }

@@ -7,6 +7,7 @@ import { parseDevSettings } from '../../src/config.ts';
 import { startScratchPostgres, withDatabase, type ScratchPostgres } from '../../src/db/embedded.ts';
 import { migrateUp } from '../../src/db/migrate.ts';
 import { silentLogger } from '../../src/logger.ts';
+import { buildConsole } from '../../web/build.ts';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -17,6 +18,9 @@ declare module 'vitest' {
 }
 
 export default async function setup(project: TestProject) {
+  // The console the server serves (dist/console): built fresh, so the browser tests run the web/
+  // code of this checkout even when nobody ran npm run build.
+  await buildConsole();
   const settings = parseDevSettings();
   let embedded: ScratchPostgres | undefined;
   let adminUrl = settings.TEST_DATABASE_URL ?? settings.DATABASE_URL;

@@ -71,6 +71,7 @@ export interface RequestSchemas {
   jobCreate: ZodType;
   jobBatch: ZodType;
   jobList: ZodType;
+  jobCounts: ZodType;
   executions: ZodType;
   scheduleCreate: ZodType;
   schedulePatch: ZodType;
@@ -195,6 +196,7 @@ const jobListQueryDocs = {
   status: 'comma-separated statuses: scheduled, running, retrying, succeeded, failed, cancelled',
   fire_at_from: 'only jobs firing at or after this instant (ISO-8601 with an offset or Z)',
   fire_at_to: 'only jobs firing before this instant (ISO-8601 with an offset or Z)',
+  name: 'only jobs whose name contains this text (case-insensitive; % and _ match themselves)',
   limit: 'page size, 1 to 100 (default 50)',
   cursor: "the previous page's next_cursor",
 };
@@ -442,6 +444,34 @@ export function operations(s: RequestSchemas): OperationSpec[] {
         example: { status: 'failed,retrying', limit: '20' },
       },
       responses: { 200: { description: 'a page of jobs', schema: 'JobPage', example: page(examples.job) } },
+    },
+    {
+      method: 'get',
+      path: '/v1/jobs/counts',
+      operationId: 'countJobs',
+      tag: 'jobs',
+      summary: 'Count jobs by status',
+      description: 'Takes the filters of GET /v1/jobs other than status and paging.',
+      access: jobsRead,
+      query: {
+        schema: s.jobCounts,
+        describe: {
+          fire_at_from: jobListQueryDocs.fire_at_from,
+          fire_at_to: jobListQueryDocs.fire_at_to,
+          name: jobListQueryDocs.name,
+        },
+        example: { name: 'report' },
+      },
+      responses: {
+        200: {
+          description: 'the counts',
+          schema: 'JobCounts',
+          example: {
+            counts: { scheduled: 12, running: 1, retrying: 2, succeeded: 340, failed: 3, cancelled: 4 },
+            total: 362,
+          },
+        },
+      },
     },
     {
       method: 'get',

@@ -101,6 +101,14 @@ const nextCursor = z.string().nullable().describe('pass as `cursor` for the next
 export const JobPage = z
   .strictObject({ data: z.array(Job), next_cursor: nextCursor })
   .register(components, { id: 'JobPage' });
+export const JobCounts = z
+  .strictObject({
+    counts: z
+      .strictObject(Object.fromEntries(JOB_STATUSES.map((st) => [st, z.int().min(0)])))
+      .describe('jobs in each status (every status present, zeros included)'),
+    total: z.int().min(0),
+  })
+  .register(components, { id: 'JobCounts' });
 export const JobBatch = z.strictObject({ data: z.array(Job) }).register(components, { id: 'JobBatch' });
 export const ExecutionPage = z
   .strictObject({ data: z.array(Execution), next_cursor: nextCursor })

@@ -1,16 +1,15 @@
 // /v1/api-keys: a signed-in person manages the keys their backends use. A session is required: keys
 // cannot mint, list or revoke keys.
-import { Router } from 'express';
-import type { AuthService } from '../../auth/service.ts';
+import { Router, type RequestHandler } from 'express';
 import type { ApiKeyService } from '../../auth/apiKeyService.ts';
 import type { Logger } from '../../logger.ts';
 import { requireJson, requireSession } from '../middleware.ts';
-import { requireUser } from './auth.ts';
 
-export function apiKeysRoutes(deps: { auth: AuthService; apiKeys: ApiKeyService; log: Logger }): Router {
+export function apiKeysRoutes(deps: { /** Authenticates (bearer or console cookie): see middleware.ts. */
+  requireUser: RequestHandler; apiKeys: ApiKeyService; log: Logger }): Router {
   const r = Router();
   const { apiKeys, log } = deps;
-  r.use('/v1/api-keys', requireUser(deps.auth), requireSession());
+  r.use('/v1/api-keys', deps.requireUser, requireSession());
 
   r.post('/v1/api-keys', requireJson(), async (req, res) => {
     const created = await apiKeys.create(req.user!.id, req.body);

@@ -9,24 +9,14 @@ import {
   confirmPage,
   crossSiteRefusedPage,
   invalidLinkPage,
-  signedInPage,
 } from '../pages.ts';
 import { requireJson, requireSession } from '../middleware.ts';
+import { clearedSessionCookie, sessionCookie } from '../sessionCookie.ts';
 import type { Request, RequestHandler } from 'express';
 
 // Exported for the OpenAPI document, which is generated from them.
 export const magicLinkBody = z.strictObject({ email: emailSchema });
 export const sessionBody = z.strictObject({ token: z.string().min(1).max(500) });
-
-/** Resolves the bearer to req.user or answers 401. */
-export function requireUser(auth: AuthService): RequestHandler {
-  return async (req, _res, next) => {
-    const p = await auth.authenticate(req.get('authorization'));
-    req.user = p.user;
-    req.credential = p.credential;
-    next();
-  };
-}
 
 /**
  * Login CSRF: may this POST to the sign-in form be processed? Otherwise a page on another site could
@@ -51,9 +41,15 @@ function isSameOriginFormPost(req: Request, publicOrigin: string): boolean {
   return true;
 }
 
-export function authRoutes(deps: { auth: AuthService; publicUrl: string }): Router {
+export function authRoutes(deps: {
+  auth: AuthService;
+  publicUrl: string;
+  requireUser: RequestHandler;
+  /** The console's session cookie: Secure or not, and its lifetime (the session's). */
+  cookie: { secure: boolean; maxAgeSeconds: number };
+}): Router {
   const r = Router();
-  const { auth } = deps;
+  const { auth, requireUser } = deps;
   const publicOrigin = new URL(deps.publicUrl).origin;
 
   r.post('/v1/auth/magic-link', requireJson(), async (req, res) => {
@@ -92,17 +88,10 @@ export function authRoutes(deps: { auth: AuthService; publicUrl: string }): Rout
       const token = typeof body?.token === 'string' ? body.token : '';
       try {
         const s = await auth.signIn(token);
-        res
-          .status(200)
-          .type('html')
-          .send(
-            signedInPage({
-              email: s.user.email,
-              accessToken: s.access_token,
-              expiresAt: s.expires_at,
-              publicUrl: deps.publicUrl,
-            }),
-          );
+        // Into the console, signed in by an HttpOnly cookie: the token is never shown, put in a URL
+        // or handed to page script. 303 turns the POST into a GET of the console.
+        res.append('Set-Cookie', sessionCookie(s.access_token, deps.cookie));
+        res.redirect(303, '/');
       } catch (err) {
         if (err instanceof AppError && err.code === 'invalid_token') {
           res.status(401).type('html').send(invalidLinkPage());
@@ -120,12 +109,17 @@ export function authRoutes(deps: { auth: AuthService; publicUrl: string }): Rout
   });
 
   // Logout ends sessions; API keys live on until revoked (a backend must not stop when a person signs out).
-  r.post('/v1/auth/logout', requireUser(auth), requireSession(), async (req, res) => {
+  // The console's cookie is cleared first, so even a request whose session already ended leaves none.
+  const clearCookie: RequestHandler = (_req, res, next) => {
+    res.append('Set-Cookie', clearedSessionCookie(deps.cookie.secure));
+    next();
+  };
+  r.post('/v1/auth/logout', clearCookie, requireUser, requireSession(), async (req, res) => {
     await auth.logout(req.user!.id);
     res.status(204).end();
   });
 
-  r.get('/v1/me', requireUser(auth), (req, res) => {
+  r.get('/v1/me', requireUser, (req, res) => {
     const u = req.user!;
     res.json({ id: u.id, email: u.email, created_at: u.created_at.toISOString() });
   });

@@ -102,6 +102,7 @@ export function docsRoutes(deps: {
           // Each item is a job as POST /v1/jobs takes it (the service validates items one by one).
           jobBatch: z.strictObject({ jobs: z.array(deps.jobs.schemas.create).min(1).max(1000) }),
           jobList: deps.jobs.schemas.list,
+          jobCounts: deps.jobs.schemas.counts,
           executions: deps.jobs.schemas.executions,
           scheduleCreate: deps.schedules.schemas.create,
           schedulePatch: deps.schedules.schemas.patch,

@@ -1,15 +1,14 @@
 // /v1/jobs and /v1/signing-secret. Every route needs a credential; jobs routes take a session or an API
 // key with the scope named, the signing secret a session. The services scope all SQL to the user.
 import { Router, type Request, type RequestHandler } from 'express';
-import type { AuthService } from '../../auth/service.ts';
 import type { JobsService } from '../../jobs/service.ts';
 import type { Logger } from '../../logger.ts';
 import type { SigningSecrets } from '../../webhooks/secrets.ts';
 import { requireJson, requireScope, requireSession } from '../middleware.ts';
-import { requireUser } from './auth.ts';
 
 export function jobsRoutes(deps: {
-  auth: AuthService;
+  /** Authenticates (bearer or console cookie): see middleware.ts. */
+  requireUser: RequestHandler;
   jobs: JobsService;
   secrets: SigningSecrets;
   log: Logger;
@@ -22,7 +21,7 @@ export function jobsRoutes(deps: {
   const { jobs, log } = deps;
   const changed = (req: Request, job: { id: string; status: string }, what: string) =>
     log.debug({ request_id: req.id, job_id: job.id, status: job.status }, `job ${what}`);
-  r.use(['/v1/jobs', '/v1/signing-secret'], requireUser(deps.auth));
+  r.use(['/v1/jobs', '/v1/signing-secret'], deps.requireUser);
   r.use('/v1/signing-secret', requireSession());
   const read = requireScope('jobs:read');
   const write = requireScope('jobs:write');
@@ -41,6 +40,10 @@ export function jobsRoutes(deps: {
   });
   r.get('/v1/jobs', read, async (req, res) => {
     res.json(await jobs.list(req.user!.id, req.query));
+  });
+  // Before /:id, which would otherwise take "counts" as an id.
+  r.get('/v1/jobs/counts', read, async (req, res) => {
+    res.json(await jobs.counts(req.user!.id, req.query));
   });
   r.get('/v1/jobs/:id', read, async (req, res) => {
     res.json(await jobs.get(req.user!.id, String(req.params.id)));

@@ -1,14 +1,13 @@
 // /v1/schedules: recurring requests. A session or an API key with schedules:read (GETs) or
 // schedules:write (everything else); the service scopes all SQL to the user.
-import { Router, type Response } from 'express';
-import type { AuthService } from '../../auth/service.ts';
+import { Router, type RequestHandler, type Response } from 'express';
 import type { SchedulesService } from '../../schedules/service.ts';
 import type { Logger } from '../../logger.ts';
 import { requireJson, requireScope } from '../middleware.ts';
-import { requireUser } from './auth.ts';
 
 export function schedulesRoutes(deps: {
-  auth: AuthService;
+  /** Authenticates (bearer or console cookie): see middleware.ts. */
+  requireUser: RequestHandler;
   schedules: SchedulesService;
   log: Logger;
 }): Router {
@@ -20,7 +19,7 @@ export function schedulesRoutes(deps: {
     res.setHeader('ETag', s.etag);
     res.status(status).json(s);
   };
-  r.use('/v1/schedules', requireUser(deps.auth));
+  r.use('/v1/schedules', deps.requireUser);
 
   // Before /:id, which would otherwise take "preview" as an id.
   r.get('/v1/schedules/preview', read, (req, res) => {
