@@ -187,7 +187,8 @@ export function requireUser(
       const refusal = csrfRefusal({ method: req.method, header: (n) => req.get(n) }, cookie.publicOrigin);
       if (refusal) throw new AppError(403, 'csrf_rejected', refusal);
     }
-    const p = fromCookie !== undefined ? await auth.authenticateSession(fromCookie) : await auth.authenticate(header);
+    const p =
+      fromCookie !== undefined ? await auth.authenticateSession(fromCookie) : await auth.authenticate(header);
     req.user = p.user;
     req.credential = p.credential;
     next();

@@ -45,23 +45,6 @@ export function confirmPage(token: string): string {
   );
 }
 
-/** Shown after a successful sign-in: the token, its expiry and a curl example. */
-export function signedInPage(s: {
-  email: string;
-  accessToken: string;
-  expiresAt: string;
-  publicUrl: string;
-}): string {
-  const curl = `curl -H "Authorization: Bearer ${s.accessToken}" ${s.publicUrl}/v1/me`;
-  return page(
-    'Signed in — dist-job-scheduler',
-    `<h1>Signed in</h1><p>Signed in as <strong id="email">${escapeHtml(s.email)}</strong>.</p>
-<p>Your API access token (expires <time id="expires-at" datetime="${escapeHtml(s.expiresAt)}">${escapeHtml(s.expiresAt)}</time>):</p>
-<textarea id="access-token" readonly>${escapeHtml(s.accessToken)}</textarea>
-<p>Try it:</p><pre id="curl-example">${escapeHtml(curl)}</pre>`,
-  );
-}
-
 /** Shown for an unusable link. */
 export function invalidLinkPage(): string {
   return page(

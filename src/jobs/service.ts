@@ -81,14 +81,20 @@ const executionsQuery = z.strictObject({
 });
 
 /** The fire-time range of a list query as instants; malformed bounds are added to `details`. */
-function fireAtRange(q: { fire_at_from?: string | undefined; fire_at_to?: string | undefined }, details: ValidationDetail[]) {
+function fireAtRange(
+  q: { fire_at_from?: string | undefined; fire_at_to?: string | undefined },
+  details: ValidationDetail[],
+) {
   const instant = (name: string, v: string | undefined) => {
     if (v === undefined) return null;
     const dt = parseInstant(v);
     if (!dt) details.push({ path: name, message: 'must be an ISO-8601 date-time with an offset or Z' });
     return dt ? dt.toJSDate() : null;
   };
-  return { fireAtFrom: instant('fire_at_from', q.fire_at_from), fireAtTo: instant('fire_at_to', q.fire_at_to) };
+  return {
+    fireAtFrom: instant('fire_at_from', q.fire_at_from),
+    fireAtTo: instant('fire_at_to', q.fire_at_to),
+  };
 }
 
 /** A validated create request as the columns of a new job (one mapping for single and batch). */
@@ -372,7 +378,10 @@ export class JobsService {
     const details: ValidationDetail[] = [];
     const range = fireAtRange(q, details);
     if (details.length) throw validationFailed(details);
-    const rows = await jobsSql.countJobsByStatus(this.pool, userId, { ...range, nameContains: q.name ?? null });
+    const rows = await jobsSql.countJobsByStatus(this.pool, userId, {
+      ...range,
+      nameContains: q.name ?? null,
+    });
     const counts = Object.fromEntries(JOB_STATUSES.map((st) => [st, 0])) as Record<JobStatus, number>;
     for (const r of rows) counts[r.status] = r.n;
     return { counts, total: rows.reduce((sum, r) => sum + r.n, 0) };

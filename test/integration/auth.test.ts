@@ -197,7 +197,7 @@ describe('magic-link sign-in', () => {
     expect(unknown.body.error.code).toBe('invalid_token');
   });
 
-  it('GET on the link page has no side effect; the button POST signs in and shows the token', async () => {
+  it('GET on the link page has no side effect; the button POST signs in with a cookie and opens the console', async () => {
     const token = await requestLinkFor('page@example.com');
     const page = await request(t.app).get(`/v1/auth/verify?token=${token}`);
     expect(page.status).toBe(200);
@@ -208,8 +208,13 @@ describe('magic-link sign-in', () => {
     const { rows } = await db.pool.query(`SELECT used_at FROM magic_links WHERE email = 'page@example.com'`);
     expect(rows[0].used_at).toBeNull();
     const done = await request(t.app).post('/v1/auth/verify').type('form').send({ token });
-    expect(done.status).toBe(200);
-    const accessToken = /id="access-token" readonly>([^<]+)</.exec(done.text)![1]!;
+    // Into the console with the session in an HttpOnly cookie; the token is in no URL and no page.
+    expect(done.status).toBe(303);
+    expect(done.headers.location).toBe('/');
+    const cookie = String(done.headers['set-cookie']);
+    expect(cookie).toMatch(/^djs_session=[\w.-]+; Path=\/; Max-Age=\d+; HttpOnly; SameSite=Strict$/);
+    const accessToken = /^djs_session=([\w.-]+);/.exec(cookie)![1]!;
+    expect(done.text).not.toContain(accessToken);
     expect((await request(t.app).get('/v1/me').set('Authorization', `Bearer ${accessToken}`)).status).toBe(
       200,
     );
@@ -296,6 +301,16 @@ describe('login CSRF on the sign-in form (POST /v1/auth/verify)', () => {
     return req.send({ token });
   };
 
+  /** The POST opened the console (303 to /) with a session cookie for `email`. */
+  const expectSignedIn = async (res: request.Response, email: string) => {
+    expect(res.status).toBe(303);
+    expect(res.headers.location).toBe('/');
+    const token = /^djs_session=([\w.-]+);/.exec(String(res.headers['set-cookie']))?.[1];
+    expect(token).toBeDefined();
+    const me = await request(t.app).get('/v1/me').set('Authorization', `Bearer ${token}`);
+    expect(me.body.email).toBe(email);
+  };
+
   const refused: [string, Record<string, string>][] = [
     ['Sec-Fetch-Site: cross-site', { 'Sec-Fetch-Site': 'cross-site' }],
     ['Sec-Fetch-Site: same-site', { 'Sec-Fetch-Site': 'same-site' }],
@@ -322,8 +337,7 @@ describe('login CSRF on the sign-in form (POST /v1/auth/verify)', () => {
     expect((await db.pool.query(`SELECT 1 FROM users WHERE email = $1`, [email])).rowCount).toBe(0);
 
     const ok = await postForm(token, { 'Sec-Fetch-Site': 'same-origin', Origin: 'http://localhost:3000' });
-    expect(ok.status).toBe(200);
-    expect(ok.text).toContain(`<strong id="email">${email}</strong>`);
+    await expectSignedIn(ok, email);
     expect(await usedAt(email)).not.toBeNull();
   });
 
@@ -337,9 +351,7 @@ describe('login CSRF on the sign-in form (POST /v1/auth/verify)', () => {
   ];
   it.each(allowed)('%s → signs in', async (_name, headers) => {
     const { email, token } = await freshLink();
-    const res = await postForm(token, headers);
-    expect(res.status).toBe(200);
-    expect(res.text).toContain(`<strong id="email">${email}</strong>`);
+    await expectSignedIn(await postForm(token, headers), email);
   });
 });
 

@@ -389,6 +389,16 @@ const ROUTES: Route[] = [
     fields: [['token', json(['token']), FAKE_LINK_TOKEN]],
   },
   { method: 'GET', path: '/v1/me', auth: () => auth, limits: SMALL, fields: [] },
+  // The console's cookie session (no Authorization): the cookie and the CSRF header are inputs too.
+  {
+    method: 'GET',
+    path: '/v1/me',
+    limits: HEADER,
+    fields: [
+      ['Cookie', { in: 'header', name: 'Cookie' }, () => `djs_session=${auth.slice('Bearer '.length)}`],
+      ['X-DJS-Console', { in: 'header', name: 'X-DJS-Console' }, '1'],
+    ],
+  },
   { method: 'POST', path: '/v1/auth/logout', auth: () => logoutAuth, limits: SMALL, fields: [] },
   {
     method: 'POST',
@@ -444,8 +454,21 @@ const ROUTES: Route[] = [
       ['?status', { in: 'query', name: 'status' }, 'scheduled,retrying'],
       ['?fire_at_from', { in: 'query', name: 'fire_at_from' }, '2026-01-01T00:00:00Z'],
       ['?fire_at_to', { in: 'query', name: 'fire_at_to' }, '2030-01-01T00:00:00+02:00'],
+      ['?name', { in: 'query', name: 'name' }, 'nightly'],
       ['?limit', { in: 'query', name: 'limit' }, '10'],
       ['?cursor', { in: 'query', name: 'cursor' }, encodeCursor(1_000_000)],
+    ],
+  },
+  {
+    method: 'GET',
+    path: '/v1/jobs/counts',
+    auth: () => auth,
+    query: [['name', 'report']],
+    limits: SMALL,
+    fields: [
+      ['?name', { in: 'query', name: 'name' }, 'report'],
+      ['?fire_at_from', { in: 'query', name: 'fire_at_from' }, '2026-01-01T00:00:00Z'],
+      ['?fire_at_to', { in: 'query', name: 'fire_at_to' }, '2030-01-01T00:00:00+02:00'],
     ],
   },
   {

@@ -34,7 +34,11 @@ export interface CallOptions {
 
 /** Calls the API; resolves the parsed JSON (null for 204), rejects with ApiError. */
 export async function api<T = unknown>(method: string, path: string, opts: CallOptions = {}): Promise<T> {
-  const headers: Record<string, string> = { 'X-DJS-Console': '1', Accept: 'application/json', ...opts.headers };
+  const headers: Record<string, string> = {
+    'X-DJS-Console': '1',
+    Accept: 'application/json',
+    ...opts.headers,
+  };
   if (opts.body !== undefined) headers['Content-Type'] = 'application/json';
   let res: Response;
   try {
@@ -47,7 +51,11 @@ export async function api<T = unknown>(method: string, path: string, opts: CallO
     });
   } catch (err) {
     if ((err as Error).name === 'AbortError') throw err;
-    throw new ApiError(0, 'network_error', 'The server could not be reached. Check your connection and retry.');
+    throw new ApiError(
+      0,
+      'network_error',
+      'The server could not be reached. Check your connection and retry.',
+    );
   }
   if (res.status === 204) return null as T;
   const text = await res.text();
@@ -58,7 +66,8 @@ export async function api<T = unknown>(method: string, path: string, opts: CallO
     // Not JSON (a proxy's error page): reported below with the status.
   }
   if (!res.ok) {
-    const e = (json as { error?: { code?: string; message?: string; details?: ValidationDetail[] } } | null)?.error;
+    const e = (json as { error?: { code?: string; message?: string; details?: ValidationDetail[] } } | null)
+      ?.error;
     if (res.status === 401) for (const f of onUnauthorized) f();
     throw new ApiError(
       res.status,
@@ -83,7 +92,14 @@ export const idempotencyKey = () => crypto.randomUUID();
 
 // The API's shapes, as the console uses them (the OpenAPI document at /openapi.json is the reference).
 export type JobStatus = 'scheduled' | 'running' | 'retrying' | 'succeeded' | 'failed' | 'cancelled';
-export const JOB_STATUSES: JobStatus[] = ['scheduled', 'running', 'retrying', 'succeeded', 'failed', 'cancelled'];
+export const JOB_STATUSES: JobStatus[] = [
+  'scheduled',
+  'running',
+  'retrying',
+  'succeeded',
+  'failed',
+  'cancelled',
+];
 
 export interface RetryPolicy {
   strategy: 'linear' | 'exponential';

@@ -87,7 +87,12 @@ function App() {
         </button>
       </main>
     );
-  if (me === undefined) return <main class="container"><Loading /></main>;
+  if (me === undefined)
+    return (
+      <main class="container">
+        <Loading />
+      </main>
+    );
   if (me === null) return <SignIn />;
   const section = '/' + (path.split('/')[1] ?? '');
   return (
@@ -103,7 +108,12 @@ function App() {
           <ul>
             {NAV.map((n) => (
               <li>
-                <a href={n.href} aria-current={section === n.href || (n.href === '/jobs' && section === '/') ? 'page' : undefined}>
+                <a
+                  href={n.href}
+                  aria-current={
+                    section === n.href || (n.href === '/jobs' && section === '/') ? 'page' : undefined
+                  }
+                >
                   {n.label}
                 </a>
               </li>

@@ -35,7 +35,12 @@ export const emptyDraft = (): RequestDraft => ({
 });
 
 /** A draft filled from an existing job or schedule (clone, edit). */
-export function draftFrom(x: { name: string | null; request: JobRequest; timeout_ms: number; retry: RetryPolicy }): RequestDraft {
+export function draftFrom(x: {
+  name: string | null;
+  request: JobRequest;
+  timeout_ms: number;
+  retry: RetryPolicy;
+}): RequestDraft {
   return {
     name: x.name ?? '',
     method: x.request.method,
@@ -92,7 +97,17 @@ export function requestBody(d: RequestDraft) {
   };
 }
 
-export function RequestFields({ draft, set, error, prefix }: { draft: RequestDraft; set: (d: Partial<RequestDraft>) => void; error: unknown; prefix: string }) {
+export function RequestFields({
+  draft,
+  set,
+  error,
+  prefix,
+}: {
+  draft: RequestDraft;
+  set: (d: Partial<RequestDraft>) => void;
+  error: unknown;
+  prefix: string;
+}) {
   const id = (n: string) => `${prefix}-${n}`;
   const errs = {
     name: fieldError(error, 'name'),
@@ -109,51 +124,103 @@ export function RequestFields({ draft, set, error, prefix }: { draft: RequestDra
   return (
     <>
       <Field id={id('name')} label="Name (optional)" error={errs.name}>
-        <input {...describedBy(id('name'), errs.name)} value={draft.name} maxLength={200} onInput={(e) => set({ name: e.currentTarget.value })} />
+        <input
+          {...describedBy(id('name'), errs.name)}
+          value={draft.name}
+          maxLength={200}
+          onInput={(e) => set({ name: e.currentTarget.value })}
+        />
       </Field>
       <fieldset>
         <legend>Request</legend>
         <div class="row">
           <Field id={id('method')} label="Method" error={errs.method}>
-            <select {...describedBy(id('method'), errs.method)} value={draft.method} onChange={(e) => set({ method: e.currentTarget.value })}>
+            <select
+              {...describedBy(id('method'), errs.method)}
+              value={draft.method}
+              onChange={(e) => set({ method: e.currentTarget.value })}
+            >
               {METHODS.map((m) => (
                 <option value={m}>{m}</option>
               ))}
             </select>
           </Field>
           <Field id={id('url')} label="URL" error={errs.url}>
-            <input {...describedBy(id('url'), errs.url)} type="url" required placeholder="https://example.com/hooks/report" value={draft.url} onInput={(e) => set({ url: e.currentTarget.value })} />
+            <input
+              {...describedBy(id('url'), errs.url)}
+              type="url"
+              required
+              placeholder="https://example.com/hooks/report"
+              value={draft.url}
+              onInput={(e) => set({ url: e.currentTarget.value })}
+            />
           </Field>
         </div>
         <Field id={id('headers')} label="Headers" error={errs.headers} hint="One per line: Name: value">
-          <textarea {...describedBy(id('headers'), errs.headers, true)} rows={3} spellcheck={false} value={draft.headers} onInput={(e) => set({ headers: e.currentTarget.value })} />
+          <textarea
+            {...describedBy(id('headers'), errs.headers, true)}
+            rows={3}
+            spellcheck={false}
+            value={draft.headers}
+            onInput={(e) => set({ headers: e.currentTarget.value })}
+          />
         </Field>
         {draft.method !== 'GET' ? (
           <Field id={id('body')} label="Body" error={errs.body}>
-            <textarea {...describedBy(id('body'), errs.body)} rows={4} spellcheck={false} value={draft.body} onInput={(e) => set({ body: e.currentTarget.value })} />
+            <textarea
+              {...describedBy(id('body'), errs.body)}
+              rows={4}
+              spellcheck={false}
+              value={draft.body}
+              onInput={(e) => set({ body: e.currentTarget.value })}
+            />
           </Field>
         ) : null}
         <Field id={id('timeout')} label="Timeout (ms)" error={errs.timeout}>
-          <input {...describedBy(id('timeout'), errs.timeout)} inputMode="numeric" value={draft.timeoutMs} onInput={(e) => set({ timeoutMs: e.currentTarget.value })} />
+          <input
+            {...describedBy(id('timeout'), errs.timeout)}
+            inputMode="numeric"
+            value={draft.timeoutMs}
+            onInput={(e) => set({ timeoutMs: e.currentTarget.value })}
+          />
         </Field>
       </fieldset>
       <fieldset>
         <legend>Retries</legend>
         <div class="row">
           <Field id={id('strategy')} label="Backoff" error={errs.strategy}>
-            <select {...describedBy(id('strategy'), errs.strategy)} value={draft.strategy} onChange={(e) => set({ strategy: e.currentTarget.value as RequestDraft['strategy'] })}>
+            <select
+              {...describedBy(id('strategy'), errs.strategy)}
+              value={draft.strategy}
+              onChange={(e) => set({ strategy: e.currentTarget.value as RequestDraft['strategy'] })}
+            >
               <option value="exponential">exponential</option>
               <option value="linear">linear</option>
             </select>
           </Field>
           <Field id={id('attempts')} label="Max attempts" error={errs.attempts}>
-            <input {...describedBy(id('attempts'), errs.attempts)} inputMode="numeric" value={draft.maxAttempts} onInput={(e) => set({ maxAttempts: e.currentTarget.value })} />
+            <input
+              {...describedBy(id('attempts'), errs.attempts)}
+              inputMode="numeric"
+              value={draft.maxAttempts}
+              onInput={(e) => set({ maxAttempts: e.currentTarget.value })}
+            />
           </Field>
           <Field id={id('base')} label="Base delay (ms)" error={errs.base}>
-            <input {...describedBy(id('base'), errs.base)} inputMode="numeric" value={draft.baseDelayMs} onInput={(e) => set({ baseDelayMs: e.currentTarget.value })} />
+            <input
+              {...describedBy(id('base'), errs.base)}
+              inputMode="numeric"
+              value={draft.baseDelayMs}
+              onInput={(e) => set({ baseDelayMs: e.currentTarget.value })}
+            />
           </Field>
           <Field id={id('max')} label="Max delay (ms)" error={errs.max}>
-            <input {...describedBy(id('max'), errs.max)} inputMode="numeric" value={draft.maxDelayMs} onInput={(e) => set({ maxDelayMs: e.currentTarget.value })} />
+            <input
+              {...describedBy(id('max'), errs.max)}
+              inputMode="numeric"
+              value={draft.maxDelayMs}
+              onInput={(e) => set({ maxDelayMs: e.currentTarget.value })}
+            />
           </Field>
         </div>
         <RetryPreview
@@ -185,14 +252,16 @@ export function RetryPreview({ policy, title = 'Retry schedule' }: { policy: Ret
     <div class="retry-preview" aria-live="polite">
       <h3>{title}</h3>
       <p class="muted">
-        If an attempt fails (network error, timeout, 408, 425, 429 or 5xx; other 4xx answers are final), the next one waits as below, ±{JITTER_RATIO * 100}% jitter; a
-        Retry-After header can push it later.
+        If an attempt fails (network error, timeout, 408, 425, 429 or 5xx; other 4xx answers are final), the
+        next one waits as below, ±{JITTER_RATIO * 100}% jitter; a Retry-After header can push it later.
       </p>
       <ol class="retry-plan">
         {plan.map((p) => (
           <li>
             Attempt {p.attempt}:{' '}
-            {p.attempt === 1 ? 'at the fire time' : `${formatDuration(p.delayMs)} after attempt ${p.attempt - 1} fails (≈ ${formatDuration(p.fromMs)}–${formatDuration(p.toMs)} after the first)`}
+            {p.attempt === 1
+              ? 'at the fire time'
+              : `${formatDuration(p.delayMs)} after attempt ${p.attempt - 1} fails (≈ ${formatDuration(p.fromMs)}–${formatDuration(p.toMs)} after the first)`}
           </li>
         ))}
       </ol>

@@ -34,7 +34,8 @@ export function interceptLinks(root: HTMLElement): void {
     if (e.defaultPrevented || e.button !== 0 || e.metaKey || e.ctrlKey || e.shiftKey || e.altKey) return;
     const a = (e.target as Element).closest('a');
     if (!a || a.target || a.hasAttribute('download') || a.origin !== location.origin) return;
-    if (!a.pathname.startsWith('/') || a.pathname.startsWith('/v1/') || a.pathname.startsWith('/docs')) return;
+    if (!a.pathname.startsWith('/') || a.pathname.startsWith('/v1/') || a.pathname.startsWith('/docs'))
+      return;
     e.preventDefault();
     navigate(a.pathname + a.search);
   });

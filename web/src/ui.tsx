@@ -26,7 +26,12 @@ export function ErrorBox({ error }: { error: unknown }) {
   return (
     <div class="error" role="alert">
       <strong>{e ? e.message : String((error as Error).message ?? error)}</strong>
-      {e && e.status ? <span class="muted"> ({e.status} {e.code})</span> : null}
+      {e && e.status ? (
+        <span class="muted">
+          {' '}
+          ({e.status} {e.code})
+        </span>
+      ) : null}
       {details.length ? (
         <ul>
           {details.map((d) => (
@@ -58,7 +63,8 @@ export function Loading() {
 }
 
 /** Header names whose values are credentials: shown masked until asked. */
-const SENSITIVE = /authorization|auth|token|secret|password|passwd|api[-_]?key|cookie|signature|session|credential/i;
+const SENSITIVE =
+  /authorization|auth|token|secret|password|passwd|api[-_]?key|cookie|signature|session|credential/i;
 export const isSensitiveHeader = (name: string) => SENSITIVE.test(name);
 
 export function Masked({ value, label }: { value: string; label: string }) {
@@ -66,7 +72,13 @@ export function Masked({ value, label }: { value: string; label: string }) {
   return (
     <span class="masked">
       <code>{shown ? value : '•'.repeat(Math.min(12, Math.max(6, value.length)))}</code>{' '}
-      <button type="button" class="link" aria-pressed={shown} aria-label={`${shown ? 'Hide' : 'Show'} ${label}`} onClick={() => setShown(!shown)}>
+      <button
+        type="button"
+        class="link"
+        aria-pressed={shown}
+        aria-label={`${shown ? 'Hide' : 'Show'} ${label}`}
+        onClick={() => setShown(!shown)}
+      >
         {shown ? 'Hide' : 'Show'}
       </button>
     </span>
@@ -94,7 +106,11 @@ export function CopyButton({ text, label = 'Copy' }: { text: string; label?: str
  * Runs `load` now and again every `intervalMs()` while the page is visible (null: stop polling);
  * `deps` restart it. A slow answer is never overtaken by an older one.
  */
-export function usePolling(load: (signal: AbortSignal) => Promise<void>, intervalMs: () => number | null, deps: unknown[]) {
+export function usePolling(
+  load: (signal: AbortSignal) => Promise<void>,
+  intervalMs: () => number | null,
+  deps: unknown[],
+) {
   const interval = useRef(intervalMs);
   interval.current = intervalMs;
   useEffect(() => {
@@ -133,16 +149,36 @@ export const LIVE: ReadonlySet<JobStatus> = new Set(['scheduled', 'running', 're
 export function fieldError(error: unknown, ...paths: string[]): string | undefined {
   if (!(error instanceof ApiError)) return undefined;
   const hits = error.details.filter((d) => paths.some((p) => d.path === p || d.path.startsWith(`${p}.`)));
-  return hits.length ? hits.map((d) => (d.path === paths[0] ? d.message : `${d.path.split('.').pop()}: ${d.message}`)).join('; ') : undefined;
+  return hits.length
+    ? hits
+        .map((d) => (d.path === paths[0] ? d.message : `${d.path.split('.').pop()}: ${d.message}`))
+        .join('; ')
+    : undefined;
 }
 
 /** A labelled form field with its error (aria-describedby ties the message to the input). */
-export function Field({ id, label, error, hint, children }: { id: string; label: string; error?: string | undefined; hint?: ComponentChildren; children: ComponentChildren }) {
+export function Field({
+  id,
+  label,
+  error,
+  hint,
+  children,
+}: {
+  id: string;
+  label: string;
+  error?: string | undefined;
+  hint?: ComponentChildren;
+  children: ComponentChildren;
+}) {
   return (
     <div class={`field${error ? ' invalid' : ''}`}>
       <label for={id}>{label}</label>
       {children}
-      {hint ? <div class="hint" id={`${id}-hint`}>{hint}</div> : null}
+      {hint ? (
+        <div class="hint" id={`${id}-hint`}>
+          {hint}
+        </div>
+      ) : null}
       {error ? (
         <div class="field-error" id={`${id}-error`} role="alert">
           {error}
@@ -156,5 +192,6 @@ export function Field({ id, label, error, hint, children }: { id: string; label:
 export const describedBy = (id: string, error?: string, hint = false) => ({
   id,
   'aria-invalid': error ? true : undefined,
-  'aria-describedby': [hint ? `${id}-hint` : '', error ? `${id}-error` : ''].filter(Boolean).join(' ') || undefined,
+  'aria-describedby':
+    [hint ? `${id}-hint` : '', error ? `${id}-error` : ''].filter(Boolean).join(' ') || undefined,
 });

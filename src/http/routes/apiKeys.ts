@@ -5,8 +5,12 @@ import type { ApiKeyService } from '../../auth/apiKeyService.ts';
 import type { Logger } from '../../logger.ts';
 import { requireJson, requireSession } from '../middleware.ts';
 
-export function apiKeysRoutes(deps: { /** Authenticates (bearer or console cookie): see middleware.ts. */
-  requireUser: RequestHandler; apiKeys: ApiKeyService; log: Logger }): Router {
+export function apiKeysRoutes(deps: {
+  /** Authenticates (bearer or console cookie): see middleware.ts. */
+  requireUser: RequestHandler;
+  apiKeys: ApiKeyService;
+  log: Logger;
+}): Router {
   const r = Router();
   const { apiKeys, log } = deps;
   r.use('/v1/api-keys', deps.requireUser, requireSession());

@@ -26,7 +26,9 @@ export function ApiKeys() {
     setBusy(true);
     setFormError(null);
     try {
-      const k = await api<ApiKey & { key: string }>('POST', '/v1/api-keys', { body: { name: name.trim(), scopes } });
+      const k = await api<ApiKey & { key: string }>('POST', '/v1/api-keys', {
+        body: { name: name.trim(), scopes },
+      });
       setCreated(k);
       setName('');
       await load();
@@ -51,7 +53,10 @@ export function ApiKeys() {
   return (
     <section>
       <h1>API keys</h1>
-      <p class="muted">Backends schedule jobs with a key: <code>Authorization: Bearer djs_…</code>. A key can do only what its scopes allow; managing keys and the signing secret needs a person signed in.</p>
+      <p class="muted">
+        Backends schedule jobs with a key: <code>Authorization: Bearer djs_…</code>. A key can do only what
+        its scopes allow; managing keys and the signing secret needs a person signed in.
+      </p>
       {created ? (
         <div class="notice created-key" role="status">
           <p>
@@ -72,7 +77,12 @@ export function ApiKeys() {
       <form class="form inline-form" onSubmit={(e) => void create(e)} noValidate>
         <h2>Create a key</h2>
         <Field id="key-name" label="Name" error={nameErr} hint="Say where it is used, e.g. billing-backend">
-          <input {...describedBy('key-name', nameErr, true)} value={name} maxLength={100} onInput={(e) => setName(e.currentTarget.value)} />
+          <input
+            {...describedBy('key-name', nameErr, true)}
+            value={name}
+            maxLength={100}
+            onInput={(e) => setName(e.currentTarget.value)}
+          />
         </Field>
         <fieldset class={scopeErr ? 'invalid' : ''}>
           <legend>Scopes</legend>
@@ -81,7 +91,9 @@ export function ApiKeys() {
               <input
                 type="checkbox"
                 checked={scopes.includes(s)}
-                onChange={(e) => setScopes(e.currentTarget.checked ? [...scopes, s] : scopes.filter((x) => x !== s))}
+                onChange={(e) =>
+                  setScopes(e.currentTarget.checked ? [...scopes, s] : scopes.filter((x) => x !== s))
+                }
               />{' '}
               {s}
             </label>
@@ -93,7 +105,9 @@ export function ApiKeys() {
           ) : null}
         </fieldset>
         {nameErr || scopeErr || !(formError instanceof ApiError && formError.details.length) ? (
-          nameErr || scopeErr ? null : <ErrorBox error={formError} />
+          nameErr || scopeErr ? null : (
+            <ErrorBox error={formError} />
+          )
         ) : (
           <ErrorBox error={formError} />
         )}
@@ -138,9 +152,16 @@ export function ApiKeys() {
                   <td>
                     <Time iso={k.created_at} />
                   </td>
-                  <td>{k.last_used_at ? <Time iso={k.last_used_at} rel /> : <span class="muted">never</span>}</td>
                   <td>
-                    <button type="button" class="danger" aria-label={`Revoke ${k.name}`} onClick={() => void revoke(k)}>
+                    {k.last_used_at ? <Time iso={k.last_used_at} rel /> : <span class="muted">never</span>}
+                  </td>
+                  <td>
+                    <button
+                      type="button"
+                      class="danger"
+                      aria-label={`Revoke ${k.name}`}
+                      onClick={() => void revoke(k)}
+                    >
                       Revoke
                     </button>
                   </td>

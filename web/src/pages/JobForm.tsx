@@ -35,7 +35,9 @@ export function JobForm({ cloneOf }: { cloneOf: string | null }) {
     setError(null);
     try {
       if (when === 'at' && !fireIso)
-        throw new ApiError(400, 'validation_failed', 'the request is not valid', [{ path: 'fire_at', message: 'choose a date and time' }]);
+        throw new ApiError(400, 'validation_failed', 'the request is not valid', [
+          { path: 'fire_at', message: 'choose a date and time' },
+        ]);
       const body = { ...requestBody(draft), ...(fireIso ? { fire_at: fireIso } : {}) };
       const job = await api<Job>('POST', '/v1/jobs', { body, headers: { 'Idempotency-Key': key } });
       navigate(`/jobs/${job.id}`);
@@ -49,7 +51,14 @@ export function JobForm({ cloneOf }: { cloneOf: string | null }) {
   const fireErr = fieldError(error, 'fire_at', 'delay_seconds');
   const unplaced =
     error instanceof ApiError && error.details.length
-      ? new ApiError(error.status, error.code, error.message, error.details.filter((d) => !/^(name|request|timeout_ms|retry|fire_at|delay_seconds)(\.|$)/.test(d.path)))
+      ? new ApiError(
+          error.status,
+          error.code,
+          error.message,
+          error.details.filter(
+            (d) => !/^(name|request|timeout_ms|retry|fire_at|delay_seconds)(\.|$)/.test(d.path),
+          ),
+        )
       : error;
   return (
     <section>
@@ -63,15 +72,40 @@ export function JobForm({ cloneOf }: { cloneOf: string | null }) {
           <legend>When</legend>
           <div class="radios">
             <label>
-              <input type="radio" name="when" value="now" checked={when === 'now'} onChange={() => setWhen('now')} /> Now
+              <input
+                type="radio"
+                name="when"
+                value="now"
+                checked={when === 'now'}
+                onChange={() => setWhen('now')}
+              />{' '}
+              Now
             </label>
             <label>
-              <input type="radio" name="when" value="at" checked={when === 'at'} onChange={() => setWhen('at')} /> At a time
+              <input
+                type="radio"
+                name="when"
+                value="at"
+                checked={when === 'at'}
+                onChange={() => setWhen('at')}
+              />{' '}
+              At a time
             </label>
           </div>
           {when === 'at' ? (
-            <Field id="job-fire-at" label={`Fire at (${browserZone()})`} error={fireErr} hint={fireIso ? <>= {formatUtc(fireIso)}</> : 'Your local time; it is sent as UTC.'}>
-              <input {...describedBy('job-fire-at', fireErr, true)} type="datetime-local" step="1" value={fireAt} onInput={(e) => setFireAt(e.currentTarget.value)} />
+            <Field
+              id="job-fire-at"
+              label={`Fire at (${browserZone()})`}
+              error={fireErr}
+              hint={fireIso ? <>= {formatUtc(fireIso)}</> : 'Your local time; it is sent as UTC.'}
+            >
+              <input
+                {...describedBy('job-fire-at', fireErr, true)}
+                type="datetime-local"
+                step="1"
+                value={fireAt}
+                onInput={(e) => setFireAt(e.currentTarget.value)}
+              />
             </Field>
           ) : fireErr ? (
             <div class="field-error" role="alert">
@@ -79,7 +113,10 @@ export function JobForm({ cloneOf }: { cloneOf: string | null }) {
             </div>
           ) : null}
         </fieldset>
-        {unplaced instanceof ApiError && unplaced.details.length === 0 && error instanceof ApiError && error.details.length ? (
+        {unplaced instanceof ApiError &&
+        unplaced.details.length === 0 &&
+        error instanceof ApiError &&
+        error.details.length ? (
           <div class="error" role="alert">
             <strong>Some fields need attention</strong> (marked below each field).
           </div>

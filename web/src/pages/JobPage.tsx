@@ -5,7 +5,17 @@ import { api, type Execution, type Job, type Page } from '../api.ts';
 import { navigate } from '../router.ts';
 import { RetryPreview } from '../requestFields.tsx';
 import { formatDuration } from '../time.ts';
-import { Empty, ErrorBox, LIVE, Loading, Masked, StatusChip, Time, isSensitiveHeader, usePolling } from '../ui.tsx';
+import {
+  Empty,
+  ErrorBox,
+  LIVE,
+  Loading,
+  Masked,
+  StatusChip,
+  Time,
+  isSensitiveHeader,
+  usePolling,
+} from '../ui.tsx';
 
 const SNIPPET = 600;
 
@@ -14,7 +24,11 @@ async function allExecutions(id: string, signal: AbortSignal): Promise<Execution
   const out: Execution[] = [];
   let cursor: string | null = null;
   for (let i = 0; i < 10; i++) {
-    const p: Page<Execution> = await api('GET', `/v1/jobs/${id}/executions?limit=100${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`, { signal });
+    const p: Page<Execution> = await api(
+      'GET',
+      `/v1/jobs/${id}/executions?limit=100${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`,
+      { signal },
+    );
     out.push(...p.data);
     if (!p.next_cursor) break;
     cursor = p.next_cursor;
@@ -27,15 +41,14 @@ function ResponseSnippet({ e }: { e: Execution }) {
   if (e.response_body_encoding === 'base64')
     return (
       <p class="muted">
-        Binary response body ({Math.floor((e.response_body.length * 3) / 4)} bytes{e.response_truncated ? ', truncated' : ''}; the API returns it as base64).
+        Binary response body ({Math.floor((e.response_body.length * 3) / 4)} bytes
+        {e.response_truncated ? ', truncated' : ''}; the API returns it as base64).
       </p>
     );
   const long = e.response_body.length > SNIPPET;
   return (
     <details>
-      <summary>
-        Response body{e.response_truncated ? ' (truncated by the server)' : ''}
-      </summary>
+      <summary>Response body{e.response_truncated ? ' (truncated by the server)' : ''}</summary>
       <pre class="body">{long ? `${e.response_body.slice(0, SNIPPET)}…` : e.response_body}</pre>
     </details>
   );
@@ -52,7 +65,10 @@ export function JobPage({ id }: { id: string }) {
   usePolling(
     async (signal) => {
       try {
-        const [j, ex] = await Promise.all([api<Job>('GET', `/v1/jobs/${id}`, { signal }), allExecutions(id, signal)]);
+        const [j, ex] = await Promise.all([
+          api<Job>('GET', `/v1/jobs/${id}`, { signal }),
+          allExecutions(id, signal),
+        ]);
         setJob(j);
         setExecutions(ex);
         setError(null);
@@ -100,7 +116,14 @@ export function JobPage({ id }: { id: string }) {
               class="danger"
               disabled={busy}
               onClick={() => {
-                if (confirm(job.status === 'running' ? 'Cancel this job? The request in flight is aborted.' : 'Cancel this job?')) void act('cancel');
+                if (
+                  confirm(
+                    job.status === 'running'
+                      ? 'Cancel this job? The request in flight is aborted.'
+                      : 'Cancel this job?',
+                  )
+                )
+                  void act('cancel');
               }}
             >
               Cancel job
@@ -174,7 +197,9 @@ export function JobPage({ id }: { id: string }) {
             {headers.map(([k, v]) => (
               <tr>
                 <th scope="row">{k}</th>
-                <td>{isSensitiveHeader(k) ? <Masked value={v} label={`value of ${k}`} /> : <code>{v}</code>}</td>
+                <td>
+                  {isSensitiveHeader(k) ? <Masked value={v} label={`value of ${k}`} /> : <code>{v}</code>}
+                </td>
               </tr>
             ))}
           </tbody>
@@ -186,8 +211,8 @@ export function JobPage({ id }: { id: string }) {
 
       <h2>Retry policy</h2>
       <p>
-        {job.retry.strategy}, up to {job.retry.max_attempts} attempts, base delay {formatDuration(job.retry.base_delay_ms)}, capped at{' '}
-        {formatDuration(job.retry.max_delay_ms)}.
+        {job.retry.strategy}, up to {job.retry.max_attempts} attempts, base delay{' '}
+        {formatDuration(job.retry.base_delay_ms)}, capped at {formatDuration(job.retry.max_delay_ms)}.
       </p>
       <RetryPreview policy={job.retry} title="Computed retry schedule" />
 
@@ -207,7 +232,9 @@ export function JobPage({ id }: { id: string }) {
               <div class="attempt-head">
                 <strong>Attempt {e.attempt}</strong> <StatusChip status={e.outcome} />
                 {e.status_code !== null ? <span> HTTP {e.status_code}</span> : null}
-                {e.duration_ms !== null ? <span class="muted"> · {formatDuration(e.duration_ms)}</span> : null}
+                {e.duration_ms !== null ? (
+                  <span class="muted"> · {formatDuration(e.duration_ms)}</span>
+                ) : null}
                 <span class="muted">
                   {' '}
                   · <Time iso={e.started_at ?? e.finished_at} />

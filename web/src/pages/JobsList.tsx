@@ -21,7 +21,8 @@ const hostOf = (url: string) => {
 
 /** The time to show for a row: the next attempt while live, else the last attempt's end. */
 function whenOf(j: Job): { label: string; iso: string | null } {
-  if (j.next_attempt_at) return { label: j.status === 'retrying' ? 'retry' : 'fires', iso: j.next_attempt_at };
+  if (j.next_attempt_at)
+    return { label: j.status === 'retrying' ? 'retry' : 'fires', iso: j.next_attempt_at };
   if (j.last_execution) return { label: 'last', iso: j.last_execution.finished_at };
   return { label: 'fire time', iso: j.fire_at };
 }
@@ -57,7 +58,12 @@ export function JobsList({ query }: { query: URLSearchParams }) {
     },
     // Fast while anything is running or retrying, or a listed job fires within a minute.
     () => {
-      const soon = page?.data.some((j) => LIVE.has(j.status) && j.next_attempt_at && new Date(j.next_attempt_at).getTime() - Date.now() < 60_000);
+      const soon = page?.data.some(
+        (j) =>
+          LIVE.has(j.status) &&
+          j.next_attempt_at &&
+          new Date(j.next_attempt_at).getTime() - Date.now() < 60_000,
+      );
       return soon || (counts && counts.counts.running + counts.counts.retrying > 0) ? 2000 : 10_000;
     },
     [status, name, from, to, cursor],
@@ -65,7 +71,9 @@ export function JobsList({ query }: { query: URLSearchParams }) {
 
   const setQuery = (patch: Record<string, string>, keepCursor = false) => {
     const next = new URLSearchParams(query);
-    for (const [k, v] of Object.entries(patch)) if (v) next.set(k, v); else next.delete(k);
+    for (const [k, v] of Object.entries(patch))
+      if (v) next.set(k, v);
+      else next.delete(k);
     if (!keepCursor) {
       next.delete('cursor');
       setHistory([]);
@@ -84,11 +92,21 @@ export function JobsList({ query }: { query: URLSearchParams }) {
         </a>
       </div>
       <div class="chips" role="group" aria-label="Filter by status">
-        <button type="button" class="chip-filter" aria-pressed={!status} onClick={() => setQuery({ status: '' })}>
+        <button
+          type="button"
+          class="chip-filter"
+          aria-pressed={!status}
+          onClick={() => setQuery({ status: '' })}
+        >
           all <span class="count">{counts?.total ?? '…'}</span>
         </button>
         {JOB_STATUSES.map((s) => (
-          <button type="button" class={`chip-filter chip-${s}`} aria-pressed={status === s} onClick={() => setQuery({ status: status === s ? '' : s })}>
+          <button
+            type="button"
+            class={`chip-filter chip-${s}`}
+            aria-pressed={status === s}
+            onClick={() => setQuery({ status: status === s ? '' : s })}
+          >
             {s} <span class="count">{counts?.counts[s] ?? '…'}</span>
           </button>
         ))}
@@ -103,15 +121,30 @@ export function JobsList({ query }: { query: URLSearchParams }) {
       >
         <div class="field">
           <label for="f-name">Name contains</label>
-          <input id="f-name" type="search" value={nameInput} onInput={(e) => setNameInput(e.currentTarget.value)} />
+          <input
+            id="f-name"
+            type="search"
+            value={nameInput}
+            onInput={(e) => setNameInput(e.currentTarget.value)}
+          />
         </div>
         <div class="field">
           <label for="f-from">Fires from ({browserZone()})</label>
-          <input id="f-from" type="datetime-local" value={from ? isoToLocalInput(from) : ''} onChange={(e) => setQuery({ from: localInputToIso(e.currentTarget.value) ?? '' })} />
+          <input
+            id="f-from"
+            type="datetime-local"
+            value={from ? isoToLocalInput(from) : ''}
+            onChange={(e) => setQuery({ from: localInputToIso(e.currentTarget.value) ?? '' })}
+          />
         </div>
         <div class="field">
           <label for="f-to">Fires before</label>
-          <input id="f-to" type="datetime-local" value={to ? isoToLocalInput(to) : ''} onChange={(e) => setQuery({ to: localInputToIso(e.currentTarget.value) ?? '' })} />
+          <input
+            id="f-to"
+            type="datetime-local"
+            value={to ? isoToLocalInput(to) : ''}
+            onChange={(e) => setQuery({ to: localInputToIso(e.currentTarget.value) ?? '' })}
+          />
         </div>
         <div class="field actions">
           <button type="submit">Search</button>
@@ -140,8 +173,9 @@ export function JobsList({ query }: { query: URLSearchParams }) {
         ) : (
           <Empty title="No jobs yet.">
             <p>
-              <a href="/jobs/new">Create a job</a> to fire an HTTP request at a time you choose, or <a href="/schedules/new">add a schedule</a> for recurring ones.
-              Backends create jobs with an <a href="/api-keys">API key</a>.
+              <a href="/jobs/new">Create a job</a> to fire an HTTP request at a time you choose, or{' '}
+              <a href="/schedules/new">add a schedule</a> for recurring ones. Backends create jobs with an{' '}
+              <a href="/api-keys">API key</a>.
             </p>
           </Empty>
         )
@@ -164,7 +198,9 @@ export function JobsList({ query }: { query: URLSearchParams }) {
                 return (
                   <tr key={j.id} data-job-id={j.id}>
                     <td>
-                      <a href={`/jobs/${j.id}`}>{j.name ?? <span class="muted">(unnamed) {j.id.slice(0, 8)}</span>}</a>
+                      <a href={`/jobs/${j.id}`}>
+                        {j.name ?? <span class="muted">(unnamed) {j.id.slice(0, 8)}</span>}
+                      </a>
                     </td>
                     <td>
                       <code>{j.request.method}</code> {hostOf(j.request.url)}
@@ -177,7 +213,9 @@ export function JobsList({ query }: { query: URLSearchParams }) {
                     </td>
                     <td>
                       {j.attempts} / {j.retry.max_attempts}
-                      {j.last_execution?.status_code ? <span class="muted"> (last {j.last_execution.status_code})</span> : null}
+                      {j.last_execution?.status_code ? (
+                        <span class="muted"> (last {j.last_execution.status_code})</span>
+                      ) : null}
                     </td>
                   </tr>
                 );

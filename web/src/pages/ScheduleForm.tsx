@@ -27,7 +27,9 @@ function Preview({ cron, timezone }: { cron: string; timezone: string }) {
     const ctl = new AbortController();
     // Waits for a pause in typing.
     const t = setTimeout(() => {
-      api<{ data: FireTime[] }>('GET', `/v1/schedules/preview${qs({ cron, timezone, count: 5 })}`, { signal: ctl.signal })
+      api<{ data: FireTime[] }>('GET', `/v1/schedules/preview${qs({ cron, timezone, count: 5 })}`, {
+        signal: ctl.signal,
+      })
         .then((r) => {
           setRuns(r.data);
           setError(null);
@@ -71,7 +73,13 @@ function Preview({ cron, timezone }: { cron: string; timezone: string }) {
   );
 }
 
-export function ScheduleForm({ existing, onSaved }: { existing?: Schedule; onSaved?: (s: Schedule) => void }) {
+export function ScheduleForm({
+  existing,
+  onSaved,
+}: {
+  existing?: Schedule;
+  onSaved?: (s: Schedule) => void;
+}) {
   const [draft, setDraft] = useState<RequestDraft>(() => (existing ? draftFrom(existing) : emptyDraft()));
   const [cron, setCron] = useState(existing?.cron ?? '0 9 * * 1-5');
   const [timezone, setTimezone] = useState(existing?.timezone ?? browserZone());
@@ -108,18 +116,40 @@ export function ScheduleForm({ existing, onSaved }: { existing?: Schedule; onSav
   const errs = { cron: fieldError(error, 'cron'), timezone: fieldError(error, 'timezone') };
   const unplaced =
     error instanceof ApiError
-      ? new ApiError(error.status, error.code, error.message, error.details.filter((d) => !/^(name|request|timeout_ms|retry|cron|timezone)(\.|$)/.test(d.path)))
+      ? new ApiError(
+          error.status,
+          error.code,
+          error.message,
+          error.details.filter((d) => !/^(name|request|timeout_ms|retry|cron|timezone)(\.|$)/.test(d.path)),
+        )
       : error;
   return (
     <form class="form" onSubmit={(e) => void submit(e)} noValidate>
       <fieldset>
         <legend>When</legend>
         <div class="row">
-          <Field id="s-cron" label="Cron expression" error={errs.cron} hint="minute hour day-of-month month day-of-week, e.g. 0 9 * * 1-5">
-            <input {...describedBy('s-cron', errs.cron, true)} spellcheck={false} required value={cron} onInput={(e) => setCron(e.currentTarget.value)} />
+          <Field
+            id="s-cron"
+            label="Cron expression"
+            error={errs.cron}
+            hint="minute hour day-of-month month day-of-week, e.g. 0 9 * * 1-5"
+          >
+            <input
+              {...describedBy('s-cron', errs.cron, true)}
+              spellcheck={false}
+              required
+              value={cron}
+              onInput={(e) => setCron(e.currentTarget.value)}
+            />
           </Field>
           <Field id="s-tz" label="Time zone" error={errs.timezone}>
-            <input {...describedBy('s-tz', errs.timezone)} list="s-tz-list" spellcheck={false} value={timezone} onInput={(e) => setTimezone(e.currentTarget.value)} />
+            <input
+              {...describedBy('s-tz', errs.timezone)}
+              list="s-tz-list"
+              spellcheck={false}
+              value={timezone}
+              onInput={(e) => setTimezone(e.currentTarget.value)}
+            />
             <datalist id="s-tz-list">
               {zones.map((z) => (
                 <option value={z} />
@@ -130,13 +160,21 @@ export function ScheduleForm({ existing, onSaved }: { existing?: Schedule; onSav
         <Preview cron={cron} timezone={timezone} />
         <div class="row">
           <Field id="s-overlap" label="If the previous run is still going">
-            <select id="s-overlap" value={overlap} onChange={(e) => setOverlap(e.currentTarget.value as Schedule['overlap'])}>
+            <select
+              id="s-overlap"
+              value={overlap}
+              onChange={(e) => setOverlap(e.currentTarget.value as Schedule['overlap'])}
+            >
               <option value="allow">run anyway</option>
               <option value="skip">skip this run</option>
             </select>
           </Field>
           <Field id="s-misfire" label="Missed runs (e.g. after downtime)">
-            <select id="s-misfire" value={misfire} onChange={(e) => setMisfire(e.currentTarget.value as Schedule['misfire'])}>
+            <select
+              id="s-misfire"
+              value={misfire}
+              onChange={(e) => setMisfire(e.currentTarget.value as Schedule['misfire'])}
+            >
               <option value="run_once">run once</option>
               <option value="run_all">run each</option>
               <option value="skip">skip them</option>
@@ -145,7 +183,10 @@ export function ScheduleForm({ existing, onSaved }: { existing?: Schedule; onSav
         </div>
       </fieldset>
       <RequestFields draft={draft} set={set} error={error} prefix="schedule" />
-      {unplaced instanceof ApiError && unplaced.details.length === 0 && error instanceof ApiError && error.details.length ? (
+      {unplaced instanceof ApiError &&
+      unplaced.details.length === 0 &&
+      error instanceof ApiError &&
+      error.details.length ? (
         <div class="error" role="alert">
           <strong>Some fields need attention</strong> (marked below each field).
         </div>

@@ -73,11 +73,24 @@ export function SchedulePage({ id, edit }: { id: string; edit: boolean }) {
         </h1>
         <div class="actions">
           {s.paused ? (
-            <button type="button" class="primary" disabled={busy} onClick={() => void act(async () => setS(await api<Schedule>('POST', `/v1/schedules/${id}/resume`)))}>
+            <button
+              type="button"
+              class="primary"
+              disabled={busy}
+              onClick={() =>
+                void act(async () => setS(await api<Schedule>('POST', `/v1/schedules/${id}/resume`)))
+              }
+            >
               Resume
             </button>
           ) : (
-            <button type="button" disabled={busy} onClick={() => void act(async () => setS(await api<Schedule>('POST', `/v1/schedules/${id}/pause`)))}>
+            <button
+              type="button"
+              disabled={busy}
+              onClick={() =>
+                void act(async () => setS(await api<Schedule>('POST', `/v1/schedules/${id}/pause`)))
+              }
+            >
               Pause
             </button>
           )}
@@ -89,7 +102,11 @@ export function SchedulePage({ id, edit }: { id: string; edit: boolean }) {
             class="danger"
             disabled={busy}
             onClick={() => {
-              if (confirm('Delete this schedule? Its pending occurrence is cancelled; past occurrences stay as jobs.'))
+              if (
+                confirm(
+                  'Delete this schedule? Its pending occurrence is cancelled; past occurrences stay as jobs.',
+                )
+              )
                 void act(async () => {
                   await api('DELETE', `/v1/schedules/${id}`);
                   navigate('/schedules');

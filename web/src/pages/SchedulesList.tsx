@@ -25,7 +25,10 @@ export function SchedulesList() {
   );
   const more = async () => {
     try {
-      const p = await api<Page<Schedule>>('GET', `/v1/schedules?limit=100&cursor=${encodeURIComponent(next!)}`);
+      const p = await api<Page<Schedule>>(
+        'GET',
+        `/v1/schedules?limit=100&cursor=${encodeURIComponent(next!)}`,
+      );
       setItems([...(items ?? []), ...p.data]);
       setNext(p.next_cursor);
     } catch (err) {
@@ -47,8 +50,8 @@ export function SchedulesList() {
       ) : items.length === 0 ? (
         <Empty title="No schedules yet.">
           <p>
-            A schedule fires a request on a cron expression in any time zone, exactly across daylight-saving changes.{' '}
-            <a href="/schedules/new">Create a schedule</a>.
+            A schedule fires a request on a cron expression in any time zone, exactly across daylight-saving
+            changes. <a href="/schedules/new">Create a schedule</a>.
           </p>
         </Empty>
       ) : (
@@ -68,13 +71,17 @@ export function SchedulesList() {
               {items.map((s) => (
                 <tr key={s.id} data-schedule-id={s.id}>
                   <td>
-                    <a href={`/schedules/${s.id}`}>{s.name ?? <span class="muted">(unnamed) {s.id.slice(0, 8)}</span>}</a>
+                    <a href={`/schedules/${s.id}`}>
+                      {s.name ?? <span class="muted">(unnamed) {s.id.slice(0, 8)}</span>}
+                    </a>
                   </td>
                   <td>
                     <code>{s.cron}</code>
                   </td>
                   <td>{s.timezone}</td>
-                  <td>{s.paused ? <span class="muted">paused</span> : <Time iso={s.next_runs[0]?.at} rel />}</td>
+                  <td>
+                    {s.paused ? <span class="muted">paused</span> : <Time iso={s.next_runs[0]?.at} rel />}
+                  </td>
                   <td>
                     <StatusChip status={s.paused ? 'paused' : s.status} />
                   </td>

@@ -30,9 +30,12 @@ export function SignIn() {
       {sentTo ? (
         <div class="notice" role="status">
           <p>
-            <strong>Check your email.</strong> We sent a sign-in link to {sentTo}. It works once and expires soon.
+            <strong>Check your email.</strong> We sent a sign-in link to {sentTo}. It works once and expires
+            soon.
           </p>
-          <p class="muted">Running locally without a mail key? The link is printed in the server's console.</p>
+          <p class="muted">
+            Running locally without a mail key? The link is printed in the server's console.
+          </p>
           <button type="button" class="link" onClick={() => setSentTo(null)}>
             Use another email
           </button>
@@ -40,7 +43,14 @@ export function SignIn() {
       ) : (
         <form onSubmit={(e) => void submit(e)} noValidate>
           <Field id="email" label="Email" error={err}>
-            <input {...describedBy('email', err)} type="email" autoComplete="email" required value={email} onInput={(e) => setEmail(e.currentTarget.value)} />
+            <input
+              {...describedBy('email', err)}
+              type="email"
+              autoComplete="email"
+              required
+              value={email}
+              onInput={(e) => setEmail(e.currentTarget.value)}
+            />
           </Field>
           {err ? null : <ErrorBox error={error} />}
           <button type="submit" class="primary" disabled={busy}>
@@ -49,7 +59,8 @@ export function SignIn() {
         </form>
       )}
       <p class="muted">
-        Machines use API keys instead: sign in, then create one under API keys. The API reference is at <a href="/docs">/docs</a>.
+        Machines use API keys instead: sign in, then create one under API keys. The API reference is at{' '}
+        <a href="/docs">/docs</a>.
       </p>
     </main>
   );

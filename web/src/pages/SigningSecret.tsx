@@ -31,7 +31,12 @@ export function SigningSecretPage() {
     api<SigningSecret>('GET', '/v1/signing-secret').then(setS).catch(setError);
   }, []);
   const rotate = async () => {
-    if (!confirm('Rotate the signing secret? Deliveries are signed with both secrets for a while, so receivers can switch over.')) return;
+    if (
+      !confirm(
+        'Rotate the signing secret? Deliveries are signed with both secrets for a while, so receivers can switch over.',
+      )
+    )
+      return;
     setBusy(true);
     setError(null);
     try {
@@ -46,20 +51,25 @@ export function SigningSecretPage() {
     <section>
       <h1>Signing secret</h1>
       <p class="muted">
-        Every request the scheduler sends carries <code>webhook-id</code>, <code>webhook-timestamp</code> and <code>webhook-signature</code> headers (Standard
-        Webhooks). Verify them with this secret to know a request came from us, unaltered and recent.
+        Every request the scheduler sends carries <code>webhook-id</code>, <code>webhook-timestamp</code> and{' '}
+        <code>webhook-signature</code> headers (Standard Webhooks). Verify them with this secret to know a
+        request came from us, unaltered and recent.
       </p>
       <ErrorBox error={error} />
       {!s ? (
-        error ? null : <Loading />
+        error ? null : (
+          <Loading />
+        )
       ) : (
         <>
           <p>
-            Current secret: <Masked value={s.secret} label="signing secret" /> <CopyButton text={s.secret} label="Copy secret" />
+            Current secret: <Masked value={s.secret} label="signing secret" />{' '}
+            <CopyButton text={s.secret} label="Copy secret" />
           </p>
           {s.previous_secret ? (
             <p>
-              Previous secret, still signing until <Time iso={s.previous_valid_until} rel />: <Masked value={s.previous_secret} label="previous signing secret" />
+              Previous secret, still signing until <Time iso={s.previous_valid_until} rel />:{' '}
+              <Masked value={s.previous_secret} label="previous signing secret" />
             </p>
           ) : null}
           <button type="button" class="danger" disabled={busy} onClick={() => void rotate()}>
@@ -67,7 +77,9 @@ export function SigningSecretPage() {
           </button>
           <h2>Verify a delivery (Node)</h2>
           <pre class="snippet">{snippet('whsec_…')}</pre>
-          <p class="muted">Use your secret in place of <code>whsec_…</code> (from configuration, never from source code).</p>
+          <p class="muted">
+            Use your secret in place of <code>whsec_…</code> (from configuration, never from source code).
+          </p>
         </>
       )}
     </section>
