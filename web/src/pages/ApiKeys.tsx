@@ -65,7 +65,7 @@ export function ApiKeys() {
           <p class="key-line">
             <code id="new-key">{created.key}</code> <CopyButton text={created.key} label="Copy key" />
           </p>
-          <pre class="snippet">{`curl -X POST ${location.origin}/v1/jobs \\
+          <pre class="snippet" tabIndex={0}>{`curl -X POST ${location.origin}/v1/jobs \\
   -H "Authorization: Bearer ${created.key}" \\
   -H "Content-Type: application/json" \\
   -d '{"request":{"method":"POST","url":"https://example.com/hook"},"delay_seconds":60}'`}</pre>

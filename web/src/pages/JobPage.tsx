@@ -36,6 +36,15 @@ async function allExecutions(id: string, signal: AbortSignal): Promise<Execution
   return out;
 }
 
+/**
+ * Attempts in the order they happened. The API lists them by (attempt number, id), and a re-drive
+ * counts attempts from 1 again, so its attempts would otherwise sort in among the earlier round's.
+ */
+const chronological = (ex: Execution[]) =>
+  [...ex].sort(
+    (a, b) => Date.parse(a.started_at ?? a.finished_at) - Date.parse(b.started_at ?? b.finished_at),
+  );
+
 function ResponseSnippet({ e }: { e: Execution }) {
   if (e.response_body === null || e.response_body === '') return null;
   if (e.response_body_encoding === 'base64')
@@ -49,7 +58,9 @@ function ResponseSnippet({ e }: { e: Execution }) {
   return (
     <details>
       <summary>Response body{e.response_truncated ? ' (truncated by the server)' : ''}</summary>
-      <pre class="body">{long ? `${e.response_body.slice(0, SNIPPET)}…` : e.response_body}</pre>
+      <pre class="body" tabIndex={0}>
+        {long ? `${e.response_body.slice(0, SNIPPET)}…` : e.response_body}
+      </pre>
     </details>
   );
 }
@@ -207,7 +218,11 @@ export function JobPage({ id }: { id: string }) {
       ) : (
         <p class="muted">No headers besides the signature headers the scheduler adds.</p>
       )}
-      {job.request.body !== null ? <pre class="body">{job.request.body}</pre> : null}
+      {job.request.body !== null ? (
+        <pre class="body" tabIndex={0}>
+          {job.request.body}
+        </pre>
+      ) : null}
 
       <h2>Retry policy</h2>
       <p>
@@ -227,8 +242,11 @@ export function JobPage({ id }: { id: string }) {
         </Empty>
       ) : (
         <ol class="timeline">
-          {executions.map((e) => (
+          {chronological(executions).map((e, i, all) => (
             <li class={`attempt outcome-${e.outcome}`}>
+              {i > 0 && e.attempt <= all[i - 1]!.attempt ? (
+                <p class="redriven">Re-driven: attempts counted afresh</p>
+              ) : null}
               <div class="attempt-head">
                 <strong>Attempt {e.attempt}</strong> <StatusChip status={e.outcome} />
                 {e.status_code !== null ? <span> HTTP {e.status_code}</span> : null}

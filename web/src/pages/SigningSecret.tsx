@@ -76,7 +76,9 @@ export function SigningSecretPage() {
             Rotate secret
           </button>
           <h2>Verify a delivery (Node)</h2>
-          <pre class="snippet">{snippet('whsec_…')}</pre>
+          <pre class="snippet" tabIndex={0}>
+            {snippet('whsec_…')}
+          </pre>
           <p class="muted">
             Use your secret in place of <code>whsec_…</code> (from configuration, never from source code).
           </p>
