@@ -1,3 +1,4 @@
+/// <reference lib="dom" />
 // The web console in a real browser (Debian's Chromium via playwright-core), driven as a user would:
 // sign in through the emailed link, create a job to a local receiver and watch it succeed, read a
 // failing job's attempts and re-drive it, cancel a running job, create/pause/delete a schedule,
@@ -50,7 +51,12 @@ beforeAll(async () => {
   sched = await startScheduler(db);
   await startMailWorker({
     boss: t.boss,
-    transport: { send: (e) => void sent.push(e) ?? Promise.resolve() },
+    transport: {
+      send: (e) => {
+        sent.push(e);
+        return Promise.resolve();
+      },
+    },
     sealer: new Sealer(t.config.SECRETS_KEY, 'magic-link'),
     publicUrl: base,
     ttlSeconds: 900,

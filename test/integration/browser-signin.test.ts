@@ -1,3 +1,4 @@
+/// <reference lib="dom" />
 // The sign-in page in a real browser (Debian's Chromium via playwright-core): GET shows a button and
 // signs nobody in; clicking it opens the console, signed in by an HttpOnly cookie that page script
 // cannot read and that no URL or storage holds. The same

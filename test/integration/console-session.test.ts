@@ -118,13 +118,14 @@ describe('the session cookie', () => {
     };
     expect((await post({ 'Sec-Fetch-Site': 'same-origin', Origin: ORIGIN })).status).toBe(201);
     expect((await post({ Origin: ORIGIN })).status).toBe(201);
-    for (const h of [
+    const refusedHeaders: Record<string, string>[] = [
       { 'Sec-Fetch-Site': 'cross-site', Origin: ORIGIN },
       { 'Sec-Fetch-Site': 'same-site' },
       { Origin: 'https://evil.example' },
       { Origin: 'null' },
       {},
-    ]) {
+    ];
+    for (const h of refusedHeaders) {
       const res = await post(h);
       expect(res.status, JSON.stringify(h)).toBe(403);
       expect(res.body.error.code).toBe('csrf_rejected');
