@@ -230,11 +230,13 @@ describe.skipIf(!hasChromium && !process.env.CI)('the console in a real browser'
     await expect(attempts.nth(0).textContent()).resolves.toMatch(/Attempt 1.*failed.*HTTP 503/);
     await expect(attempts.nth(1).textContent()).resolves.toMatch(/Attempt 2.*failed.*HTTP 503/);
     // The credential header is masked until asked for.
+    // Why it failed: the failed attempts' response bodies are open.
+    await expect(attempts.nth(0).locator('pre.body').textContent()).resolves.toBe('{"error":"maintenance"}');
     const auth = page.locator('table.kv tr', { hasText: 'Authorization' });
     expect(await auth.textContent()).not.toContain('s3cret-value');
+    await check('job-failed');
     await auth.getByRole('button', { name: /Show value of Authorization/ }).click();
     expect(await auth.textContent()).toContain('s3cret-value');
-    await check('job-failed');
 
     healthy = true;
     await page.click('button:has-text("Re-drive")');

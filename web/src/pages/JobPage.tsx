@@ -56,7 +56,7 @@ function ResponseSnippet({ e }: { e: Execution }) {
     );
   const long = e.response_body.length > SNIPPET;
   return (
-    <details>
+    <details open={e.outcome !== 'succeeded'}>
       <summary>Response body{e.response_truncated ? ' (truncated by the server)' : ''}</summary>
       <pre class="body" tabIndex={0}>
         {long ? `${e.response_body.slice(0, SNIPPET)}…` : e.response_body}
