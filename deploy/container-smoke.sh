@@ -78,6 +78,13 @@ node -e "
 " &
 receiver_pid=$!
 api="http://127.0.0.1:$server_port"
+
+# The console ships in the server image: its page and the script it names are served.
+page=$(curl -fsS "$api/jobs")
+script=$(printf '%s' "$page" | grep -o '/assets/app-[A-Z0-9]*\.js' | head -1)
+[ -n "$script" ] || { echo "the console page names no script: $page" >&2; exit 1; }
+curl -fsS "$api$script" >/dev/null
+log "console served ($script)"
 curl -fsS -X POST "$api/v1/auth/magic-link" -H 'content-type: application/json' -d '{"email":"smoke@example.com"}' >/dev/null
 token=""
 for _ in $(seq 1 100); do
