@@ -244,6 +244,14 @@ describe.skipIf(!hasChromium && !process.env.CI)('the console in a real browser'
     await expect.poll(() => attempts.count()).toBe(3);
     // In the order they happened; the re-drive counts attempts afresh.
     await expect(attempts.nth(2).textContent()).resolves.toMatch(/Re-driven.*Attempt 1.*succeeded.*HTTP 200/);
+
+    // Clone: a new-job form filled from this one.
+    await page.click('button:has-text("Clone")');
+    await page.waitForURL(/\/jobs\/new\?clone=/);
+    await expect.poll(() => page.inputValue('#job-name')).toBe('flaky target (copy)');
+    expect(await page.inputValue('#job-url')).toBe(`${flaky.url}/hook`);
+    expect(await page.inputValue('#job-headers')).toContain('Authorization: Bearer s3cret-value');
+    expect(await page.inputValue('#job-attempts')).toBe('2');
   }, 60_000);
 
   it('cancels a running job: the request in flight is aborted', async () => {
@@ -275,6 +283,7 @@ describe.skipIf(!hasChromium && !process.env.CI)('the console in a real browser'
     const fire = page.locator('dd time').first();
     expect(await fire.getAttribute('title')).toBe('2027-01-15 09:00:00.000 UTC');
     expect(await fire.textContent()).toMatch(/15 Jan 2027.*10:00:00 CET/);
+    await check('job-scheduled');
 
     await page.goto(`${base}/jobs`);
     await expect
@@ -334,6 +343,15 @@ describe.skipIf(!hasChromium && !process.env.CI)('the console in a real browser'
     // Its first occurrence is an ordinary job, planned at once.
     await expect.poll(() => page.locator('table tbody tr').count(), { timeout: 10_000 }).toBe(1);
     await check('schedule');
+    // Edit: the form comes filled; the change shows on the schedule's page.
+    await page.click('text=Edit');
+    await expect.poll(() => page.inputValue('#s-cron')).toBe('30 9 * * 1-5');
+    await page.fill('#s-cron', '45 8 * * 1-5');
+    await page.click('button:has-text("Save changes")');
+    await page.waitForURL(/\/schedules\/[0-9a-f-]{36}$/);
+    await expect
+      .poll(() => page.locator('dl.facts').textContent())
+      .toContain('45 8 * * 1-5 in America/New_York');
     await page.click('button:has-text("Pause")');
     await expect.poll(() => chip().textContent()).toBe('paused');
     await page.getByText('Paused: nothing fires until you resume.').waitFor();
