@@ -96,6 +96,9 @@ const fullSchema = z.object({
   RESEND_BASE_URL: z.url().optional(),
   MAIL_FROM: z.string().min(3).default('dist-job-scheduler <login@example.com>'),
   API_KEYS_MAX_PER_USER: int(1, 10_000).default(100),
+  // How long a verified API key or session may be reused without a database check, while the server
+  // hears revocations over LISTEN (a revocation or logout drops it at once); 0: check every request.
+  AUTH_CACHE_TTL_MS: int(0, 3_600_000).default(60_000),
   SCHEDULES_MAX_PER_USER: int(1, 1_000_000).default(1000),
   // Schedules may not fire more often than this (a cron with seconds could ask for every second).
   SCHEDULE_MIN_INTERVAL_SECONDS: int(1, 86_400).default(60),

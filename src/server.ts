@@ -16,7 +16,8 @@ import { startBoss } from './queue/boss.ts';
 import { createMailTransport, startMailWorker } from './auth/mailer.ts';
 import { Sealer } from './auth/crypto.ts';
 import { SessionTokens } from './auth/jwt.ts';
-import { AuthService } from './auth/service.ts';
+import { AuthService, type Principal } from './auth/service.ts';
+import { AuthCache, listenForRevocations } from './auth/authCache.ts';
 import { ApiKeyService } from './auth/apiKeyService.ts';
 import { JobsService } from './jobs/service.ts';
 import { SchedulesService } from './schedules/service.ts';
@@ -46,6 +47,7 @@ export interface ApiServices {
   secrets: SigningSecrets;
   apiKeys: ApiKeyService;
   schedules: SchedulesService;
+  authCache: AuthCache<Principal>;
 }
 
 /** Builds the API's services and its app (which never listens); startServer and the tests use it. */
@@ -59,14 +61,18 @@ export function buildApi(deps: ApiDeps): { app: express.Express; services: ApiSe
     fireAtMaxDays: config.JOB_FIRE_AT_MAX_DAYS,
   };
   const policy = createTargetPolicy(config.TARGET_ALLOWLIST);
+  // Verified credentials, used only while this process hears revocations (startServer listens).
+  const authCache = new AuthCache<Principal>({ ttlMs: config.AUTH_CACHE_TTL_MS });
   const apiKeys = new ApiKeyService({
     pool,
+    cache: authCache,
     maxPerUser: config.API_KEYS_MAX_PER_USER,
     onTouchError: (err) =>
       log.warn({ err: { message: (err as Error).message } }, 'could not record API key use'),
   });
   const auth = new AuthService({
     pool,
+    cache: authCache,
     apiKeys,
     boss,
     sealer,
@@ -111,7 +117,7 @@ export function buildApi(deps: ApiDeps): { app: express.Express; services: ApiSe
     apiKeys,
     schedules,
   });
-  return { app, services: { sealer, auth, jobs, secrets, apiKeys, schedules } };
+  return { app, services: { sealer, auth, jobs, secrets, apiKeys, schedules, authCache } };
 }
 
 export interface RunningServer {
@@ -154,6 +160,8 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     log,
     metrics,
   });
+  // The auth cache is used only while this connection hears revocations and logouts.
+  const revocations = await listenForRevocations(databaseUrl, services.authCache, log);
   const server = withClientErrors(http.createServer(app));
   // Longer than a load balancer's idle timeout, so it never reuses a socket we just closed.
   server.keepAliveTimeout = 65_000;
@@ -169,6 +177,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
         server.close(() => resolve());
         server.closeIdleConnections();
       });
+      await revocations.stop();
       await boss.stop({ graceful: true, timeout: 10_000 });
       await pool.end();
       // Last: the spans of the requests that just finished are flushed too.

@@ -2,6 +2,9 @@
 // authenticate a request by key. Keys belong to a user: rate limits and quotas stay per user,
 // whichever credential a request carries.
 import crypto from 'node:crypto';
+import { AuthCache } from './authCache.ts';
+// Type only: service.ts builds on this module, not the other way round.
+import type { Principal } from './service.ts';
 import { z } from 'zod';
 import type { Pool } from '../db/pool.ts';
 import { AppError, notFound, parseOrThrow } from '../errors.ts';
@@ -65,7 +68,13 @@ export function keyJson(k: keys.ApiKeyRow) {
 
 export class ApiKeyService {
   constructor(
-    private readonly deps: { pool: Pool; maxPerUser: number; onTouchError?: (err: unknown) => void },
+    private readonly deps: {
+      pool: Pool;
+      maxPerUser: number;
+      onTouchError?: (err: unknown) => void;
+      /** Verified keys, trusted while revocations are heard (authCache.ts); none: every request queries. */
+      cache?: AuthCache<Principal>;
+    },
   ) {}
 
   /** Creates a key; the response is the only time the key itself is ever shown. */
@@ -99,10 +108,25 @@ export class ApiKeyService {
     if (!UUID.test(id) || !(await keys.revokeApiKey(this.deps.pool, userId, id))) throw notFound('API key');
   }
 
-  /** The user and scopes behind a bearer key, checked against the database on every request. */
+  /**
+   * The user and scopes behind a bearer key: checked against the database, or taken from the auth
+   * cache while it hears revocations (authCache.ts).
+   */
   async authenticate(token: string): Promise<ApiKeyPrincipal> {
     if (!isWellFormedApiKey(token)) throw invalidKey();
     const hash = hashApiKey(token);
+    const cache = this.deps.cache;
+    const cacheKey = cache ? AuthCache.keyOf(hash) : '';
+    const hit = cache?.get(cacheKey);
+    // A key's entry holds a key credential; the kind check only narrows the type.
+    if (hit && hit.principal.credential.kind === 'api_key') {
+      if (hit.touchedAt !== undefined && Date.now() - hit.touchedAt > 60_000) {
+        hit.touchedAt = Date.now();
+        keys.touchApiKey(this.deps.pool, hit.keyId!).catch((err: unknown) => this.deps.onTouchError?.(err));
+      }
+      return { user: hit.principal.user, credential: hit.principal.credential };
+    }
+    const generation = cache?.generation ?? 0;
     const p = await keys.authenticateApiKey(this.deps.pool, hash);
     // The index lookup already matched the hash; comparing again in constant time costs nothing and
     // keeps the check independent of how the database compares bytea.
@@ -110,9 +134,22 @@ export class ApiKeyService {
     // Once a minute per key, not per request; the request does not wait for it.
     if (p.stale)
       keys.touchApiKey(this.deps.pool, p.key_id).catch((err: unknown) => this.deps.onTouchError?.(err));
-    return {
+    const principal: ApiKeyPrincipal = {
       user: { id: p.user_id, email: p.email, created_at: p.created_at },
       credential: { kind: 'api_key', keyId: p.key_id, scopes: p.scopes as Scope[] },
     };
+    cache?.set(
+      cacheKey,
+      {
+        principal,
+        userId: p.user_id,
+        keyId: p.key_id,
+        notAfter: p.expires_at ? p.expires_at.getTime() : null,
+        // Not stale: written less than a minute ago (or just now, above).
+        touchedAt: Date.now(),
+      },
+      generation,
+    );
+    return principal;
   }
 }

@@ -12,6 +12,7 @@ import { MAGIC_LINK_QUEUE, type MagicLinkJob } from '../queue/mail.ts';
 import { generateToken, hashToken, type Sealer } from './crypto.ts';
 import type { SessionTokens } from './jwt.ts';
 import { looksLikeApiKey } from './apiKeys.ts';
+import { AuthCache } from './authCache.ts';
 import type { ApiKeyService, KeyCredential } from './apiKeyService.ts';
 
 /** Trimmed, lower-cased, syntactically valid email (≤ 254 chars). */
@@ -46,6 +47,8 @@ export interface AuthServiceDeps {
   linkTtlSeconds: number;
   perEmailPerHour: number;
   perIpPerHour: number;
+  /** Verified sessions, trusted while logouts are heard (authCache.ts); none: every request queries. */
+  cache?: AuthCache<Principal>;
 }
 
 export class AuthService {
@@ -57,6 +60,7 @@ export class AuthService {
   private readonly linkTtlSeconds: number;
   private readonly perEmailPerHour: number;
   private readonly perIpPerHour: number;
+  private readonly cache: AuthCache<Principal> | undefined;
 
   constructor(deps: AuthServiceDeps) {
     this.pool = deps.pool;
@@ -67,6 +71,7 @@ export class AuthService {
     this.linkTtlSeconds = deps.linkTtlSeconds;
     this.perEmailPerHour = deps.perEmailPerHour;
     this.perIpPerHour = deps.perIpPerHour;
+    this.cache = deps.cache;
   }
 
   /**
@@ -124,16 +129,30 @@ export class AuthService {
     return this.authenticateSession(token);
   }
 
-  /** Resolves a session token (never an API key: the console's cookie holds sessions only). */
+  /**
+   * Resolves a session token (never an API key: the console's cookie holds sessions only): verified,
+   * then its version compared with the user's, in the database or, while revocations are heard, in
+   * the auth cache (a logout's notice drops the user's entries).
+   */
   async authenticateSession(token: string): Promise<Principal> {
+    const cacheKey = this.cache ? AuthCache.keyOf(token) : '';
+    const hit = this.cache?.get(cacheKey);
+    if (hit) return hit.principal;
+    const generation = this.cache?.generation ?? 0;
     const claims = await this.tokens.verify(token);
     if (!claims || !z.uuid().safeParse(claims.userId).success) throw unauthorized('invalid or expired token');
     const user = await users.findUserById(this.pool, claims.userId);
     if (!user || user.token_version !== claims.tokenVersion) throw unauthorized('invalid or expired token');
-    return {
+    const principal: Principal = {
       user: { id: user.id, email: user.email, created_at: user.created_at },
       credential: { kind: 'session' },
     };
+    this.cache?.set(
+      cacheKey,
+      { principal, userId: user.id, notAfter: claims.expiresAt.getTime() },
+      generation,
+    );
+    return principal;
   }
 
   /** Ends every session of the user issued until now. */

@@ -22,7 +22,7 @@ import { ABORT, Dispatcher } from './dispatcher.ts';
 import { SchedulerEvents } from './events.ts';
 import type { Executor } from './executor.ts';
 import { Heartbeater } from './heartbeater.ts';
-import { Listener } from './listener.ts';
+import { Listener } from '../db/listener.ts';
 import { Reaper } from './reaper.ts';
 import { OccurrencePlanner } from './occurrences.ts';
 

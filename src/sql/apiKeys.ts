@@ -1,6 +1,7 @@
 // SQL for API keys. Every query is scoped to the owning user, except the lookup by hash that
 // authenticates a request.
 import type { Queryable } from '../db/pool.ts';
+import { AUTH_CHANNEL } from './fragments.ts';
 
 export interface ApiKeyRow {
   id: string;
@@ -58,8 +59,12 @@ export async function countApiKeys(db: Queryable, userId: string): Promise<numbe
 
 /** Revokes a key of this user; false when there is no such live key. */
 export async function revokeApiKey(db: Queryable, userId: string, id: string): Promise<boolean> {
+  // The NOTIFY is sent at commit, with the revocation: every API server drops the cached key then.
   const { rowCount } = await db.query(
-    `UPDATE api_keys SET revoked_at = now() WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL`,
+    `WITH rev AS (
+       UPDATE api_keys SET revoked_at = now() WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL RETURNING id
+     )
+     SELECT pg_notify('${AUTH_CHANNEL}', 'key:' || rev.id) FROM rev`,
     [id, userId],
   );
   return rowCount === 1;
@@ -72,6 +77,7 @@ export interface KeyPrincipal {
   user_id: string;
   email: string;
   created_at: Date;
+  expires_at: Date | null;
 }
 
 /**
@@ -84,8 +90,8 @@ export async function authenticateApiKey(
   hash: Buffer,
 ): Promise<(KeyPrincipal & { stale: boolean }) | null> {
   const { rows } = await db.query<KeyPrincipal & { stale: boolean }>({
-    name: 'djs_api_key_auth',
-    text: `SELECT k.id AS key_id, k.key_hash, k.scopes, u.id AS user_id, u.email, u.created_at,
+    name: 'djs_api_key_auth_v2',
+    text: `SELECT k.id AS key_id, k.key_hash, k.scopes, u.id AS user_id, u.email, u.created_at, k.expires_at,
                   (k.last_used_at IS NULL OR k.last_used_at < now() - interval '1 minute') AS stale
              FROM api_keys k JOIN users u ON u.id = k.user_id
             WHERE k.key_hash = $1 AND k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > now())`,

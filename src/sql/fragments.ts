@@ -5,6 +5,8 @@
 export const JOBS_CHANNEL = 'djs_jobs_due';
 /** NOTIFY channel that tells the scheduler holding a job to abort it; the payload is the job id. */
 export const CANCEL_CHANNEL = 'djs_job_cancelled';
+/** Told `key:<api key id>` on a revocation and `user:<user id>` on a logout: API servers drop cached credentials. */
+export const AUTH_CHANNEL = 'djs_auth_revoked';
 
 /**
  * Jobs waiting for their next attempt (due or not). The text matches the predicate of the partial

@@ -1,6 +1,6 @@
 // SQL for users. Every function takes a Queryable (pool or transaction client).
 import type { Queryable } from '../db/pool.ts';
-import { signingVersions } from './fragments.ts';
+import { AUTH_CHANNEL, signingVersions } from './fragments.ts';
 
 export interface UserRow {
   id: string;
@@ -11,6 +11,9 @@ export interface UserRow {
   signing_prev_valid_until: Date | null;
   created_at: Date;
 }
+
+const USER_COLUMNS =
+  'id, email, token_version, signing_key_version, signing_prev_version, signing_prev_valid_until, created_at';
 
 /** Returns the user with this (normalised) email, creating it on first sign-in. */
 export async function upsertUserByEmail(db: Queryable, email: string): Promise<UserRow> {
@@ -24,13 +27,24 @@ export async function upsertUserByEmail(db: Queryable, email: string): Promise<U
 }
 
 export async function findUserById(db: Queryable, id: string): Promise<UserRow | null> {
-  const { rows } = await db.query<UserRow>(`SELECT * FROM users WHERE id = $1::uuid`, [id]);
+  // Prepared: every request with a session token runs it. Named columns keep it valid across a
+  // migration that adds one (see JOB_COLUMNS in jobs.ts).
+  const { rows } = await db.query<UserRow>({
+    name: 'djs_user_by_id',
+    text: `SELECT ${USER_COLUMNS} FROM users WHERE id = $1::uuid`,
+    values: [id],
+  });
   return rows[0] ?? null;
 }
 
 /** Invalidates every session token issued so far for this user. */
 export async function bumpTokenVersion(db: Queryable, id: string): Promise<void> {
-  await db.query(`UPDATE users SET token_version = token_version + 1 WHERE id = $1`, [id]);
+  // The NOTIFY is sent at commit: every API server drops the user's cached sessions then.
+  await db.query(
+    `WITH u AS (UPDATE users SET token_version = token_version + 1 WHERE id = $1 RETURNING id)
+     SELECT pg_notify('${AUTH_CHANNEL}', 'user:' || u.id) FROM u`,
+    [id],
+  );
 }
 
 /** The signing key versions that sign now (newest first; the previous one only within its grace). */

@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDb, type TestDb } from '../helpers/db.ts';
 import { waitFor } from '../helpers/http.ts';
-import { Listener } from '../../src/scheduler/listener.ts';
+import { Listener } from '../../src/db/listener.ts';
 import { silentLogger } from '../../src/logger.ts';
 
 let db: TestDb;

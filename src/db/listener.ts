@@ -1,6 +1,7 @@
 // A dedicated LISTEN connection (NOTIFY needs a session, not a pooled client). Reconnects with
 // backoff when the database goes away, and reports each (re)connect so the caller can rescan for
-// anything notified while it was deaf.
+// anything notified while it was deaf, and each loss so it can stop trusting what it cached.
+// Used by the scheduler (due jobs, cancels) and the API server (auth revocations).
 import pg from 'pg';
 import type { Logger } from '../logger.ts';
 
@@ -16,6 +17,7 @@ export class Listener {
     private readonly onNotify: (channel: string, payload: string) => void,
     private readonly onConnect: () => void,
     private readonly log: Logger,
+    private readonly opts: { applicationName?: string; onDisconnect?: () => void } = {},
   ) {}
 
   async start(): Promise<void> {
@@ -25,7 +27,7 @@ export class Listener {
   private async connect(): Promise<void> {
     const client = new pg.Client({
       connectionString: this.databaseUrl,
-      application_name: 'djs-scheduler-listen',
+      application_name: this.opts.applicationName ?? 'djs-scheduler-listen',
       keepAlive: true,
     });
     client.on('error', (err) => {
@@ -54,6 +56,7 @@ export class Listener {
   private drop(client: pg.Client): void {
     if (this.client !== client) return;
     this.client = null;
+    this.opts.onDisconnect?.();
     client.end().catch(() => {});
     this.scheduleReconnect();
   }
@@ -76,6 +79,7 @@ export class Listener {
     if (this.retryTimer) clearTimeout(this.retryTimer);
     const c = this.client;
     this.client = null;
+    if (c) this.opts.onDisconnect?.();
     if (c) {
       c.removeAllListeners('end');
       await c.end().catch(() => {});
