@@ -331,7 +331,7 @@ export async function insertJobs(
                      base_delay_ms, max_delay_ms, key, hash),
               LATERAL (SELECT coalesce(i.fire_at, now() + make_interval(secs => i.delay_s)) AS at) t
        ON CONFLICT (user_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
-       RETURNING *
+       RETURNING ${JOB_COLUMNS}
      )
      SELECT ins.*, (SELECT ${notifyDue('min(next_attempt_at)')} FROM ins
                      HAVING min(next_attempt_at) <= now() + make_interval(secs => $17::float8 / 1000)) AS notified
