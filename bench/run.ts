@@ -22,13 +22,15 @@ const N_DRAIN = QUICK ? 5000 : 20_000;
 const DRAIN_ROUNDS = QUICK ? 1 : 3;
 const N_PRECISION = QUICK ? 1000 : 5000;
 const PRECISION_SPAN_MS = QUICK ? 2000 : 10_000;
+const PRECISION_ROUNDS = QUICK ? 1 : 3;
 const N_SCALE_FINISHED = QUICK ? 100_000 : 1_000_000;
 const N_RETENTION_OLD = QUICK ? 100_000 : 1_000_000;
 const RETENTION_ROUNDS = 3;
 const N_SCHEDULES = QUICK ? 2000 : 10_000;
 const SCHEDULE_TICKS = 2;
 const N_MEMORY = QUICK ? 10_000 : 100_000;
-const API_SECONDS = QUICK ? 5 : 15;
+const API_SECONDS = QUICK ? 5 : 10;
+const API_ROUNDS = QUICK ? 1 : 3;
 
 const results: Record<string, unknown> = {
   machine: {
@@ -94,6 +96,8 @@ const pct = (xs: number[], p: number) => {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!;
 };
+/** The middle value (the upper one of an even count). */
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const f1 = (x: number) => (Number.isFinite(x) ? x.toFixed(1) : '–');
 
 async function waitCompleted(sys: System, timeoutMs: number): Promise<number> {
@@ -140,8 +144,7 @@ async function scenarioDrain(adminUrl: string, target: Target) {
       rounds[s.name]!.push(await drain(s, target, N_DRAIN));
     }
   }
-  const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-  const rates = Object.fromEntries(Object.entries(rounds).map(([k, v]) => [k, med(v)]));
+  const rates = Object.fromEntries(Object.entries(rounds).map(([k, v]) => [k, median(v)]));
   const o = rates['dist-job-scheduler']!;
   results.drain = {
     jobs: N_DRAIN,
@@ -189,34 +192,55 @@ async function scenarioPrecision(adminUrl: string, target: Target) {
   const url = await freshDatabase(adminUrl, 'bench_precision');
   const systems = [ours(url, target.url), graphile(url, target.url), pgboss(url, target.url)];
   const rate = (n: number) => Math.round(n / (PRECISION_SPAN_MS / 1000));
-  const table: Record<string, { p50: number; p99: number; max: number; n: number }> = {};
-  for (const s of systems) {
-    log(`precision: ${s.name} ${N_PRECISION} jobs over ${PRECISION_SPAN_MS} ms…`);
-    table[`${s.name} @ ${rate(N_PRECISION)}/s`] = await measurePrecision(
-      s,
-      target,
-      N_PRECISION,
-      PRECISION_SPAN_MS,
-    );
-  }
-  // Ours again at four times the rate (the peers' polling would only add its interval).
+  // Each system at the base rate, and ours again at four times it (the peers' polling would only add
+  // its interval): a short warm-up each, then PRECISION_ROUNDS interleaved rounds; medians.
   const fast = N_PRECISION * 4;
-  log(`precision: dist-job-scheduler ${fast} jobs over ${PRECISION_SPAN_MS} ms…`);
-  table[`dist-job-scheduler @ ${rate(fast)}/s`] = await measurePrecision(
-    systems[0]!,
-    target,
-    fast,
-    PRECISION_SPAN_MS,
+  const cases = [
+    ...systems.map((s) => ({ s, n: N_PRECISION, label: `${s.name} @ ${rate(N_PRECISION)}/s` })),
+    { s: systems[0]!, n: fast, label: `${systems[0]!.name} @ ${rate(fast)}/s` },
+  ];
+  for (const s of systems) {
+    log(`precision: warm-up ${s.name}…`);
+    await measurePrecision(s, target, Math.round(N_PRECISION / 5), PRECISION_SPAN_MS / 5);
+  }
+  const rounds: Record<string, { p50: number; p99: number; max: number; n: number }[]> = {};
+  for (let r = 0; r < PRECISION_ROUNDS; r++) {
+    for (const c of cases) {
+      log(
+        `precision: round ${r + 1}/${PRECISION_ROUNDS} ${c.label}, ${c.n} jobs over ${PRECISION_SPAN_MS} ms…`,
+      );
+      (rounds[c.label] ??= []).push(await measurePrecision(c.s, target, c.n, PRECISION_SPAN_MS));
+    }
+  }
+  const table = Object.fromEntries(
+    Object.entries(rounds).map(([k, xs]) => [
+      k,
+      {
+        p50: median(xs.map((x) => x.p50)),
+        p99: median(xs.map((x) => x.p99)),
+        p99_min: Math.min(...xs.map((x) => x.p99)),
+        p99_max: Math.max(...xs.map((x) => x.p99)),
+        max: Math.max(...xs.map((x) => x.max)),
+        arrived: xs.map((x) => x.n),
+      },
+    ]),
   );
-  results.precision = { span_ms: PRECISION_SPAN_MS, lateness_ms: table };
+  results.precision = {
+    span_ms: PRECISION_SPAN_MS,
+    rounds: PRECISION_ROUNDS,
+    lateness_ms: table,
+    by_round: rounds,
+  };
   lines.push(
-    `### 2. Precision (jobs due evenly over ${PRECISION_SPAN_MS / 1000} s; lateness = arrival − fire time, ms)`,
+    `### 2. Precision (jobs due evenly over ${PRECISION_SPAN_MS / 1000} s; lateness = arrival − fire time, ms; median of ${PRECISION_ROUNDS} interleaved rounds after a warm-up)`,
     '',
-    '| system @ rate | p50 | p99 | max | arrived |',
-    '| --- | ---: | ---: | ---: | ---: |',
+    '| system @ rate | p50 | p99 | p99 min–max | max | arrived per round |',
+    '| --- | ---: | ---: | ---: | ---: | ---: |',
   );
   for (const [k, v] of Object.entries(table))
-    lines.push(`| ${k} | ${f1(v.p50)} | ${f1(v.p99)} | ${f1(v.max)} | ${v.n} |`);
+    lines.push(
+      `| ${k} | ${f1(v.p50)} | ${f1(v.p99)} | ${f1(v.p99_min)}–${f1(v.p99_max)} | ${f1(v.max)} | ${v.arrived.join(', ')} |`,
+    );
   lines.push(
     '',
     'Peers poll at their fastest documented settings here (pg-boss 0.5 s, graphile-worker 0.5 s); ours sleeps until the next due job.',
@@ -290,9 +314,8 @@ async function scenarioApi(adminUrl: string) {
       expiresAt: null,
     });
     await kc.end();
-    // Interleaved rounds (session, key, session, key) on an emptied table each time, so neither
-    // credential runs against a table the other one filled; the better round of each is reported.
-    const runs: Record<string, autocannon.Result> = {};
+    // A warm-up run of each, then API_ROUNDS interleaved rounds (session, key, baseline, session, …),
+    // each on an emptied table so that none runs against rows another one wrote; medians, min–max.
     const tc = new pg.Client({ connectionString: url });
     await tc.connect();
     // The baseline: bare Express + one INSERT per request, same Postgres, same load.
@@ -302,90 +325,103 @@ async function scenarioApi(adminUrl: string) {
       env: { PATH: process.env.PATH, DATABASE_URL: url, PORT: String(barePort) },
     });
     await new Promise((r) => bare.once('message', r));
-    for (let round = 0; round < 2; round++) {
-      for (const [name, bearer, origin] of [
-        ['session', token, base],
-        ['api key', k.key, base],
-        ['bare Express baseline', '', `http://127.0.0.1:${barePort}`],
-      ] as const) {
-        await tc.query('TRUNCATE jobs, bare_jobs CASCADE');
-        log(`api: autocannon 50 connections, ${API_SECONDS} s, ${name}, round ${round + 1}…`);
-        const res = await autocannon({
-          url: `${origin}/v1/jobs`,
-          method: 'POST',
-          connections: 50,
-          duration: API_SECONDS,
-          headers: { authorization: `Bearer ${bearer}`, 'content-type': 'application/json' },
-          body,
-        });
-        if (!runs[name] || res.requests.average > runs[name].requests.average) runs[name] = res;
+    const variants = [
+      ['session', token, base],
+      ['api key', k.key, base],
+      ['bare Express baseline', '', `http://127.0.0.1:${barePort}`],
+    ] as const;
+    const load = async (bearer: string, origin: string, seconds: number) => {
+      await tc.query('TRUNCATE jobs, bare_jobs CASCADE');
+      return autocannon({
+        url: `${origin}/v1/jobs`,
+        method: 'POST',
+        connections: 50,
+        duration: seconds,
+        headers: { authorization: `Bearer ${bearer}`, 'content-type': 'application/json' },
+        body,
+      });
+    };
+    for (const [name, bearer, origin] of variants) {
+      log(`api: warm-up ${name}…`);
+      await load(bearer, origin, 3);
+    }
+    const runs: Record<string, autocannon.Result[]> = {};
+    for (let round = 0; round < API_ROUNDS; round++) {
+      for (const [name, bearer, origin] of variants) {
+        log(`api: round ${round + 1}/${API_ROUNDS} ${name}, autocannon 50 connections, ${API_SECONDS} s…`);
+        (runs[name] ??= []).push(await load(bearer, origin, API_SECONDS));
       }
     }
-    // Batch creation: 4 clients posting batches of 1,000 jobs with the key for API_SECONDS.
-    await tc.query('TRUNCATE jobs CASCADE');
+    // Batch creation: 4 clients posting batches of 1,000 jobs with the key, API_ROUNDS rounds.
     const batchBody = JSON.stringify({
       jobs: Array.from({ length: 1000 }, () => JSON.parse(body) as unknown),
     });
-    let created = 0;
+    const batchRates: number[] = [];
     let batchErrors = 0;
-    const until = performance.now() + API_SECONDS * 1000;
-    const b0 = performance.now();
-    log(`api: batches of 1,000 jobs, 4 clients, ${API_SECONDS} s…`);
-    await Promise.all(
-      Array.from({ length: 4 }, async () => {
-        while (performance.now() < until) {
-          const res = await fetch(`${base}/v1/jobs/batch`, {
-            method: 'POST',
-            headers: { authorization: `Bearer ${k.key}`, 'content-type': 'application/json' },
-            body: batchBody,
-          });
-          await res.arrayBuffer();
-          if (res.status === 201) created += 1000;
-          else batchErrors++;
-        }
-      }),
-    );
-    const batchRate = created / ((performance.now() - b0) / 1000);
+    for (let round = 0; round < API_ROUNDS; round++) {
+      await tc.query('TRUNCATE jobs CASCADE');
+      let created = 0;
+      const until = performance.now() + API_SECONDS * 1000;
+      const b0 = performance.now();
+      log(`api: round ${round + 1}/${API_ROUNDS} batches of 1,000 jobs, 4 clients, ${API_SECONDS} s…`);
+      await Promise.all(
+        Array.from({ length: 4 }, async () => {
+          while (performance.now() < until) {
+            const res = await fetch(`${base}/v1/jobs/batch`, {
+              method: 'POST',
+              headers: { authorization: `Bearer ${k.key}`, 'content-type': 'application/json' },
+              body: batchBody,
+            });
+            await res.arrayBuffer();
+            if (res.status === 201) created += 1000;
+            else batchErrors++;
+          }
+        }),
+      );
+      batchRates.push(created / ((performance.now() - b0) / 1000));
+    }
     await tc.end();
     bare.kill('SIGTERM');
     await new Promise((r) => bare.once('exit', r));
-    const r = runs.session!;
-    const rk = runs['api key']!;
-    const ok = r['2xx'];
+    const rps = (name: string) => median(runs[name]!.map((x) => x.requests.average));
+    const p99 = (name: string) => median(runs[name]!.map((x) => x.latency.p99));
+    const p50 = (name: string) => median(runs[name]!.map((x) => x.latency.p50));
+    const range = (xs: number[]) => `${Math.min(...xs).toFixed(0)}–${Math.max(...xs).toFixed(0)}`;
+    const bareRps = rps('bare Express baseline');
     results.api = {
-      req_per_s: r.requests.average,
-      p50_ms: r.latency.p50,
-      p99_ms: r.latency.p99,
-      non_2xx: r.non2xx,
-      total_2xx: ok,
-      api_key: {
-        req_per_s: rk.requests.average,
-        p50_ms: rk.latency.p50,
-        p99_ms: rk.latency.p99,
-        non_2xx: rk.non2xx,
-      },
-      api_key_ratio: rk.requests.average / r.requests.average,
+      rounds: API_ROUNDS,
+      seconds_per_round: API_SECONDS,
+      ...Object.fromEntries(
+        variants.map(([name]) => [
+          name,
+          {
+            req_per_s_median: rps(name),
+            req_per_s_rounds: runs[name]!.map((x) => x.requests.average),
+            p50_ms_median: p50(name),
+            p99_ms_median: p99(name),
+            non_2xx: runs[name]!.reduce((n, x) => n + x.non2xx, 0),
+          },
+        ]),
+      ),
+      api_key_ratio_vs_session: rps('api key') / rps('session'),
+      api_key_ratio_vs_bare: rps('api key') / bareRps,
+      batch_jobs_per_s_median: median(batchRates),
+      batch_jobs_per_s_rounds: batchRates,
+      batch_errors: batchErrors,
     };
     lines.push(
-      `### 3. API (POST /v1/jobs, autocannon, 50 connections, ${API_SECONDS} s)`,
+      `### 3. API (POST /v1/jobs, autocannon, 50 connections; median of ${API_ROUNDS} interleaved rounds of ${API_SECONDS} s after a warm-up)`,
       '',
-      '| credential | req/s | p50 ms | p99 ms | 2xx | non-2xx |',
-      '| --- | ---: | ---: | ---: | ---: | ---: |',
+      '| credential | req/s (median) | min–max | p50 ms | p99 ms | ÷ bare baseline | non-2xx |',
+      '| --- | ---: | ---: | ---: | ---: | ---: | ---: |',
     );
-    for (const [name, x] of Object.entries(runs))
+    for (const [name] of variants)
       lines.push(
-        `| ${name} | ${x.requests.average.toFixed(0)} | ${x.latency.p50} | ${x.latency.p99} | ${x['2xx']} | ${x.non2xx} |`,
+        `| ${name} | ${rps(name).toFixed(0)} | ${range(runs[name]!.map((x) => x.requests.average))} | ${p50(name)} | ${p99(name)} | ${(rps(name) / bareRps).toFixed(2)}× | ${runs[name]!.reduce((n, x) => n + x.non2xx, 0)} |`,
       );
-    const rb = runs['bare Express baseline']!;
-    (results.api as Record<string, unknown>).bare_req_per_s = rb.requests.average;
-    (results.api as Record<string, unknown>).ratio_vs_bare = r.requests.average / rb.requests.average;
-    (results.api as Record<string, unknown>).batch_jobs_per_s = batchRate;
-    (results.api as Record<string, unknown>).batch_errors = batchErrors;
     lines.push(
       '',
-      `API key ÷ session: ${(rk.requests.average / r.requests.average).toFixed(2)}×; session ÷ bare baseline: ${(r.requests.average / rb.requests.average).toFixed(2)}×`,
-      '',
-      `Batch creation (POST /v1/jobs/batch, 1,000 jobs each, 4 clients, API key): ${batchRate.toFixed(0)} jobs/s, ${batchErrors} non-201`,
+      `Batch creation (POST /v1/jobs/batch, 1,000 jobs each, 4 clients, API key): ${median(batchRates).toFixed(0)} jobs/s median (${range(batchRates)}), ${batchErrors} non-201`,
       '',
     );
   } finally {
