@@ -76,6 +76,7 @@ function schedulerEnv(databaseUrl: string, extra: Record<string, string>): NodeJ
     METRICS_PORT: '0',
     LOG_LEVEL: 'warn',
     SCHEDULER_USER_MAX_IN_FLIGHT: '10000',
+    ...(process.env.MALLOC_ARENA_MAX ? { MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX } : {}),
     ...extra,
   };
 }

@@ -7,7 +7,7 @@ import type express from 'express';
 import type { PgBoss } from 'pg-boss';
 import type { Config } from './config.ts';
 import { createPool, type Pool } from './db/pool.ts';
-import { expectedMigration } from './db/migrate.ts';
+import { expectedMigration } from './db/schemaVersion.ts';
 import type { Logger } from './logger.ts';
 import { Metrics } from './observability/metrics.ts';
 import { initTracing, shutdownTracing } from './observability/tracing.ts';

@@ -1,30 +1,18 @@
 // Applies migrations/ with node-pg-migrate and installs pg-boss's schema, under one blocking advisory
 // lock so that two pods starting together run them one after the other instead of failing.
-import fs from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { runner } from 'node-pg-migrate';
 import { PgBoss } from 'pg-boss';
 import type { Logger } from '../logger.ts';
 import { MAGIC_LINK_QUEUE, MAGIC_LINK_QUEUE_OPTIONS } from '../queue/mail.ts';
+import { MIGRATIONS_DIR, MIGRATIONS_TABLE } from './schemaVersion.ts';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-// src/db/ when run with tsx, dist/src/db/ when compiled: the folder sits at the package root either way.
-const MIGRATIONS_DIR =
-  [path.resolve(here, '../../migrations'), path.resolve(here, '../../../migrations')].find((d) =>
-    fs.existsSync(d),
-  ) ?? path.resolve(here, '../../migrations');
-export const MIGRATIONS_TABLE = 'schema_migrations';
+// Re-exported: callers that migrate also ask for the version.
+export { MIGRATIONS_TABLE, expectedMigration } from './schemaVersion.ts';
+
 export const PGBOSS_SCHEMA = 'pgboss';
 // Same key for every migrate process; node-pg-migrate's own try-lock then succeeds in our session.
 const MIGRATE_LOCK_KEY = 7241865325823964;
-
-/** The highest migration file name, i.e. the version a fully migrated database reports. */
-export async function expectedMigration(): Promise<string> {
-  const files = (await fs.promises.readdir(MIGRATIONS_DIR)).filter((f) => f.endsWith('.sql')).sort();
-  return (files.at(-1) ?? '').replace(/\.sql$/, '');
-}
 
 /** Runs every pending up migration, then installs/upgrades pg-boss and creates our queues. */
 export async function migrateUp(databaseUrl: string, log: Logger): Promise<string[]> {

@@ -4,7 +4,7 @@ import http from 'node:http';
 import express from 'express';
 import type { Config } from '../config.ts';
 import { createPool } from '../db/pool.ts';
-import { expectedMigration } from '../db/migrate.ts';
+import { expectedMigration } from '../db/schemaVersion.ts';
 import type { Logger } from '../logger.ts';
 import { Metrics } from '../observability/metrics.ts';
 import { initTracing, shutdownTracing } from '../observability/tracing.ts';
