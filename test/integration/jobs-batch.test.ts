@@ -42,6 +42,10 @@ describe('POST /v1/jobs/batch', () => {
     expect(new Set(res.body.data.map((j: { id: string }) => j.id)).size).toBe(250);
     const got = await request(t.app).get(`/v1/jobs/${res.body.data[7].id}`).set('Authorization', auth);
     expect(got.body).toMatchObject({ name: 'j7', status: 'scheduled' });
+    // The batch answer is the job exactly as GET shows it (its instants are formatted by Postgres,
+    // GET's by JavaScript: same instant, same milliseconds, same form).
+    expect(res.body.data[7]).toEqual(got.body);
+    expect(res.body.data[7].fire_at).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/);
   });
 
   it('one invalid item: 400 listing every invalid item by index, and nothing written', async () => {
