@@ -106,6 +106,8 @@ export class ApiKeyService {
 
   async revoke(userId: string, id: string): Promise<void> {
     if (!UUID.test(id) || !(await keys.revokeApiKey(this.deps.pool, userId, id))) throw notFound('API key');
+    // This server drops it before answering; the others when the NOTIFY arrives.
+    this.deps.cache?.invalidate(`key:${id}`);
   }
 
   /**

@@ -158,6 +158,8 @@ export class AuthService {
   /** Ends every session of the user issued until now. */
   async logout(userId: string): Promise<void> {
     await users.bumpTokenVersion(this.pool, userId);
+    // This server drops the sessions before answering; the others when the NOTIFY arrives.
+    this.cache?.invalidate(`user:${userId}`);
   }
 }
 

@@ -10,6 +10,7 @@ export class Listener {
   private stopped = false;
   private retryTimer: NodeJS.Timeout | null = null;
   private backoffMs = 100;
+  private pingTimer: NodeJS.Timeout | null = null;
 
   constructor(
     private readonly databaseUrl: string,
@@ -17,7 +18,11 @@ export class Listener {
     private readonly onNotify: (channel: string, payload: string) => void,
     private readonly onConnect: () => void,
     private readonly log: Logger,
-    private readonly opts: { applicationName?: string; onDisconnect?: () => void } = {},
+    private readonly opts: {
+      applicationName?: string;
+      onDisconnect?: () => void;
+      pingIntervalMs?: number;
+    } = {},
   ) {}
 
   async start(): Promise<void> {
@@ -29,6 +34,8 @@ export class Listener {
       connectionString: this.databaseUrl,
       application_name: this.opts.applicationName ?? 'djs-scheduler-listen',
       keepAlive: true,
+      // The OS default waits two hours before the first probe.
+      keepAliveInitialDelayMillis: 10_000,
     });
     client.on('error', (err) => {
       this.log.warn({ err: { message: err.message } }, 'LISTEN connection lost');
@@ -51,6 +58,35 @@ export class Listener {
     this.client = client;
     this.backoffMs = 100;
     this.onConnect();
+    this.ping(client);
+  }
+
+  /**
+   * A half-open connection (a partition, a failover that moved the address) raises no error and
+   * delivers nothing: the caller would go on trusting a deaf listener. A query every few seconds
+   * that must answer in time turns that into a drop and a reconnect.
+   */
+  private ping(client: pg.Client): void {
+    const every = this.opts.pingIntervalMs ?? 5_000;
+    this.pingTimer = setTimeout(() => {
+      if (this.client !== client) return;
+      const deadline = setTimeout(() => {
+        this.log.warn('LISTEN connection did not answer a ping; reconnecting');
+        this.drop(client);
+      }, every);
+      deadline.unref();
+      client
+        .query('SELECT 1')
+        .then(() => {
+          clearTimeout(deadline);
+          this.ping(client);
+        })
+        .catch(() => {
+          clearTimeout(deadline);
+          this.drop(client);
+        });
+    }, every);
+    this.pingTimer.unref();
   }
 
   private drop(client: pg.Client): void {
@@ -77,6 +113,7 @@ export class Listener {
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.retryTimer) clearTimeout(this.retryTimer);
+    if (this.pingTimer) clearTimeout(this.pingTimer);
     const c = this.client;
     this.client = null;
     if (c) this.opts.onDisconnect?.();

@@ -182,7 +182,10 @@ export function requireUser(
 ): RequestHandler {
   return async (req, _res, next) => {
     const header = req.get('authorization');
-    const fromCookie = header === undefined ? sessionTokenFrom(req.get('cookie'), cookie.secure) : undefined;
+    // Only a bearer credential replaces the cookie: a proxy's Basic auth (a staging password) rides
+    // along on every browser request and must not lock the console out.
+    const bearer = header !== undefined && /^\s*bearer\s/i.test(header);
+    const fromCookie = bearer ? undefined : sessionTokenFrom(req.get('cookie'), cookie.secure);
     if (fromCookie !== undefined) {
       const refusal = csrfRefusal({ method: req.method, header: (n) => req.get(n) }, cookie.publicOrigin);
       if (refusal) throw new AppError(403, 'csrf_rejected', refusal);

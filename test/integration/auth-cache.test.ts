@@ -71,6 +71,24 @@ describe('the auth cache across replicas', () => {
     expect(performance.now() - refusedAt).toBeLessThan(5000);
   });
 
+  it('the replica that revoked refuses at once, before any notice (no window on the same server)', async () => {
+    const a = await replica();
+    const dave = await sessionFor(db, t.config, 'dave-cache@example.com');
+    const created = await request(a.app)
+      .post('/v1/api-keys')
+      .set('Authorization', dave.auth)
+      .send({ name: 'k', scopes: ['jobs:read'] });
+    const key = created.body.key as string;
+    expect((await request(a.app).get('/v1/jobs').set('Authorization', `Bearer ${key}`)).status).toBe(200);
+    expect(
+      (await request(a.app).delete(`/v1/api-keys/${created.body.id}`).set('Authorization', dave.auth)).status,
+    ).toBe(204);
+    expect((await request(a.app).get('/v1/jobs').set('Authorization', `Bearer ${key}`)).status).toBe(401);
+    expect((await me(a.app, dave.token)).status).toBe(200);
+    expect((await request(a.app).post('/v1/auth/logout').set('Authorization', dave.auth)).status).toBe(204);
+    expect((await me(a.app, dave.token)).status).toBe(401);
+  });
+
   it('a logout through replica A ends the session on replica B', async () => {
     const [a, b] = [await replica(), await replica()];
     const bob = await sessionFor(db, t.config, 'bob-cache@example.com');

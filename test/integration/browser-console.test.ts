@@ -187,6 +187,8 @@ describe.skipIf(!hasChromium && !process.env.CI)('the console in a real browser'
       /Host: this header is set by the scheduler/,
     );
     expect(await page.locator('#job-url').getAttribute('aria-invalid')).toBe('true');
+    // Focus lands on the first field to fix.
+    await expect.poll(() => page.evaluate(() => document.activeElement?.id)).toBe('job-url');
     expect(page.url()).toBe(`${base}/jobs/new`);
     await check('job-form-errors');
     expect((await db.pool.query(`SELECT 1 FROM jobs WHERE name = 'bad'`)).rowCount).toBe(0);
@@ -415,15 +417,20 @@ describe.skipIf(!hasChromium && !process.env.CI)('the console in a real browser'
     expect(overflow).toBeLessThanOrEqual(0);
     await check('jobs-narrow');
     await page.setViewportSize({ width: 1280, height: 900 });
-    // The skip link comes first; the main navigation follows it.
+    // The skip link comes first and moves focus to the page's main region.
     await page.keyboard.press('Tab');
     expect(await page.evaluate(() => document.activeElement?.textContent)).toBe('Skip to content');
-    await page.keyboard.press('Tab');
-    await page.keyboard.press('Tab');
-    await page.keyboard.press('Tab');
+    await page.keyboard.press('Enter');
+    expect(await page.evaluate(() => document.activeElement?.id)).toBe('main');
+    // The main navigation follows it; a new page gets its own title and takes focus to its content.
+    await page.reload();
+    await page.locator('tbody tr').first().waitFor();
+    for (let i = 0; i < 4; i++) await page.keyboard.press('Tab');
     expect(await page.evaluate(() => document.activeElement?.textContent)).toBe('Schedules');
     await page.keyboard.press('Enter');
     await page.waitForURL(`${base}/schedules`);
+    await expect.poll(() => page.title()).toBe('Schedules — dist-job-scheduler');
+    await expect.poll(() => page.evaluate(() => document.activeElement?.id)).toBe('main');
   }, 60_000);
 
   it('signs out: the cookie is cleared and the session is over', async () => {

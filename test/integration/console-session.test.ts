@@ -173,6 +173,25 @@ describe('the session cookie', () => {
       .set('Origin', ORIGIN);
     expect(again.status).toBe(401);
     expect(String(again.headers['set-cookie'])).toContain('Max-Age=0');
+    // Another site's form cannot sign the user out of the console: refused, and no cookie cleared.
+    const carolS = await sessionFor(db, t.config, 'carol-logout@example.com');
+    const forged = await withCookie(request(t.app).post('/v1/auth/logout'), carolS.token)
+      .set('Sec-Fetch-Site', 'cross-site')
+      .type('form')
+      .send('x=1');
+    expect(forged.status).toBe(403);
+    expect(forged.headers['set-cookie']).toBeUndefined();
+    expect(
+      (await withCookie(request(t.app).get('/v1/me'), carolS.token).set('X-DJS-Console', '1')).status,
+    ).toBe(200);
+  });
+
+  it('a proxy’s Basic authorization does not shut the cookie out', async () => {
+    const res = await withCookie(request(t.app).get('/v1/me'))
+      .set('Authorization', 'Basic c3RhZ2luZzpwYXNzd29yZA==')
+      .set('X-DJS-Console', '1');
+    expect(res.status).toBe(200);
+    expect(res.body.email).toBe('alice-console@example.com');
   });
 
   it('is Secure and __Host- prefixed when the public URL is HTTPS', async () => {

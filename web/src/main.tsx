@@ -3,7 +3,7 @@ import { render } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import './styles.css';
 import { api, ApiError, whenSignedOut, type Me } from './api.ts';
-import { interceptLinks, navigate, useLocation } from './router.ts';
+import { interceptLinks, navigate, setTitle, useLocation } from './router.ts';
 import { ErrorBox, Loading } from './ui.tsx';
 import { SignIn } from './pages/SignIn.tsx';
 import { JobsList } from './pages/JobsList.tsx';
@@ -22,6 +22,19 @@ const NAV = [
   { href: '/api-keys', label: 'API keys' },
   { href: '/signing-secret', label: 'Signing secret' },
 ];
+
+/** The title of each page (each history entry gets its own; screen readers announce it). */
+function titleFor(path: string, signedIn: boolean): string {
+  if (!signedIn) return 'Sign in';
+  if (path === '/jobs/new') return 'New job';
+  if (path.startsWith('/jobs/')) return 'Job';
+  if (path === '/schedules/new') return 'New schedule';
+  if (path.startsWith('/schedules/')) return 'Schedule';
+  if (path === '/schedules') return 'Schedules';
+  if (path === '/api-keys') return 'API keys';
+  if (path === '/signing-secret') return 'Signing secret';
+  return 'Jobs';
+}
 
 function Page({ path, query }: { path: string; query: URLSearchParams }) {
   const m = (re: RegExp) => re.exec(path);
@@ -60,6 +73,9 @@ function App() {
   };
   useEffect(loadMe, []);
   useEffect(() => whenSignedOut(() => setMe(null)), []);
+  useEffect(() => setTitle(titleFor(path, Boolean(me))), [path, me]);
+  // An error of the shell (a failed sign-out) belongs to the page it happened on.
+  useEffect(() => setError(null), [path]);
   useEffect(() => {
     if (me === null && path !== '/sign-in') navigate('/sign-in', { replace: true });
     if (me && (path === '/sign-in' || path === '/')) navigate('/jobs', { replace: true });

@@ -249,7 +249,7 @@ export function RetryPreview({ policy, title = 'Retry schedule' }: { policy: Ret
   if (!valid) return <p class="muted retry-preview">The retry schedule appears once the policy is valid.</p>;
   const plan = retrySchedule(policy);
   return (
-    <div class="retry-preview" aria-live="polite">
+    <div class="retry-preview">
       <h3>{title}</h3>
       <p class="muted">
         If an attempt fails (network error, timeout, 408, 425, 429 or 5xx; other 4xx answers are final), the

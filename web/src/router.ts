@@ -11,10 +11,21 @@ window.addEventListener('popstate', notify);
 
 export function navigate(to: string, opts: { replace?: boolean } = {}): void {
   if (to === location.pathname + location.search) return;
+  const samePage = to.split('?')[0] === location.pathname;
   if (opts.replace) history.replaceState(null, '', to);
   else history.pushState(null, '', to);
-  window.scrollTo(0, 0);
   notify();
+  // A new page: start at its top, with focus on its main region, as a page load would (a screen
+  // reader then reads the new page). A changed query (filters, pages) keeps focus where it is.
+  if (!samePage) {
+    window.scrollTo(0, 0);
+    requestAnimationFrame(() => document.getElementById('main')?.focus({ preventScroll: true }));
+  }
+}
+
+/** Sets the document title of the page shown (each history entry gets its own). */
+export function setTitle(page: string): void {
+  document.title = `${page} — dist-job-scheduler`;
 }
 
 /** The current path and query; re-renders the caller on navigation. */
@@ -36,6 +47,8 @@ export function interceptLinks(root: HTMLElement): void {
     if (!a || a.target || a.hasAttribute('download') || a.origin !== location.origin) return;
     if (!a.pathname.startsWith('/') || a.pathname.startsWith('/v1/') || a.pathname.startsWith('/docs'))
       return;
+    // In-page links (the skip link) keep the browser's behaviour: scroll and move focus.
+    if (a.hash && a.pathname === location.pathname && a.search === location.search) return;
     e.preventDefault();
     navigate(a.pathname + a.search);
   });

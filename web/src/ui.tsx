@@ -75,7 +75,6 @@ export function Masked({ value, label }: { value: string; label: string }) {
       <button
         type="button"
         class="link"
-        aria-pressed={shown}
         aria-label={`${shown ? 'Hide' : 'Show'} ${label}`}
         onClick={() => setShown(!shown)}
       >
@@ -195,3 +194,20 @@ export const describedBy = (id: string, error?: string, hint = false) => ({
   'aria-describedby':
     [hint ? `${id}-hint` : '', error ? `${id}-error` : ''].filter(Boolean).join(' ') || undefined,
 });
+
+/**
+ * After a refused submit, focus the first field the API named (else the first error message), so a
+ * keyboard or screen-reader user lands on what to fix instead of staying on the button.
+ */
+export function useFocusFirstInvalid(error: unknown): void {
+  useEffect(() => {
+    if (!error) return;
+    requestAnimationFrame(() => {
+      const target =
+        document.querySelector<HTMLElement>('main [aria-invalid="true"]') ??
+        document.querySelector<HTMLElement>('main .error, main .field-error');
+      if (target && !target.matches('input, select, textarea, button')) target.tabIndex = -1;
+      target?.focus();
+    });
+  }, [error]);
+}

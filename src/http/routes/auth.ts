@@ -11,7 +11,7 @@ import {
   invalidLinkPage,
 } from '../pages.ts';
 import { requireJson, requireSession } from '../middleware.ts';
-import { clearedSessionCookie, sessionCookie } from '../sessionCookie.ts';
+import { clearedSessionCookie, csrfRefusal, sessionCookie } from '../sessionCookie.ts';
 import type { Request, RequestHandler } from 'express';
 
 // Exported for the OpenAPI document, which is generated from them.
@@ -109,9 +109,12 @@ export function authRoutes(deps: {
   });
 
   // Logout ends sessions; API keys live on until revoked (a backend must not stop when a person signs out).
-  // The console's cookie is cleared first, so even a request whose session already ended leaves none.
-  const clearCookie: RequestHandler = (_req, res, next) => {
-    res.append('Set-Cookie', clearedSessionCookie(deps.cookie.secure));
+  // The console's cookie is cleared before authenticating, so even a request whose session already
+  // ended leaves none; but not for a request the CSRF rule refuses, or another site could sign the
+  // user out of the console with a plain form.
+  const clearCookie: RequestHandler = (req, res, next) => {
+    if (csrfRefusal({ method: req.method, header: (n) => req.get(n) }, publicOrigin) === null)
+      res.append('Set-Cookie', clearedSessionCookie(deps.cookie.secure));
     next();
   };
   r.post('/v1/auth/logout', clearCookie, requireUser, requireSession(), async (req, res) => {

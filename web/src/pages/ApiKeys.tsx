@@ -1,7 +1,17 @@
 // API keys for backends: create (the key is shown once), list, revoke.
 import { useEffect, useState } from 'preact/hooks';
 import { ApiError, SCOPES, api, type ApiKey } from '../api.ts';
-import { CopyButton, Empty, ErrorBox, Field, Loading, Time, describedBy, fieldError } from '../ui.tsx';
+import {
+  CopyButton,
+  Empty,
+  ErrorBox,
+  Field,
+  Loading,
+  Time,
+  describedBy,
+  fieldError,
+  useFocusFirstInvalid,
+} from '../ui.tsx';
 
 export function ApiKeys() {
   const [keys, setKeys] = useState<ApiKey[] | null>(null);
@@ -48,6 +58,7 @@ export function ApiKeys() {
       setError(err);
     }
   };
+  useFocusFirstInvalid(formError);
   const nameErr = fieldError(formError, 'name');
   const scopeErr = fieldError(formError, 'scopes');
   return (

@@ -1,11 +1,13 @@
 // Create a job (optionally cloned from another). The API validates; its messages are shown next to
 // the fields they name. "Fire at" is entered in the browser's zone and shown in UTC too.
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { ApiError, api, idempotencyKey, type Job } from '../api.ts';
 import { navigate } from '../router.ts';
 import { RequestFields, draftFrom, emptyDraft, requestBody, type RequestDraft } from '../requestFields.tsx';
 import { browserZone, formatUtc, localInputToIso } from '../time.ts';
-import { ErrorBox, Field, describedBy, fieldError } from '../ui.tsx';
+import { ErrorBox, Field, describedBy, fieldError, useFocusFirstInvalid } from '../ui.tsx';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export function JobForm({ cloneOf }: { cloneOf: string | null }) {
   const [draft, setDraft] = useState<RequestDraft>(emptyDraft);
@@ -16,16 +18,31 @@ export function JobForm({ cloneOf }: { cloneOf: string | null }) {
   // One key per form: a double-click or a retried submit after a lost answer creates one job.
   const [key, setKey] = useState(idempotencyKey);
 
+  const dirty = useRef(false);
   useEffect(() => {
     if (!cloneOf) return;
+    if (!UUID.test(cloneOf)) {
+      setError(new ApiError(404, 'not_found', 'There is no job to clone at this address.'));
+      return;
+    }
     api<Job>('GET', `/v1/jobs/${cloneOf}`)
-      .then((j) => setDraft({ ...draftFrom(j), name: j.name ? `${j.name} (copy)` : '' }))
+      // What the user typed meanwhile wins over the clone.
+      .then((j) => {
+        if (!dirty.current) setDraft({ ...draftFrom(j), name: j.name ? `${j.name} (copy)` : '' });
+      })
       .catch(setError);
   }, [cloneOf]);
+  useFocusFirstInvalid(error);
 
+  // Any change makes a new request: a retried submit of the same form reuses its key, an edited
+  // one gets a new key (else the API would answer 409 idempotency_key_reused).
+  const changed = () => {
+    dirty.current = true;
+    setKey(idempotencyKey());
+  };
   const set = (d: Partial<RequestDraft>) => {
     setDraft((x) => ({ ...x, ...d }));
-    setKey(idempotencyKey()); // a changed form is a new request
+    changed();
   };
   const fireIso = when === 'at' ? localInputToIso(fireAt) : null;
 
@@ -77,7 +94,10 @@ export function JobForm({ cloneOf }: { cloneOf: string | null }) {
                 name="when"
                 value="now"
                 checked={when === 'now'}
-                onChange={() => setWhen('now')}
+                onChange={() => {
+                  setWhen('now');
+                  changed();
+                }}
               />{' '}
               Now
             </label>
@@ -87,7 +107,10 @@ export function JobForm({ cloneOf }: { cloneOf: string | null }) {
                 name="when"
                 value="at"
                 checked={when === 'at'}
-                onChange={() => setWhen('at')}
+                onChange={() => {
+                  setWhen('at');
+                  changed();
+                }}
               />{' '}
               At a time
             </label>
@@ -104,7 +127,10 @@ export function JobForm({ cloneOf }: { cloneOf: string | null }) {
                 type="datetime-local"
                 step="1"
                 value={fireAt}
-                onInput={(e) => setFireAt(e.currentTarget.value)}
+                onInput={(e) => {
+                  setFireAt(e.currentTarget.value);
+                  changed();
+                }}
               />
             </Field>
           ) : fireErr ? (

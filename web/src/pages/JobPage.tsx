@@ -1,7 +1,7 @@
 // One job: its request (credentials masked), the retry policy and schedule, every attempt as a
 // timeline, and cancel / re-drive / clone. Refreshes itself while the job is live.
 import { useState } from 'preact/hooks';
-import { api, type Execution, type Job, type Page } from '../api.ts';
+import { ApiError, api, type Execution, type Job, type Page } from '../api.ts';
 import { navigate } from '../router.ts';
 import { RetryPreview } from '../requestFields.tsx';
 import { formatDuration } from '../time.ts';
@@ -89,6 +89,8 @@ export function JobPage({ id }: { id: string }) {
       }
     },
     () => {
+      // Not found (deleted, another user's, a bad link): nothing to wait for.
+      if (error instanceof ApiError && error.status === 404) return null;
       if (!job || !LIVE.has(job.status)) return job ? null : 5000;
       const next = job.next_attempt_at ? new Date(job.next_attempt_at).getTime() - Date.now() : 0;
       return job.status === 'running' || next < 60_000 ? 1000 : 10_000;

@@ -1,6 +1,6 @@
 // Jobs: status chips with counts, a fire-time range, name search and keyset pages. The filters live
 // in the URL (back, reload and sharing keep them). Refreshes itself while something is live.
-import { useState } from 'preact/hooks';
+import { useEffect, useState } from 'preact/hooks';
 import { api, qs, JOB_STATUSES, type Job, type JobStatus, type Page } from '../api.ts';
 import { navigate } from '../router.ts';
 import { localInputToIso, isoToLocalInput, browserZone } from '../time.ts';
@@ -36,9 +36,22 @@ export function JobsList({ query }: { query: URLSearchParams }) {
   const [page, setPage] = useState<Page<Job> | null>(null);
   const [counts, setCounts] = useState<Counts | null>(null);
   const [error, setError] = useState<unknown>(null);
+  // The inputs are drafts of the filters in the URL, applied by Search (or Enter, or leaving a date
+  // field); Back and Forward bring the URL's values back into them.
   const [nameInput, setNameInput] = useState(name);
-  // Cursors of the pages before this one, for "Newer".
-  const [history, setHistory] = useState<string[]>([]);
+  const [fromInput, setFromInput] = useState(from ? isoToLocalInput(from) : '');
+  const [toInput, setToInput] = useState(to ? isoToLocalInput(to) : '');
+  useEffect(() => {
+    setNameInput(name);
+    setFromInput(from ? isoToLocalInput(from) : '');
+    setToInput(to ? isoToLocalInput(to) : '');
+  }, [name, from, to]);
+  const applyFilters = () =>
+    setQuery({
+      name: nameInput.trim(),
+      from: localInputToIso(fromInput) ?? '',
+      to: localInputToIso(toInput) ?? '',
+    });
 
   const filters = { name, fire_at_from: from, fire_at_to: to };
   usePolling(
@@ -74,10 +87,7 @@ export function JobsList({ query }: { query: URLSearchParams }) {
     for (const [k, v] of Object.entries(patch))
       if (v) next.set(k, v);
       else next.delete(k);
-    if (!keepCursor) {
-      next.delete('cursor');
-      setHistory([]);
-    }
+    if (!keepCursor) next.delete('cursor');
     const s = next.toString();
     navigate(`/jobs${s ? `?${s}` : ''}`);
   };
@@ -116,7 +126,7 @@ export function JobsList({ query }: { query: URLSearchParams }) {
         role="search"
         onSubmit={(e) => {
           e.preventDefault();
-          setQuery({ name: nameInput.trim() });
+          applyFilters();
         }}
       >
         <div class="field">
@@ -133,8 +143,9 @@ export function JobsList({ query }: { query: URLSearchParams }) {
           <input
             id="f-from"
             type="datetime-local"
-            value={from ? isoToLocalInput(from) : ''}
-            onChange={(e) => setQuery({ from: localInputToIso(e.currentTarget.value) ?? '' })}
+            value={fromInput}
+            onInput={(e) => setFromInput(e.currentTarget.value)}
+            onBlur={applyFilters}
           />
         </div>
         <div class="field">
@@ -142,21 +153,15 @@ export function JobsList({ query }: { query: URLSearchParams }) {
           <input
             id="f-to"
             type="datetime-local"
-            value={to ? isoToLocalInput(to) : ''}
-            onChange={(e) => setQuery({ to: localInputToIso(e.currentTarget.value) ?? '' })}
+            value={toInput}
+            onInput={(e) => setToInput(e.currentTarget.value)}
+            onBlur={applyFilters}
           />
         </div>
         <div class="field actions">
           <button type="submit">Search</button>
           {filtered ? (
-            <button
-              type="button"
-              class="link"
-              onClick={() => {
-                setNameInput('');
-                navigate('/jobs');
-              }}
-            >
+            <button type="button" class="link" onClick={() => navigate('/jobs')}>
               Clear filters
             </button>
           ) : null}
@@ -225,27 +230,14 @@ export function JobsList({ query }: { query: URLSearchParams }) {
         </div>
       )}
       <nav class="pager" aria-label="Pages">
+        {/* Pages are keyset cursors in the URL: Back returns to the previous page, "Newest" to the first. */}
         {cursor ? (
-          <button
-            type="button"
-            onClick={() => {
-              const prev = history.slice(0, -1);
-              const back = history.at(-1) ?? '';
-              setHistory(prev);
-              setQuery({ cursor: back }, true);
-            }}
-          >
-            ← Newer
+          <button type="button" onClick={() => setQuery({ cursor: '' })}>
+            ← Newest
           </button>
         ) : null}
         {page?.next_cursor ? (
-          <button
-            type="button"
-            onClick={() => {
-              setHistory([...history, cursor]);
-              setQuery({ cursor: page.next_cursor! }, true);
-            }}
-          >
+          <button type="button" onClick={() => setQuery({ cursor: page.next_cursor! }, true)}>
             Older →
           </button>
         ) : null}

@@ -5,7 +5,7 @@ import { ApiError, api, idempotencyKey, qs, type FireTime, type Schedule } from 
 import { navigate } from '../router.ts';
 import { RequestFields, draftFrom, emptyDraft, requestBody, type RequestDraft } from '../requestFields.tsx';
 import { browserZone, formatUtc } from '../time.ts';
-import { ErrorBox, Field, describedBy, fieldError } from '../ui.tsx';
+import { ErrorBox, Field, describedBy, fieldError, useFocusFirstInvalid } from '../ui.tsx';
 
 const zones = (() => {
   try {
@@ -87,9 +87,23 @@ export function ScheduleForm({
   const [misfire, setMisfire] = useState(existing?.misfire ?? 'run_once');
   const [error, setError] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
-  const [key] = useState(idempotencyKey);
+  const [key, setKey] = useState(idempotencyKey);
+  // The version this edit is based on; after a 412 the user may take the newest one and keep their fields.
+  const [etag, setEtag] = useState(existing?.etag ?? '');
+  useFocusFirstInvalid(error);
+  // A key per version of the form: a retried submit replays, an edited one is a new request.
+  useEffect(() => setKey(idempotencyKey()), [draft, cron, timezone, overlap, misfire]);
 
   const set = (d: Partial<RequestDraft>) => setDraft((x) => ({ ...x, ...d }));
+  const takeLatest = async () => {
+    try {
+      const latest = await api<Schedule>('GET', `/v1/schedules/${existing!.id}`);
+      setEtag(latest.etag);
+      setError(null);
+    } catch (err) {
+      setError(err);
+    }
+  };
   const submit = async (e: Event) => {
     e.preventDefault();
     setBusy(true);
@@ -100,7 +114,7 @@ export function ScheduleForm({
         // If-Match: an edit made meanwhile elsewhere is not overwritten silently (412).
         const s = await api<Schedule>('PATCH', `/v1/schedules/${existing.id}`, {
           body: { ...body, name: body.name ?? null },
-          headers: { 'If-Match': existing.etag },
+          headers: { 'If-Match': etag },
         });
         onSaved?.(s);
       } else {
@@ -193,6 +207,14 @@ export function ScheduleForm({
       ) : (
         <ErrorBox error={unplaced} />
       )}
+      {existing && error instanceof ApiError && error.status === 412 ? (
+        <p>
+          <button type="button" onClick={() => void takeLatest()}>
+            Base my edit on the latest version
+          </button>{' '}
+          <span class="muted">(keeps what you typed here; saving then replaces the other change)</span>
+        </p>
+      ) : null}
       <div class="actions">
         <button type="submit" class="primary" disabled={busy}>
           {busy ? 'Saving…' : existing ? 'Save changes' : 'Create schedule'}

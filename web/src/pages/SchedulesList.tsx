@@ -20,10 +20,13 @@ export function SchedulesList() {
         throw err;
       }
     },
-    () => 15_000,
+    // Refreshes the first page only: once more pages are loaded, refreshing would drop them.
+    () => (extraPages ? null : 15_000),
     [],
   );
+  const [extraPages, setExtraPages] = useState(false);
   const more = async () => {
+    setExtraPages(true);
     try {
       const p = await api<Page<Schedule>>(
         'GET',
