@@ -11,18 +11,15 @@ import path from 'node:path';
 import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { createTestDb, type TestDb } from '../helpers/db.ts';
 import { createTestApp, type TestApp } from '../helpers/app.ts';
 import { startServer, targets, waitFor, type TestServer } from '../helpers/http.ts';
 import { startScheduler, type TestScheduler } from '../helpers/scheduler.ts';
-import { startMailWorker, type Email } from '../../src/auth/mailer.ts';
-import { Sealer } from '../../src/auth/crypto.ts';
+import type { Email } from '../../src/auth/mailer.ts';
+import { hasChromium, launchChromium, startMailbox } from '../helpers/browser.ts';
 import { escapeHtml } from '../../src/http/pages.ts';
-import { silentLogger } from '../../src/logger.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
-const hasChromium = fs.existsSync(CHROMIUM);
 const SHOTS = path.join('test-results', 'console');
 const AXE = fs.readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 const EMAIL = 'console-user@example.com';
@@ -36,7 +33,7 @@ let attacker: TestServer;
 let browser: Browser | undefined;
 let context: BrowserContext;
 let page: Page;
-const sent: Email[] = [];
+let sent: Email[] = [];
 const tgt = targets();
 /** Page problems the browser reported: CSP violations, uncaught errors. */
 const problems: string[] = [];
@@ -49,20 +46,7 @@ beforeAll(async () => {
   t = await createTestApp(db, { PUBLIC_URL: base, JOB_CREATE_RATE_PER_MINUTE: '1000' });
   server.on('request', t.app);
   sched = await startScheduler(db);
-  await startMailWorker({
-    boss: t.boss,
-    transport: {
-      send: (e) => {
-        sent.push(e);
-        return Promise.resolve();
-      },
-    },
-    sealer: new Sealer(t.config.SECRETS_KEY, 'magic-link'),
-    publicUrl: base,
-    ttlSeconds: 900,
-    log: silentLogger,
-    metrics: t.metrics,
-  });
+  sent = await startMailbox(t, base);
   // Another site: its page posts a form to our API (the browser would attach cookies if it could).
   attacker = await startServer((req, res) => {
     const q = new URL(req.url ?? '/', 'http://attacker.test').searchParams;
@@ -75,16 +59,7 @@ beforeAll(async () => {
   });
   fs.mkdirSync(SHOTS, { recursive: true });
   if (hasChromium) {
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--host-resolver-rules=MAP attacker.test 127.0.0.1',
-      ],
-    });
+    browser = await launchChromium(['--host-resolver-rules=MAP attacker.test 127.0.0.1']);
     // Berlin: local times differ from UTC, so the console's conversions are visible.
     context = await browser.newContext({
       timezoneId: 'Europe/Berlin',

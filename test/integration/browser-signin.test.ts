@@ -4,11 +4,10 @@
 // cannot read and that no URL or storage holds. The same
 // browser checks the login-CSRF defence: another site's form is refused, both when the browser sends
 // Sec-Fetch-Site (localhost, HTTPS) and when it does not (plain HTTP under a real name).
-import fs from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import request from 'supertest';
 import { createTestDb, type TestDb } from '../helpers/db.ts';
 import { createTestApp, type TestApp } from '../helpers/app.ts';
@@ -16,12 +15,9 @@ import { startServer, waitFor, type TestServer } from '../helpers/http.ts';
 import { buildApi } from '../../src/server.ts';
 import { Metrics } from '../../src/observability/metrics.ts';
 import { escapeHtml } from '../../src/http/pages.ts';
-import { startMailWorker, type Email } from '../../src/auth/mailer.ts';
-import { Sealer } from '../../src/auth/crypto.ts';
+import type { Email } from '../../src/auth/mailer.ts';
+import { hasChromium, launchChromium, startMailbox } from '../helpers/browser.ts';
 import { silentLogger } from '../../src/logger.ts';
-
-const CHROMIUM = '/usr/bin/chromium';
-const hasChromium = fs.existsSync(CHROMIUM);
 
 let db: TestDb;
 let t: TestApp;
@@ -31,7 +27,7 @@ let base: string;
 let plainBase: string;
 let attacker: TestServer;
 let browser: Browser | undefined;
-const sent: Email[] = [];
+let sent: Email[] = [];
 /** The fetch-metadata headers of every sign-in form POST the server received. */
 const verifyPosts: { host?: string; origin?: string; site?: string }[] = [];
 
@@ -73,31 +69,11 @@ beforeAll(async () => {
           `<button type="submit" id="win">Win a prize</button></form>`,
       );
   });
-  await startMailWorker({
-    boss: t.boss,
-    transport: {
-      send: (e) => {
-        sent.push(e);
-        return Promise.resolve();
-      },
-    },
-    sealer: new Sealer(t.config.SECRETS_KEY, 'magic-link'),
-    publicUrl: base,
-    ttlSeconds: 900,
-    log: silentLogger,
-    metrics: t.metrics,
-  });
+  sent = await startMailbox(t, base);
   if (hasChromium) {
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--host-resolver-rules=MAP signin.test 127.0.0.1, MAP attacker.test 127.0.0.1',
-      ],
-    });
+    browser = await launchChromium([
+      '--host-resolver-rules=MAP signin.test 127.0.0.1, MAP attacker.test 127.0.0.1',
+    ]);
   }
 }, 60_000);
 

@@ -211,3 +211,20 @@ export function useFocusFirstInvalid(error: unknown): void {
     });
   }, [error]);
 }
+
+/**
+ * A form's error summary: the details no field shows (their paths are not under `placed`), or, when
+ * every detail sits next to its field, a pointer to them.
+ */
+export function FormErrors({ error, placed }: { error: unknown; placed: string[] }) {
+  if (!(error instanceof ApiError) || error.details.length === 0) return <ErrorBox error={error} />;
+  const isPlaced = (path: string) => placed.some((p) => path === p || path.startsWith(`${p}.`));
+  const rest = error.details.filter((d) => !isPlaced(d.path));
+  if (rest.length === 0)
+    return (
+      <div class="error" role="alert">
+        <strong>Some fields need attention</strong> (marked below each field).
+      </div>
+    );
+  return <ErrorBox error={new ApiError(error.status, error.code, error.message, rest)} />;
+}

@@ -5,7 +5,7 @@ import { ApiError, api, idempotencyKey, type Job } from '../api.ts';
 import { navigate } from '../router.ts';
 import { RequestFields, draftFrom, emptyDraft, requestBody, type RequestDraft } from '../requestFields.tsx';
 import { browserZone, formatUtc, localInputToIso } from '../time.ts';
-import { ErrorBox, Field, describedBy, fieldError, useFocusFirstInvalid } from '../ui.tsx';
+import { Field, FormErrors, describedBy, fieldError, useFocusFirstInvalid } from '../ui.tsx';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -66,17 +66,6 @@ export function JobForm({ cloneOf }: { cloneOf: string | null }) {
   };
 
   const fireErr = fieldError(error, 'fire_at', 'delay_seconds');
-  const unplaced =
-    error instanceof ApiError && error.details.length
-      ? new ApiError(
-          error.status,
-          error.code,
-          error.message,
-          error.details.filter(
-            (d) => !/^(name|request|timeout_ms|retry|fire_at|delay_seconds)(\.|$)/.test(d.path),
-          ),
-        )
-      : error;
   return (
     <section>
       <p>
@@ -139,16 +128,10 @@ export function JobForm({ cloneOf }: { cloneOf: string | null }) {
             </div>
           ) : null}
         </fieldset>
-        {unplaced instanceof ApiError &&
-        unplaced.details.length === 0 &&
-        error instanceof ApiError &&
-        error.details.length ? (
-          <div class="error" role="alert">
-            <strong>Some fields need attention</strong> (marked below each field).
-          </div>
-        ) : (
-          <ErrorBox error={unplaced} />
-        )}
+        <FormErrors
+          error={error}
+          placed={['name', 'request', 'timeout_ms', 'retry', 'fire_at', 'delay_seconds']}
+        />
         <div class="actions">
           <button type="submit" class="primary" disabled={busy}>
             {busy ? 'Creating…' : 'Create job'}

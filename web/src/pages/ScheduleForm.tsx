@@ -5,7 +5,7 @@ import { ApiError, api, idempotencyKey, qs, type FireTime, type Schedule } from 
 import { navigate } from '../router.ts';
 import { RequestFields, draftFrom, emptyDraft, requestBody, type RequestDraft } from '../requestFields.tsx';
 import { browserZone, formatUtc } from '../time.ts';
-import { ErrorBox, Field, describedBy, fieldError, useFocusFirstInvalid } from '../ui.tsx';
+import { ErrorBox, Field, FormErrors, describedBy, fieldError, useFocusFirstInvalid } from '../ui.tsx';
 
 const zones = (() => {
   try {
@@ -128,15 +128,6 @@ export function ScheduleForm({
     }
   };
   const errs = { cron: fieldError(error, 'cron'), timezone: fieldError(error, 'timezone') };
-  const unplaced =
-    error instanceof ApiError
-      ? new ApiError(
-          error.status,
-          error.code,
-          error.message,
-          error.details.filter((d) => !/^(name|request|timeout_ms|retry|cron|timezone)(\.|$)/.test(d.path)),
-        )
-      : error;
   return (
     <form class="form" onSubmit={(e) => void submit(e)} noValidate>
       <fieldset>
@@ -197,16 +188,7 @@ export function ScheduleForm({
         </div>
       </fieldset>
       <RequestFields draft={draft} set={set} error={error} prefix="schedule" />
-      {unplaced instanceof ApiError &&
-      unplaced.details.length === 0 &&
-      error instanceof ApiError &&
-      error.details.length ? (
-        <div class="error" role="alert">
-          <strong>Some fields need attention</strong> (marked below each field).
-        </div>
-      ) : (
-        <ErrorBox error={unplaced} />
-      )}
+      <FormErrors error={error} placed={['name', 'request', 'timeout_ms', 'retry', 'cron', 'timezone']} />
       {existing && error instanceof ApiError && error.status === 412 ? (
         <p>
           <button type="button" onClick={() => void takeLatest()}>
