@@ -118,7 +118,8 @@ export class ApiKeyService {
     if (!isWellFormedApiKey(token)) throw invalidKey();
     const hash = hashApiKey(token);
     const cache = this.deps.cache;
-    const cacheKey = cache ? AuthCache.keyOf(hash) : '';
+    // The key's SHA-256 is already a digest: it serves as the cache key as it is.
+    const cacheKey = cache ? hash.toString('base64url') : '';
     const hit = cache?.get(cacheKey);
     // A key's entry holds a key credential; the kind check only narrows the type.
     if (hit && hit.principal.credential.kind === 'api_key') {

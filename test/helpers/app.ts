@@ -69,3 +69,23 @@ export async function sessionFor(db: TestDb, config: Config, email = `u-${crypto
   const { token } = await tokens.issue(user.id, user.token_version);
   return { user, token, auth: `Bearer ${token}` };
 }
+
+/**
+ * Another API on the same database and queue: a second replica, or a deployment with other settings
+ * (`config` overrides, e.g. its PUBLIC_URL; `consoleDir`). Its services are returned too.
+ */
+export function anotherApi(
+  db: TestDb,
+  t: TestApp,
+  over: { config?: Partial<Config>; consoleDir?: string | null } = {},
+) {
+  return buildApi({
+    config: { ...t.config, ...over.config },
+    pool: db.pool,
+    boss: t.boss,
+    log: silentLogger,
+    metrics: new Metrics(),
+    readiness: [],
+    ...(over.consoleDir !== undefined ? { consoleDir: over.consoleDir } : {}),
+  });
+}

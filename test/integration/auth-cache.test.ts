@@ -5,10 +5,9 @@ import request from 'supertest';
 import type express from 'express';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDb, type TestDb } from '../helpers/db.ts';
-import { createTestApp, sessionFor, type TestApp } from '../helpers/app.ts';
+import type { ApiServices } from '../../src/server.ts';
+import { anotherApi, createTestApp, sessionFor, type TestApp } from '../helpers/app.ts';
 import { waitFor } from '../helpers/http.ts';
-import { buildApi, type ApiServices } from '../../src/server.ts';
-import { Metrics } from '../../src/observability/metrics.ts';
 import { silentLogger } from '../../src/logger.ts';
 import { listenForRevocations } from '../../src/auth/authCache.ts';
 
@@ -17,14 +16,7 @@ let t: TestApp;
 const replicas: { app: express.Express; services: ApiServices; stop(): Promise<void> }[] = [];
 
 async function replica() {
-  const { app, services } = buildApi({
-    config: t.config,
-    pool: db.pool,
-    boss: t.boss,
-    log: silentLogger,
-    metrics: new Metrics(),
-    readiness: [],
-  });
+  const { app, services } = anotherApi(db, t);
   const listening = await listenForRevocations(db.url, services.authCache, silentLogger);
   await waitFor(() => services.authCache.generation > 0, 'the LISTEN connection');
   const r = { app, services, stop: () => listening.stop() };

@@ -10,14 +10,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import request from 'supertest';
 import { createTestDb, type TestDb } from '../helpers/db.ts';
-import { createTestApp, type TestApp } from '../helpers/app.ts';
+import { anotherApi, createTestApp, type TestApp } from '../helpers/app.ts';
 import { startServer, waitFor, type TestServer } from '../helpers/http.ts';
-import { buildApi } from '../../src/server.ts';
-import { Metrics } from '../../src/observability/metrics.ts';
 import { escapeHtml } from '../../src/http/pages.ts';
 import type { Email } from '../../src/auth/mailer.ts';
 import { hasChromium, launchChromium, startMailbox } from '../helpers/browser.ts';
-import { silentLogger } from '../../src/logger.ts';
 
 let db: TestDb;
 let t: TestApp;
@@ -39,14 +36,7 @@ beforeAll(async () => {
   plainBase = `http://signin.test:${(server.address() as AddressInfo).port}`;
   t = await createTestApp(db, { PUBLIC_URL: base });
   // The deployment at plainBase: same database and queue, its own PUBLIC_URL (the expected Origin).
-  const { app: plainApp } = buildApi({
-    config: { ...t.config, PUBLIC_URL: plainBase },
-    pool: db.pool,
-    boss: t.boss,
-    log: silentLogger,
-    metrics: new Metrics(),
-    readiness: [],
-  });
+  const { app: plainApp } = anotherApi(db, t, { config: { PUBLIC_URL: plainBase } });
   server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
     if (req.method === 'POST' && req.url === '/v1/auth/verify') {
       verifyPosts.push({

@@ -6,10 +6,7 @@ import path from 'node:path';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDb, type TestDb } from '../helpers/db.ts';
-import { createTestApp, sessionFor, type TestApp } from '../helpers/app.ts';
-import { buildApi } from '../../src/server.ts';
-import { Metrics } from '../../src/observability/metrics.ts';
-import { silentLogger } from '../../src/logger.ts';
+import { anotherApi, createTestApp, sessionFor, type TestApp } from '../helpers/app.ts';
 import { CONSOLE_CSP, defaultConsoleDir } from '../../src/http/routes/console.ts';
 
 const ORIGIN = 'http://localhost:3000'; // testConfig's PUBLIC_URL
@@ -84,15 +81,7 @@ describe('console pages and assets', () => {
 
   it('says how to build it when it was not built', async () => {
     const empty = fs.mkdtempSync(path.join(os.tmpdir(), 'djs-console-'));
-    const { app } = buildApi({
-      config: t.config,
-      pool: db.pool,
-      boss: t.boss,
-      log: silentLogger,
-      metrics: new Metrics(),
-      readiness: [],
-      consoleDir: empty,
-    });
+    const { app } = anotherApi(db, t, { consoleDir: empty });
     const res = await request(app).get('/jobs');
     expect(res.status).toBe(503);
     expect(res.text).toContain('npm run build');

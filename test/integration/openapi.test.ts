@@ -16,13 +16,10 @@ import { chromium } from 'playwright-core';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDb, type TestDb } from '../helpers/db.ts';
-import { createTestApp, sessionFor, type TestApp } from '../helpers/app.ts';
+import { anotherApi, createTestApp, sessionFor, type TestApp } from '../helpers/app.ts';
 import { targets } from '../helpers/http.ts';
 import { startScheduler, waitForStatus, type TestScheduler } from '../helpers/scheduler.ts';
 import { SCOPES } from '../../src/auth/apiKeys.ts';
-import { buildApi } from '../../src/server.ts';
-import { Metrics } from '../../src/observability/metrics.ts';
-import { silentLogger } from '../../src/logger.ts';
 import { DOCS_CSP } from '../../src/http/routes/docs.ts';
 import { CONSOLE_PAGES } from '../../src/http/routes/console.ts';
 
@@ -555,14 +552,7 @@ describe('the reference page', () => {
       const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
       // This deployment's public URL is the origin the browser sees: the document's server, so
       // "Try it out" calls it.
-      const { app } = buildApi({
-        config: { ...t.config, PUBLIC_URL: origin },
-        pool: db.pool,
-        boss: t.boss,
-        log: silentLogger,
-        metrics: new Metrics(),
-        readiness: [],
-      });
+      const { app } = anotherApi(db, t, { config: { PUBLIC_URL: origin } });
       server.on('request', app);
       const browser = await chromium.launch({ executablePath: CHROMIUM });
       try {
