@@ -81,6 +81,19 @@ function schedulerEnv(databaseUrl: string, extra: Record<string, string>): NodeJ
   };
 }
 
+/**
+ * How the container starts a scheduler replica: Dockerfile.scheduler's CMD, minus `node`. Scheduler
+ * processes here run with exactly those V8 flags (BENCH_NODE_FLAGS replaces them, to experiment).
+ */
+function schedulerArgs(): string[] {
+  const cmd = /^CMD (\[.*\])$/m.exec(fs.readFileSync('Dockerfile.scheduler', 'utf8'))?.[1];
+  if (!cmd) throw new Error('Dockerfile.scheduler has no exec-form CMD');
+  const [, ...args] = JSON.parse(cmd) as string[];
+  const script = args.pop()!;
+  const flags = process.env.BENCH_NODE_FLAGS?.split(' ').filter(Boolean) ?? args;
+  return [...flags, script];
+}
+
 async function freshDatabase(adminUrl: string, name: string): Promise<string> {
   const c = new pg.Client({ connectionString: adminUrl });
   await c.connect();
@@ -476,7 +489,7 @@ async function scenarioScale(adminUrl: string, target: Target) {
     const due = Date.now() - 1000;
     await s.enqueue(Array.from({ length: N_DRAIN }, () => due));
     const children = Array.from({ length: k }, (_, i) =>
-      spawn(process.execPath, ['dist/cmd/scheduler.js'], {
+      spawn(process.execPath, schedulerArgs(), {
         env: schedulerEnv(url, { SCHEDULER_WORKER_ID: `bench-${i}` }),
         stdio: ['ignore', 'ignore', 'inherit'],
       }),
@@ -690,9 +703,9 @@ async function scenarioMemory(adminUrl: string) {
     const due = Date.now() - 1000;
     log(`memory: ${N_MEMORY} jobs against a target answering 1 MiB…`);
     await s.enqueue(Array.from({ length: N_MEMORY }, () => due));
-    // The compiled build, as the container runs it (tsx alone adds ~25 MB of RSS).
-    const flags = (process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean);
-    const child = spawn(process.execPath, [...flags, 'dist/cmd/scheduler.js'], {
+    // The compiled build, with the container's flags (tsx alone adds ~25 MB of RSS).
+    const args = schedulerArgs();
+    const child = spawn(process.execPath, args, {
       env: schedulerEnv(
         url,
         process.env.BENCH_SCHED_CONCURRENCY
@@ -716,9 +729,15 @@ async function scenarioMemory(adminUrl: string) {
     child.kill('SIGTERM');
     await new Promise((r) => child.once('exit', r));
     await s.stop();
-    results.memory = { jobs: N_MEMORY, response_bytes: 1024 * 1024, peak_rss_mb: peak, seconds };
+    results.memory = {
+      jobs: N_MEMORY,
+      response_bytes: 1024 * 1024,
+      node_flags: args.slice(0, -1),
+      peak_rss_mb: peak,
+      seconds,
+    };
     lines.push(
-      `### 7. Memory (${N_MEMORY.toLocaleString('en')} jobs, target answers 1 MiB)`,
+      `### 7. Memory (${N_MEMORY.toLocaleString('en')} jobs, target answers 1 MiB; scheduler run as \`node ${args.join(' ')}\`)`,
       '',
       '| peak RSS (MB) | drain time (s) |',
       '| ---: | ---: |',

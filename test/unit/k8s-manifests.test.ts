@@ -194,6 +194,21 @@ describe('Kubernetes manifests', () => {
     for (const img of images) expect(ci).toContain(img);
   });
 
+  it('the scheduler starts with the same Node flags in the image, in npm start and without a k8s override', () => {
+    const cmd = JSON.parse(
+      /^CMD (\[.*\])$/m.exec(fs.readFileSync('Dockerfile.scheduler', 'utf8'))![1]!,
+    ) as string[];
+    expect(cmd[0]).toBe('node');
+    expect(cmd.at(-1)).toBe('dist/cmd/scheduler.js');
+    expect(cmd).toContain('--max-semi-space-size=8');
+    const pkg = JSON.parse(fs.readFileSync('package.json', 'utf8')) as { scripts: Record<string, string> };
+    expect(pkg.scripts['start:scheduler']).toBe(cmd.join(' '));
+    // A command or args in the manifest would replace the image's CMD and drop the flags.
+    const container = podSpec(find('Deployment', 'dist-job-scheduler-scheduler')).containers[0]!;
+    expect(container.command).toBeUndefined();
+    expect(container.args).toBeUndefined();
+  });
+
   it('the scheduler gets longer to stop than its drain grace period', () => {
     const cm = find('ConfigMap', 'dist-job-scheduler-config') as Obj & { data: Record<string, string> };
     const grace = podSpec(find('Deployment', 'dist-job-scheduler-scheduler')).terminationGracePeriodSeconds!;
