@@ -3,7 +3,14 @@
 import type { Queryable } from '../db/pool.ts';
 import type { Outcome } from '../jobs/stateMachine.ts';
 import type { RetryColumns } from './jobs.ts';
-import { APPLY_VERDICT, RELEASE_LEASE, WAITING, notifyDue, signingVersions } from './fragments.ts';
+import {
+  APPLY_VERDICT,
+  RELEASE_LEASE,
+  WAITING,
+  holdsLease,
+  notifyDue,
+  signingVersions,
+} from './fragments.ts';
 
 /** One array per key, in the given order: rows turned into the parallel arrays that `unnest()` takes. */
 function columns<T, K extends keyof T>(rows: T[], keys: K[]): T[K][][] {
@@ -128,7 +135,7 @@ export async function recordAttempts(
      ), upd AS (
        UPDATE jobs j SET ${APPLY_VERDICT}
          FROM input i
-        WHERE j.id = i.id AND j.lease_token = i.lease AND j.status = 'running'
+        WHERE ${holdsLease('j', 'i')}
        RETURNING j.id, j.status, j.next_attempt_at
      ), wake AS (
        SELECT ${notifyDue('min(next_attempt_at)')} FROM upd WHERE status = 'retrying' HAVING count(*) > 0
@@ -181,7 +188,7 @@ export async function heartbeat(
     name: 'djs_heartbeat',
     text: `UPDATE jobs j SET lease_expires_at = now() + make_interval(secs => $3::float8 / 1000), heartbeat_at = now()
        FROM unnest($1::uuid[], $2::uuid[]) AS i(id, lease)
-      WHERE j.id = i.id AND j.lease_token = i.lease AND j.status = 'running'
+      WHERE ${holdsLease('j', 'i')}
      RETURNING j.id`,
     values: [...columns(leases, ['id', 'leaseToken']), leaseMs],
   });
@@ -196,7 +203,7 @@ export async function handBack(db: Queryable, leases: { id: string; leaseToken: 
        UPDATE jobs j SET status = 'retrying', attempts = j.attempts - 1, next_attempt_at = now(), ${RELEASE_LEASE},
               updated_at = now()
          FROM unnest($1::uuid[], $2::uuid[]) AS i(id, lease)
-        WHERE j.id = i.id AND j.lease_token = i.lease AND j.status = 'running'
+        WHERE ${holdsLease('j', 'i')}
        RETURNING j.id
      )
      SELECT upd.id FROM upd, LATERAL (SELECT ${notifyDue('now()')}) n`,
@@ -240,7 +247,9 @@ export async function rescueExpired(
        SELECT * FROM unnest($1::uuid[], $2::int[], $3::text[], $4::float8[], $5::text[]) AS t(id, attempt, status, delay_ms, owner)
      ), upd AS (
        UPDATE jobs j SET ${APPLY_VERDICT}
-         FROM input i WHERE j.id = i.id AND j.status = 'running' AND j.lease_expires_at < now()
+         -- An expiry implies status = 'running' (CHECK jobs_lease_iff_running); why the status is not
+         -- tested: see holdsLease.
+         FROM input i WHERE j.id = i.id AND j.lease_expires_at < now()
        RETURNING j.id, j.heartbeat_at
      ), ins AS (
        INSERT INTO job_executions (job_id, attempt, worker_id, started_at, finished_at, outcome, error)

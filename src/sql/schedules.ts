@@ -4,7 +4,7 @@
 // each occurrence exist once whatever races.
 import { queryOne, type Queryable } from '../db/pool.ts';
 import type { RequestColumns, RetryColumns } from './jobs.ts';
-import { RELEASE_LEASE, notifyDue } from './fragments.ts';
+import { RELEASE_LEASE, holdsLease, notifyDue } from './fragments.ts';
 
 export interface ScheduleRow extends RetryColumns, RequestColumns {
   id: string;
@@ -302,7 +302,7 @@ export async function skipOccurrences(
        SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::int[], $4::text[]) AS t(id, lease, attempt, reason)
      ), upd AS (
        UPDATE jobs j SET status = 'cancelled', completed_at = now(), updated_at = now(), ${RELEASE_LEASE}
-         FROM i WHERE j.id = i.id AND j.lease_token = i.lease AND j.status = 'running'
+         FROM i WHERE ${holdsLease('j', 'i')}
        RETURNING j.id
      )
      INSERT INTO job_executions (job_id, attempt, outcome, error, finished_at)

@@ -204,7 +204,9 @@ describe('Kubernetes manifests', () => {
     const pkg = JSON.parse(fs.readFileSync('package.json', 'utf8')) as { scripts: Record<string, string> };
     expect(pkg.scripts['start:scheduler']).toBe(cmd.join(' '));
     // A command or args in the manifest would replace the image's CMD and drop the flags.
-    const container = podSpec(find('Deployment', 'dist-job-scheduler-scheduler')).containers[0]!;
+    const container = podSpec(find('Deployment', 'dist-job-scheduler-scheduler'))
+      .containers[0] as unknown as Record<string, unknown>;
+    expect(container.image).toBe('dist-job-scheduler-scheduler');
     expect(container.command).toBeUndefined();
     expect(container.args).toBeUndefined();
   });
