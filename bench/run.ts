@@ -3,6 +3,7 @@
 // table and writes bench/results/<timestamp>.json. Not part of CI (timings are the point here).
 //   BENCH_DATABASE_URL / DATABASE_URL: a server to use (default: an embedded Postgres started here)
 //   BENCH_ONLY=drain,precision,api,scale,retention,schedules,memory: run a subset; BENCH_QUICK=1: smaller sizes
+//   BENCH_NODE_FLAGS: Node flags of the scheduler processes (default: those of Dockerfile.scheduler's CMD)
 import { execSync, fork, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -26,6 +27,7 @@ const PRECISION_ROUNDS = QUICK ? 1 : 3;
 const N_SCALE_FINISHED = QUICK ? 100_000 : 1_000_000;
 const N_RETENTION_OLD = QUICK ? 100_000 : 1_000_000;
 const RETENTION_ROUNDS = 3;
+const SCALE_ROUNDS = QUICK ? 1 : 3;
 const N_SCHEDULES = QUICK ? 2000 : 10_000;
 const SCHEDULE_TICKS = 2;
 const N_MEMORY = QUICK ? 10_000 : 100_000;
@@ -445,52 +447,50 @@ async function scenarioApi(adminUrl: string) {
 }
 
 async function scenarioScale(adminUrl: string, target: Target) {
-  const url = await freshDatabase(adminUrl, 'bench_scale');
-  const sys = ours(url, target.url);
-  // A first drain warms the JIT and the database's caches, so the two measured drains compare like
-  // with like; each measurement is the better of two runs.
-  log('scale: warm-up drain…');
-  await drain(sys, target, N_DRAIN);
-  log('scale: drain on an empty table…');
-  const empty = Math.max(await drain(sys, target, N_DRAIN), await drain(sys, target, N_DRAIN));
+  // Two databases, one with N_SCALE_FINISHED finished jobs beside the drained ones, so that the two
+  // settings can run in interleaved rounds like every other comparison.
+  const urls = {
+    empty: await freshDatabase(adminUrl, 'bench_scale'),
+    full: await freshDatabase(adminUrl, 'bench_scale_full'),
+  };
+  const clients = { empty: new pg.Client(urls.empty), full: new pg.Client(urls.full) };
+  const keep: Record<string, string> = {};
+  for (const [k, c] of Object.entries(clients)) {
+    await c.connect();
+    const { rows } = await c.query(`INSERT INTO users (email) VALUES ('finished@example.com') RETURNING id`);
+    keep[k] = rows[0].id as string;
+  }
   log(`scale: inserting ${N_SCALE_FINISHED} finished jobs…`);
-  const c = new pg.Client({ connectionString: url });
-  await c.connect();
-  const { rows } = await c.query(`INSERT INTO users (email) VALUES ('finished@example.com') RETURNING id`);
-  await c.query(
+  await clients.full.query(
     `INSERT INTO jobs (user_id, method, url, fire_at, next_attempt_at, timeout_ms, retry_strategy, max_attempts, base_delay_ms, max_delay_ms, status, attempts, completed_at)
      SELECT $1, 'POST', 'https://example.com/', now() - interval '1 day', now() - interval '1 day', 10000, 'linear', 3, 100, 1000,
             CASE WHEN g % 10 = 0 THEN 'failed' ELSE 'succeeded' END, 1, now() - interval '1 day'
        FROM generate_series(1, $2::int) g`,
-    [rows[0].id, N_SCALE_FINISHED],
+    [keep.full, N_SCALE_FINISHED],
   );
-  await c.query('VACUUM ANALYZE jobs');
-  log('scale: drain with the finished jobs present…');
-  // reset() deletes every job; keep the finished ones by deleting only ours.
-  const drainBesideFinished = async () => {
+  await clients.full.query('VACUUM ANALYZE jobs');
+  const systems = { empty: ours(urls.empty, target.url), full: ours(urls.full, target.url) };
+  // Deletes only the drained jobs of the last round: the finished ones stay.
+  const drainBeside = async (k: 'empty' | 'full') => {
     await target.reset();
-    await c.query(`DELETE FROM jobs WHERE user_id <> $1`, [rows[0].id]);
+    await clients[k].query(`DELETE FROM jobs WHERE user_id <> $1`, [keep[k]]);
     const due = Date.now() - 1000;
-    await sys.enqueue(Array.from({ length: N_DRAIN }, () => due));
+    await systems[k].enqueue(Array.from({ length: N_DRAIN }, () => due));
     const t0 = performance.now();
-    await sys.start();
-    const rate = (N_DRAIN / ((await waitCompleted(sys, 600_000)) - t0)) * 1000;
-    await sys.stop();
+    await systems[k].start();
+    const rate = (N_DRAIN / ((await waitCompleted(systems[k], 600_000)) - t0)) * 1000;
+    await systems[k].stop();
     return rate;
   };
-  const full = Math.max(await drainBesideFinished(), await drainBesideFinished());
-  await c.query(`DELETE FROM jobs`);
-  await c.end();
-  log('scale: two scheduler processes vs one…');
   const procs = async (k: number) => {
     await target.reset();
-    const s = ours(url, target.url);
+    const s = ours(urls.empty, target.url);
     await s.reset();
     const due = Date.now() - 1000;
     await s.enqueue(Array.from({ length: N_DRAIN }, () => due));
     const children = Array.from({ length: k }, (_, i) =>
       spawn(process.execPath, schedulerArgs(), {
-        env: schedulerEnv(url, { SCHEDULER_WORKER_ID: `bench-${i}` }),
+        env: schedulerEnv(urls.empty, { SCHEDULER_WORKER_ID: `bench-${i}` }),
         stdio: ['ignore', 'ignore', 'inherit'],
       }),
     );
@@ -508,23 +508,44 @@ async function scenarioScale(adminUrl: string, target: Target) {
     await s.stop();
     return N_DRAIN / ((t1 - t0) / 1000);
   };
-  const one = await procs(1);
-  const two = await procs(2);
+  log('scale: warm-up…');
+  await drainBeside('empty');
+  await drainBeside('full');
+  await procs(1);
+  const rates = { empty: [] as number[], full: [] as number[], one: [] as number[], two: [] as number[] };
+  for (let round = 0; round < SCALE_ROUNDS; round++) {
+    log(
+      `scale: round ${round + 1}/${SCALE_ROUNDS}: empty table, beside finished jobs, 1 process, 2 processes…`,
+    );
+    rates.empty.push(await drainBeside('empty'));
+    rates.full.push(await drainBeside('full'));
+    rates.one.push(await procs(1));
+    rates.two.push(await procs(2));
+  }
+  for (const [k, c] of Object.entries(clients)) {
+    await c.query(`DELETE FROM jobs WHERE user_id <> $1`, [keep[k]]);
+    await c.end();
+  }
+  const m = Object.fromEntries(Object.entries(rates).map(([k, xs]) => [k, median(xs)])) as Record<
+    keyof typeof rates,
+    number
+  >;
   results.scale = {
-    empty_jobs_per_s: empty,
-    with_finished_jobs_per_s: full,
+    rounds: SCALE_ROUNDS,
     finished_rows: N_SCALE_FINISHED,
-    one_process_jobs_per_s: one,
-    two_processes_jobs_per_s: two,
+    jobs_per_s_rounds: rates,
+    jobs_per_s_median: m,
   };
-  lines.push(`### 4. Scale (${N_DRAIN} jobs drained)`, '', '| setting | jobs/s |', '| --- | ---: |');
+  const span = (xs: number[]) => `${Math.min(...xs).toFixed(0)}–${Math.max(...xs).toFixed(0)}`;
   lines.push(
-    `| empty table | ${empty.toFixed(0)} |`,
-    `| with ${N_SCALE_FINISHED.toLocaleString('en')} finished jobs | ${full.toFixed(0)} (${((full / empty - 1) * 100).toFixed(1)}%) |`,
-  );
-  lines.push(
-    `| 1 scheduler process | ${one.toFixed(0)} |`,
-    `| 2 scheduler processes | ${two.toFixed(0)} (${(two / one).toFixed(2)}×) |`,
+    `### 4. Scale (${N_DRAIN} jobs drained; median of ${SCALE_ROUNDS} interleaved rounds after a warm-up)`,
+    '',
+    '| setting | jobs/s (median) | min–max | ratio |',
+    '| --- | ---: | ---: | ---: |',
+    `| empty table | ${m.empty.toFixed(0)} | ${span(rates.empty)} | 1.00× |`,
+    `| beside ${N_SCALE_FINISHED.toLocaleString('en')} finished jobs | ${m.full.toFixed(0)} | ${span(rates.full)} | ${(m.full / m.empty).toFixed(2)}× |`,
+    `| 1 scheduler process (compiled) | ${m.one.toFixed(0)} | ${span(rates.one)} | 1.00× |`,
+    `| 2 scheduler processes | ${m.two.toFixed(0)} | ${span(rates.two)} | ${(m.two / m.one).toFixed(2)}× |`,
     '',
   );
 }
@@ -603,7 +624,7 @@ async function scenarioRetention(adminUrl: string, target: Target) {
     '| cleaner | jobs/s (median) | min–max |',
     '| --- | ---: | ---: |',
     `| off | ${med(rates.off).toFixed(0)} | ${span(rates.off)} |`,
-    `| on (deleted ${deleted.toLocaleString('en')} old jobs during the drains) | ${med(rates.on).toFixed(0)} (${((ratio - 1) * 100).toFixed(1)}%) | ${span(rates.on)} |`,
+    `| on (deleted ${deleted.toLocaleString('en')} old jobs during the drains) | ${med(rates.on).toFixed(0)} (${ratio >= 1 ? '+' : ''}${((ratio - 1) * 100).toFixed(1)}%) | ${span(rates.on)} |`,
     '',
   );
 }
