@@ -9,6 +9,7 @@ import { createTargetPolicy } from '../../src/jobs/urlPolicy.ts';
 import { createPool } from '../../src/db/pool.ts';
 import { insertJob, type JobRow, type NewJob } from '../../src/sql/jobs.ts';
 import { upsertUserByEmail } from '../../src/sql/users.ts';
+import type { AttemptRecord } from '../../src/sql/scheduler.ts';
 import { Metrics } from '../../src/observability/metrics.ts';
 import { silentLogger } from '../../src/logger.ts';
 import type { TestDb } from './db.ts';
@@ -196,4 +197,23 @@ export async function forceJobState(
     );
   }
   return { leaseToken: rows[0].lease_token };
+}
+
+/** The record of a first attempt that succeeded (200, body "fine"), for writing results directly. */
+export function succeededAttempt(id: string, leaseToken: string): AttemptRecord {
+  return {
+    id,
+    leaseToken,
+    attempt: 1,
+    newStatus: 'succeeded',
+    retryDelayMs: null,
+    outcome: 'succeeded',
+    statusCode: 200,
+    error: null,
+    responseBody: 'fine',
+    responseEncoding: 'utf8',
+    responseTruncated: false,
+    startedAgoMs: 10,
+    durationMs: 5,
+  };
 }

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDb, type TestDb } from '../helpers/db.ts';
 import { targets, waitFor } from '../helpers/http.ts';
 import {
+  succeededAttempt,
   createJob,
   createUser,
   executionsOf,
@@ -120,21 +121,6 @@ describe('the completer never retries a deterministic failure', () => {
         return { id, lease_token: leaseToken };
       }),
     );
-    const base = (id: string, leaseToken: string): AttemptRecord => ({
-      id,
-      leaseToken,
-      attempt: 1,
-      newStatus: 'succeeded',
-      retryDelayMs: null,
-      outcome: 'succeeded',
-      statusCode: 200,
-      error: null,
-      responseBody: 'fine',
-      responseEncoding: 'utf8',
-      responseTruncated: false,
-      startedAgoMs: 10,
-      durationMs: 5,
-    });
     // Records that bypass the executor's cleaning: the database itself refuses them.
     const bad = new Map<string, Partial<AttemptRecord>>([
       [rows[1]!.id, { responseBody: 'a\0b' }], // 22021: NUL in text
@@ -147,7 +133,7 @@ describe('the completer never retries a deterministic failure', () => {
       onRecorded: (rec, outcome) => recorded.set(rec.id, outcome),
       onFallback: () => fallbacks++,
     });
-    for (const r of rows) completer.push({ ...base(r.id, r.lease_token), ...bad.get(r.id) });
+    for (const r of rows) completer.push({ ...succeededAttempt(r.id, r.lease_token), ...bad.get(r.id) });
     expect(await completer.drain(10_000)).toBe(true);
     completer.stop();
 

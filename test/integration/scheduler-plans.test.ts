@@ -8,7 +8,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type pg from 'pg';
 import { createTestDb, type TestDb } from '../helpers/db.ts';
-import { createUser } from '../helpers/scheduler.ts';
+import { createUser, succeededAttempt } from '../helpers/scheduler.ts';
 import type { Queryable } from '../../src/db/pool.ts';
 import {
   claimDueJobs,
@@ -88,23 +88,7 @@ describe('fenced writes find their jobs by primary key, not through the running-
   const cases: [string, (q: Queryable) => Promise<unknown>][] = [
     [
       'recording attempts',
-      (q) =>
-        recordAttempts(q, 'w1', [
-          {
-            ...lease(),
-            attempt: 1,
-            newStatus: 'succeeded',
-            retryDelayMs: null,
-            outcome: 'succeeded',
-            statusCode: 200,
-            error: null,
-            responseBody: null,
-            responseEncoding: 'utf8',
-            responseTruncated: false,
-            startedAgoMs: 1,
-            durationMs: 1,
-          },
-        ]),
+      (q) => recordAttempts(q, 'w1', [succeededAttempt(claimed[0]!.id, claimed[0]!.lease_token)]),
     ],
     ['heartbeats', (q) => heartbeat(q, [lease()], 30_000)],
     ['handing back at shutdown', (q) => handBack(q, [lease()])],
