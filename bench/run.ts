@@ -1,11 +1,12 @@
-// `npm run bench`: seven scenarios, our scheduler side by side with pg-boss and graphile-worker, on
+// `npm run bench`: eight scenarios, our scheduler side by side with pg-boss and graphile-worker, on
 // the same machine, the same Postgres and the same loopback target, in one run. Prints a markdown
 // table and writes bench/results/<timestamp>.json. Not part of CI (timings are the point here).
 //   BENCH_DATABASE_URL / DATABASE_URL: a server to use (default: an embedded Postgres started here)
-//   BENCH_ONLY=drain,precision,api,scale,retention,schedules,memory: run a subset; BENCH_QUICK=1: smaller sizes
+//   BENCH_ONLY=drain,precision,api,scale,retention,schedules,memory,tenant: run a subset; BENCH_QUICK=1: smaller sizes
 //   BENCH_NODE_FLAGS: Node flags of the scheduler processes (default: those of Dockerfile.scheduler's CMD)
 import { execSync, fork, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
@@ -17,7 +18,7 @@ import { graphile, ours, pgboss, type System } from './systems.ts';
 
 const QUICK = process.env.BENCH_QUICK === '1';
 const ONLY = new Set(
-  (process.env.BENCH_ONLY ?? 'drain,precision,api,scale,retention,schedules,memory').split(','),
+  (process.env.BENCH_ONLY ?? 'drain,precision,api,scale,retention,schedules,memory,tenant').split(','),
 );
 const N_DRAIN = QUICK ? 5000 : 20_000;
 const DRAIN_ROUNDS = QUICK ? 1 : 3;
@@ -28,6 +29,8 @@ const N_SCALE_FINISHED = QUICK ? 100_000 : 1_000_000;
 const N_RETENTION_OLD = QUICK ? 100_000 : 1_000_000;
 const RETENTION_ROUNDS = 3;
 const SCALE_ROUNDS = QUICK ? 1 : 3;
+const N_TENANT_BACKLOG = QUICK ? 20_000 : 200_000;
+const TENANT_ROUNDS = QUICK ? 1 : 3;
 const N_SCHEDULES = QUICK ? 2000 : 10_000;
 const SCHEDULE_TICKS = 2;
 const N_MEMORY = QUICK ? 10_000 : 100_000;
@@ -770,6 +773,110 @@ async function scenarioMemory(adminUrl: string) {
   }
 }
 
+/**
+ * A noisy tenant: user A sits at the per-user in-flight cap (its target accepts connections and never
+ * answers) with N_TENANT_BACKLOG more jobs due. User B's jobs, due evenly, should fire as precisely as
+ * when A has nothing. Interleaved rounds without and with A's backlog; B's lateness at the target.
+ */
+async function scenarioTenant(adminUrl: string, target: Target) {
+  const url = await freshDatabase(adminUrl, 'bench_tenant');
+  const sockets = new Set<net.Socket>();
+  const hang = net.createServer((sock) => {
+    sockets.add(sock);
+    sock.on('close', () => sockets.delete(sock));
+    sock.on('error', () => {});
+  });
+  await new Promise<void>((r) => hang.listen(0, '127.0.0.1', r));
+  const hangUrl = `http://127.0.0.1:${(hang.address() as net.AddressInfo).port}/hang`;
+  const cap = 100;
+  const n = N_PRECISION / 5;
+  const spanMs = PRECISION_SPAN_MS / 2;
+  const s = ours(url, target.url, { perUserCap: cap });
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  const noisy = (await c.query(`INSERT INTO users (email) VALUES ('noisy@example.com') RETURNING id`)).rows[0]
+    .id as string;
+  const round = async (backlog: number) => {
+    await s.reset();
+    await s.enqueue([Date.now() + 3_600_000]); // B's user exists; one far-future job, never due
+    if (backlog)
+      await c.query(
+        `INSERT INTO jobs (user_id, method, url, fire_at, next_attempt_at, timeout_ms, retry_strategy, max_attempts,
+                           base_delay_ms, max_delay_ms)
+         SELECT $1, 'POST', $2, now() - interval '1 s', now() - interval '1 s', 600000, 'linear', 3, 1000, 1000
+           FROM generate_series(1, $3::int)`,
+        [noisy, hangUrl, backlog],
+      );
+    await c.query('ANALYZE jobs');
+    await s.start();
+    if (backlog) {
+      // A at the cap: its requests hang, the rest of its backlog stays due.
+      const by = performance.now() + 30_000;
+      while (
+        Number(
+          (await c.query(`SELECT count(*) AS n FROM jobs WHERE user_id = $1 AND status = 'running'`, [noisy]))
+            .rows[0].n,
+        ) < cap
+      ) {
+        if (performance.now() > by) throw new Error('the noisy tenant did not reach its cap');
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    }
+    await target.reset();
+    const start = Date.now() + 1000;
+    await s.enqueue(Array.from({ length: n }, (_, i) => start + (i * spanMs) / n));
+    const deadline = performance.now() + spanMs + 60_000;
+    while ((await target.count()) < n && performance.now() < deadline)
+      await new Promise((r) => setTimeout(r, 200));
+    const l = (await target.stats()).lateness;
+    await s.stop();
+    return { p50: pct(l, 50), p99: pct(l, 99), max: Math.max(...l), n: l.length };
+  };
+  log('tenant: warm-up…');
+  await round(0);
+  const rounds = {
+    alone: [] as Awaited<ReturnType<typeof round>>[],
+    noisy: [] as Awaited<ReturnType<typeof round>>[],
+  };
+  for (let r = 0; r < TENANT_ROUNDS; r++) {
+    log(
+      `tenant: round ${r + 1}/${TENANT_ROUNDS}: B alone, then beside A's ${N_TENANT_BACKLOG} due jobs at the cap…`,
+    );
+    rounds.alone.push(await round(0));
+    rounds.noisy.push(await round(N_TENANT_BACKLOG));
+  }
+  await c.query('DELETE FROM jobs');
+  await c.end();
+  for (const sock of sockets) sock.destroy();
+  await new Promise((r) => hang.close(r));
+  const row = (xs: Awaited<ReturnType<typeof round>>[]) => ({
+    p50: median(xs.map((x) => x.p50)),
+    p99: median(xs.map((x) => x.p99)),
+    p99_min: Math.min(...xs.map((x) => x.p99)),
+    p99_max: Math.max(...xs.map((x) => x.p99)),
+    max: Math.max(...xs.map((x) => x.max)),
+    arrived: xs.map((x) => x.n),
+  });
+  const table = { alone: row(rounds.alone), noisy: row(rounds.noisy) };
+  results.tenant = {
+    backlog: N_TENANT_BACKLOG,
+    cap,
+    jobs: n,
+    span_ms: spanMs,
+    lateness_ms: table,
+    by_round: rounds,
+  };
+  lines.push(
+    `### 8. Noisy tenant (user B: ${n} jobs due over ${spanMs / 1000} s; user A at its in-flight cap of ${cap}, target never answering; median of ${TENANT_ROUNDS} interleaved rounds)`,
+    '',
+    '| B fires | p50 ms | p99 ms | p99 min–max | max | arrived per round |',
+    '| --- | ---: | ---: | ---: | ---: | ---: |',
+    `| alone | ${f1(table.alone.p50)} | ${f1(table.alone.p99)} | ${f1(table.alone.p99_min)}–${f1(table.alone.p99_max)} | ${f1(table.alone.max)} | ${table.alone.arrived.join(', ')} |`,
+    `| beside A's ${N_TENANT_BACKLOG.toLocaleString('en')} due jobs | ${f1(table.noisy.p50)} | ${f1(table.noisy.p99)} | ${f1(table.noisy.p99_min)}–${f1(table.noisy.p99_max)} | ${f1(table.noisy.max)} | ${table.noisy.arrived.join(', ')} |`,
+    '',
+  );
+}
+
 // ---------- main ----------
 async function main() {
   // Scheduler processes in the scale and memory scenarios run the compiled build.
@@ -823,6 +930,7 @@ async function main() {
     await section('retention', () => scenarioRetention(adminUrl, target));
     await section('schedules', () => scenarioSchedules(adminUrl, target));
     await section('memory', () => scenarioMemory(adminUrl));
+    await section('tenant', () => scenarioTenant(adminUrl, target));
   } finally {
     target.child.kill();
     await embedded?.destroy();

@@ -30,7 +30,12 @@ export const SECRETS_KEY = Buffer.alloc(32, 3);
 export function ours(
   databaseUrl: string,
   targetUrl: string,
-  opts: { concurrency?: number; pollMs?: number; cleaner?: Partial<CleanerOptions> } = {},
+  opts: {
+    concurrency?: number;
+    pollMs?: number;
+    cleaner?: Partial<CleanerOptions>;
+    perUserCap?: number;
+  } = {},
 ): System {
   const pool: Pool = createPool(databaseUrl, { max: 10 });
   let scheduler: Scheduler | null = null;
@@ -69,7 +74,7 @@ export function ours(
         {
           concurrency: opts.concurrency ?? Number(process.env.BENCH_CONCURRENCY ?? 200),
           batchSize: Number(process.env.BENCH_BATCH ?? 100),
-          perUserCap: 100_000,
+          perUserCap: opts.perUserCap ?? 100_000,
           pollIntervalMs: opts.pollMs ?? 5000,
           leaseMs: 30_000,
           heartbeatIntervalMs: 5000,
