@@ -215,11 +215,21 @@ export class Executor {
         });
         controller?.abort(new Error('aborted'));
       };
-      // The overall deadline (connect + headers + body), whatever the target trickles.
-      const timer = setTimeout(() => {
+      // The overall deadline (connect + headers + body), whatever the target trickles. Node arms
+      // timers against the event loop's cached millisecond clock, which can lag performance.now():
+      // a timer may fire a fraction of a millisecond before the deadline measured from sentAt. An
+      // attempt must never be cut short (its recorded duration would read 1999 ms for a 2000 ms
+      // timeout), so an early firing waits out the remainder.
+      const onDeadline = () => {
+        const left = req.timeoutMs - (performance.now() - sentAt);
+        if (left > 0) {
+          timer = setTimeout(onDeadline, Math.ceil(left));
+          return;
+        }
         finish({ result: { kind: 'timeout' }, error: `timed out after ${req.timeoutMs} ms` });
         controller?.abort(new Error('deadline'));
-      }, req.timeoutMs);
+      };
+      let timer = setTimeout(onDeadline, req.timeoutMs);
       if (signal.aborted) return onAbort();
       signal.addEventListener('abort', onAbort, { once: true });
 
