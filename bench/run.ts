@@ -91,7 +91,10 @@ function schedulerEnv(databaseUrl: string, extra: Record<string, string>): NodeJ
  * processes here run with exactly those V8 flags (BENCH_NODE_FLAGS replaces them, to experiment).
  */
 function schedulerArgs(): string[] {
-  const cmd = /^CMD (\[.*\])$/m.exec(fs.readFileSync('Dockerfile.scheduler', 'utf8'))?.[1];
+  // The last exec-form CMD wins, as in Docker.
+  const cmd = [...fs.readFileSync('Dockerfile.scheduler', 'utf8').matchAll(/^CMD (\[.*\])\r?$/gm)].at(
+    -1,
+  )?.[1];
   if (!cmd) throw new Error('Dockerfile.scheduler has no exec-form CMD');
   const [, ...args] = JSON.parse(cmd) as string[];
   const script = args.pop()!;
@@ -485,9 +488,11 @@ async function scenarioScale(adminUrl: string, target: Target) {
     await systems[k].stop();
     return rate;
   };
+  // Enqueues and watches; the drains themselves run in the spawned processes.
+  const watcher = ours(urls.empty, target.url);
   const procs = async (k: number) => {
     await target.reset();
-    const s = ours(urls.empty, target.url);
+    const s = watcher;
     await s.reset();
     const due = Date.now() - 1000;
     await s.enqueue(Array.from({ length: N_DRAIN }, () => due));
@@ -515,6 +520,7 @@ async function scenarioScale(adminUrl: string, target: Target) {
   await drainBeside('empty');
   await drainBeside('full');
   await procs(1);
+  await procs(2);
   const rates = { empty: [] as number[], full: [] as number[], one: [] as number[], two: [] as number[] };
   for (let round = 0; round < SCALE_ROUNDS; round++) {
     log(
@@ -834,6 +840,7 @@ async function scenarioTenant(adminUrl: string, target: Target) {
   };
   log('tenant: warm-up…');
   await round(0);
+  await round(N_TENANT_BACKLOG);
   const rounds = {
     alone: [] as Awaited<ReturnType<typeof round>>[],
     noisy: [] as Awaited<ReturnType<typeof round>>[],
@@ -869,7 +876,7 @@ async function scenarioTenant(adminUrl: string, target: Target) {
   lines.push(
     `### 8. Noisy tenant (user B: ${n} jobs due over ${spanMs / 1000} s; user A at its in-flight cap of ${cap}, target never answering; median of ${TENANT_ROUNDS} interleaved rounds)`,
     '',
-    '| B fires | p50 ms | p99 ms | p99 min–max | max | arrived per round |',
+    '| B fires | p50 ms (median) | p99 ms (median) | p99 min–max | max of all rounds | arrived per round |',
     '| --- | ---: | ---: | ---: | ---: | ---: |',
     `| alone | ${f1(table.alone.p50)} | ${f1(table.alone.p99)} | ${f1(table.alone.p99_min)}–${f1(table.alone.p99_max)} | ${f1(table.alone.max)} | ${table.alone.arrived.join(', ')} |`,
     `| beside A's ${N_TENANT_BACKLOG.toLocaleString('en')} due jobs | ${f1(table.noisy.p50)} | ${f1(table.noisy.p99)} | ${f1(table.noisy.p99_min)}–${f1(table.noisy.p99_max)} | ${f1(table.noisy.max)} | ${table.noisy.arrived.join(', ')} |`,

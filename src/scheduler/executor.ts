@@ -2,7 +2,7 @@
 // resolved address is checked, IP literals too), no redirects, an overall deadline, and a capped read
 // of the response body so memory stays flat whatever the target sends.
 import dns from 'node:dns';
-import { Agent, errors as undiciErrors, type Dispatcher } from 'undici';
+import { Agent, type Dispatcher } from 'undici';
 import { blockedAddressReason, checkTargetUrl, type TargetPolicy } from '../jobs/urlPolicy.ts';
 import type { AttemptResult } from '../jobs/stateMachine.ts';
 import { parseRetryAfterMs } from '../jobs/backoff.ts';
@@ -240,8 +240,10 @@ export class Executor {
           method: req.method,
           headers,
           body: req.body ?? undefined,
-          headersTimeout: req.timeoutMs,
-          bodyTimeout: req.timeoutMs,
+          // Off: the deadline above alone ends an attempt. undici's own timeouts run on its coarse
+          // "fast timers" and could end one up to ~0.5 s before its timeout_ms.
+          headersTimeout: 0,
+          bodyTimeout: 0,
         },
         {
           onRequestStart(ctl) {
@@ -275,12 +277,7 @@ export class Executor {
           },
           onResponseError(_ctl, err) {
             if (settled) return;
-            if (
-              err instanceof undiciErrors.HeadersTimeoutError ||
-              err instanceof undiciErrors.BodyTimeoutError
-            ) {
-              finish({ result: { kind: 'timeout' }, error: `timed out after ${req.timeoutMs} ms` });
-            } else if (isBlocked(err)) {
+            if (isBlocked(err)) {
               finish({ result: { kind: 'blocked' }, error: `target not allowed: ${message(err)}` });
             } else {
               finish({ result: { kind: 'network_error' }, error: message(err) });

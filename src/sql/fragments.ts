@@ -16,7 +16,7 @@ export const WAITING = `status IN ('scheduled', 'retrying')`;
 
 /**
  * The fence of every write about an attempt: row `j` is the job `i.id` and still carries the lease
- * token `i.lease`. A token implies status = 'running' (CHECK jobs_lease_iff_running), and the status
+ * token `i.lease`. A token implies status = 'running' (CHECK jobs_lease_iff_running, since 0007), and the status
  * is deliberately not tested: with `status = 'running'` in the WHERE the planner may scan the partial
  * index jobs_running_idx instead of the primary key. Its statistics call it nearly empty (analyzed
  * between bursts), but under load it holds every recent attempt as a dead entry until vacuum gets to
@@ -24,7 +24,7 @@ export const WAITING = `status IN ('scheduled', 'retrying')`;
  */
 export const holdsLease = (j: string, i: string) => `${j}.id = ${i}.id AND ${j}.lease_token = ${i}.lease`;
 
-/** The SET list that gives up a lease: the CHECK jobs_lease_iff_running wants all four cleared together. */
+/** The SET list that gives up a lease: the CHECK jobs_lease_iff_running wants token, owner and expiry cleared together. */
 export const RELEASE_LEASE = `lease_token = NULL, lease_owner = NULL, lease_expires_at = NULL, heartbeat_at = NULL`;
 
 /** Wakes the schedulers for a job due at the timestamptz expression `dueAt`. */

@@ -247,7 +247,8 @@ export async function rescueExpired(
        SELECT * FROM unnest($1::uuid[], $2::int[], $3::text[], $4::float8[], $5::text[]) AS t(id, attempt, status, delay_ms, owner)
      ), upd AS (
        UPDATE jobs j SET ${APPLY_VERDICT}
-         -- An expiry implies status = 'running' (CHECK jobs_lease_iff_running); why the status is not
+         -- An expiry implies status = 'running' (CHECK jobs_lease_iff_running, since 0007), and the rows
+         -- were locked as running jobs by lockExpiredLeases in this transaction; why the status is not
          -- tested: see holdsLease.
          FROM input i WHERE j.id = i.id AND j.lease_expires_at < now()
        RETURNING j.id, j.heartbeat_at

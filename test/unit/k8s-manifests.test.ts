@@ -195,9 +195,9 @@ describe('Kubernetes manifests', () => {
   });
 
   it('the scheduler starts with the same Node flags in the image, in npm start and without a k8s override', () => {
-    const cmd = JSON.parse(
-      /^CMD (\[.*\])$/m.exec(fs.readFileSync('Dockerfile.scheduler', 'utf8'))![1]!,
-    ) as string[];
+    // The last exec-form CMD is the one Docker runs.
+    const cmds = [...fs.readFileSync('Dockerfile.scheduler', 'utf8').matchAll(/^CMD (\[.*\])\r?$/gm)];
+    const cmd = JSON.parse(cmds.at(-1)![1]!) as string[];
     expect(cmd[0]).toBe('node');
     expect(cmd.at(-1)).toBe('dist/cmd/scheduler.js');
     expect(cmd).toContain('--max-semi-space-size=8');
