@@ -190,24 +190,51 @@ async function scenarioDrain(adminUrl: string, target: Target) {
   lines.push('');
 }
 
+type Lateness = { p50: number; p99: number; max: number; n: number };
+
+/**
+ * Enqueues `n` jobs due evenly over `spanMs`, starting `leadMs` from now, at a system already
+ * running; waits for them at the target and returns their arrival lateness.
+ */
+async function fireSpread(s: System, target: Target, n: number, spanMs: number, leadMs: number) {
+  await target.reset();
+  const start = Date.now() + leadMs;
+  await s.enqueue(Array.from({ length: n }, (_, i) => start + (i * spanMs) / n));
+  const deadline = performance.now() + spanMs + 60_000;
+  while ((await target.count()) < n && performance.now() < deadline)
+    await new Promise((r) => setTimeout(r, 200));
+  return (await target.stats()).lateness;
+}
+
+const latenessOf = (l: number[]): Lateness => ({
+  p50: pct(l, 50),
+  p99: pct(l, 99),
+  max: Math.max(...l),
+  n: l.length,
+});
+
+/** Rounds of lateness summarised: medians of p50 and p99, p99's spread, the worst of all, arrivals. */
+const latenessRounds = (xs: Lateness[]) => ({
+  p50: median(xs.map((x) => x.p50)),
+  p99: median(xs.map((x) => x.p99)),
+  p99_min: Math.min(...xs.map((x) => x.p99)),
+  p99_max: Math.max(...xs.map((x) => x.p99)),
+  max: Math.max(...xs.map((x) => x.max)),
+  arrived: xs.map((x) => x.n),
+});
+
 /** Fires `n` jobs due evenly over `spanMs` at a system already running; returns arrival lateness. */
 async function measurePrecision(s: System, target: Target, n: number, spanMs: number) {
   await s.reset();
   await s.enqueue([Date.now() + 3_600_000]); // installs schemas; one far-future job, never due
   await s.start(); // already running when the jobs are created
-  await target.reset();
-  const start = Date.now() + 2000;
-  await s.enqueue(Array.from({ length: n }, (_, i) => start + (i * spanMs) / n));
-  const deadline = performance.now() + spanMs + 60_000;
-  while ((await target.count()) < n && performance.now() < deadline)
-    await new Promise((r) => setTimeout(r, 200));
-  const l = (await target.stats()).lateness;
+  const l = await fireSpread(s, target, n, spanMs, 2000);
   await s.stop();
   if (process.env.BENCH_TRACE) {
     const dec = Array.from({ length: 10 }, (_, k) => l.slice((k * l.length) / 10, ((k + 1) * l.length) / 10));
     log(`${s.name} lateness by decile (p50): ${dec.map((d) => f1(pct(d, 50))).join(' ')}`);
   }
-  return { p50: pct(l, 50), p99: pct(l, 99), max: Math.max(...l), n: l.length };
+  return latenessOf(l);
 }
 
 async function scenarioPrecision(adminUrl: string, target: Target) {
@@ -225,7 +252,7 @@ async function scenarioPrecision(adminUrl: string, target: Target) {
     log(`precision: warm-up ${s.name}…`);
     await measurePrecision(s, target, Math.round(N_PRECISION / 5), PRECISION_SPAN_MS / 5);
   }
-  const rounds: Record<string, { p50: number; p99: number; max: number; n: number }[]> = {};
+  const rounds: Record<string, Lateness[]> = {};
   for (let r = 0; r < PRECISION_ROUNDS; r++) {
     for (const c of cases) {
       log(
@@ -234,19 +261,7 @@ async function scenarioPrecision(adminUrl: string, target: Target) {
       (rounds[c.label] ??= []).push(await measurePrecision(c.s, target, c.n, PRECISION_SPAN_MS));
     }
   }
-  const table = Object.fromEntries(
-    Object.entries(rounds).map(([k, xs]) => [
-      k,
-      {
-        p50: median(xs.map((x) => x.p50)),
-        p99: median(xs.map((x) => x.p99)),
-        p99_min: Math.min(...xs.map((x) => x.p99)),
-        p99_max: Math.max(...xs.map((x) => x.p99)),
-        max: Math.max(...xs.map((x) => x.max)),
-        arrived: xs.map((x) => x.n),
-      },
-    ]),
-  );
+  const table = Object.fromEntries(Object.entries(rounds).map(([k, xs]) => [k, latenessRounds(xs)]));
   results.precision = {
     span_ms: PRECISION_SPAN_MS,
     rounds: PRECISION_ROUNDS,
@@ -828,22 +843,16 @@ async function scenarioTenant(adminUrl: string, target: Target) {
         await new Promise((r) => setTimeout(r, 50));
       }
     }
-    await target.reset();
-    const start = Date.now() + 1000;
-    await s.enqueue(Array.from({ length: n }, (_, i) => start + (i * spanMs) / n));
-    const deadline = performance.now() + spanMs + 60_000;
-    while ((await target.count()) < n && performance.now() < deadline)
-      await new Promise((r) => setTimeout(r, 200));
-    const l = (await target.stats()).lateness;
+    const l = await fireSpread(s, target, n, spanMs, 1000);
     await s.stop();
-    return { p50: pct(l, 50), p99: pct(l, 99), max: Math.max(...l), n: l.length };
+    return latenessOf(l);
   };
   log('tenant: warm-up…');
   await round(0);
   await round(N_TENANT_BACKLOG);
   const rounds = {
-    alone: [] as Awaited<ReturnType<typeof round>>[],
-    noisy: [] as Awaited<ReturnType<typeof round>>[],
+    alone: [] as Lateness[],
+    noisy: [] as Lateness[],
   };
   for (let r = 0; r < TENANT_ROUNDS; r++) {
     log(
@@ -856,15 +865,7 @@ async function scenarioTenant(adminUrl: string, target: Target) {
   await c.end();
   for (const sock of sockets) sock.destroy();
   await new Promise((r) => hang.close(r));
-  const row = (xs: Awaited<ReturnType<typeof round>>[]) => ({
-    p50: median(xs.map((x) => x.p50)),
-    p99: median(xs.map((x) => x.p99)),
-    p99_min: Math.min(...xs.map((x) => x.p99)),
-    p99_max: Math.max(...xs.map((x) => x.p99)),
-    max: Math.max(...xs.map((x) => x.max)),
-    arrived: xs.map((x) => x.n),
-  });
-  const table = { alone: row(rounds.alone), noisy: row(rounds.noisy) };
+  const table = { alone: latenessRounds(rounds.alone), noisy: latenessRounds(rounds.noisy) };
   results.tenant = {
     backlog: N_TENANT_BACKLOG,
     cap,
