@@ -99,7 +99,7 @@ export class Claimer {
       this.emptyClaimsWhileDue = 0;
       return 0;
     }
-    const next = await nextDue(deps.pool);
+    const next = await nextDue(deps.pool, opts.perUserCap);
     if (!next) {
       this.emptyClaimsWhileDue = 0;
       return opts.pollIntervalMs;

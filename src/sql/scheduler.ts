@@ -43,55 +43,88 @@ export interface ClaimedJob extends RetryColumns {
 /**
  * Claims up to `batch` due jobs for `workerId`. Users already at `perUserCap` running jobs are skipped
  * and each user gets at most the slots left under the cap, so one user's backlog cannot starve others.
- * The candidate window is locked with SKIP LOCKED, so concurrent schedulers never claim the same row.
+ *
+ * Tenant isolation: due users are found first, one user_queues row each (migration 0008), and only
+ * the due jobs of users under the cap are read, through jobs_user_due_idx. A capped user's backlog is
+ * never read, however long: before 0008 a claim filtered it row by row (~60 ms per claim for 200,000
+ * jobs, for everyone). Rows are locked with SKIP LOCKED, so concurrent schedulers never claim the same
+ * job; the statement then settles the served users' next_due (djs_settle_users).
  */
 export async function claimDueJobs(
   db: Queryable,
   p: { workerId: string; batch: number; perUserCap: number; leaseMs: number },
 ): Promise<ClaimedJob[]> {
-  const { rows } = await db.query<ClaimedJob>({
+  const { rows } = await db.query<ClaimedJob & { id: string | null }>({
     name: 'djs_claim',
     text: `WITH running AS (
        SELECT user_id, count(*) AS n FROM jobs WHERE status = 'running' GROUP BY user_id
+     ), due_users AS MATERIALIZED (
+       -- next_due is never later than a user's earliest waiting job, so these are all users that may
+       -- have one due; those at the cap are passed over here, by one row each.
+       SELECT q.user_id, $3 - coalesce(r.n, 0) AS slots
+         FROM user_queues q LEFT JOIN running r USING (user_id)
+        WHERE q.next_due <= now() AND coalesce(r.n, 0) < $3
+        ORDER BY q.next_due
+        LIMIT $2
+     ), fair AS MATERIALIZED (
+       -- Each user's earliest due jobs, no more than the slots it has left; then the earliest of all.
+       -- Read without locking, twice what we may take, so that rows another scheduler is claiming
+       -- just now can be skipped below without leaving this claim short.
+       SELECT c.id FROM due_users d CROSS JOIN LATERAL (
+         SELECT id, next_attempt_at FROM jobs
+          WHERE user_id = d.user_id AND ${WAITING} AND next_attempt_at <= now()
+          ORDER BY next_attempt_at
+          LIMIT least(d.slots, $2)
+       ) c
+       ORDER BY c.next_attempt_at
+       LIMIT 2 * $2
      ), candidates AS MATERIALIZED (
-       -- Lock only as many rows as we may take; users already at the cap are not candidates.
-       SELECT id, user_id, next_attempt_at FROM jobs
-        WHERE ${WAITING} AND next_attempt_at <= now()
-          AND user_id NOT IN (SELECT user_id FROM running WHERE n >= $3)
+       -- The conditions again: a row changed by a concurrent transaction is re-checked when locked.
+       -- = ANY(ARRAY(…)) rather than a join, here and below: whatever LIMIT $2 the generic plan
+       -- guesses, it reads these rows by primary key, never by a scan of jobs.
+       SELECT id, user_id FROM jobs
+        WHERE id = ANY (ARRAY(SELECT id FROM fair)) AND ${WAITING} AND next_attempt_at <= now()
         ORDER BY next_attempt_at
         LIMIT $2
         FOR UPDATE SKIP LOCKED
-     ), picked AS MATERIALIZED (
-       -- A user close to the cap gets only the slots it has left; the rest stay due for the next claim.
-       SELECT id, user_id FROM (
-         SELECT c.id, c.user_id,
-                row_number() OVER (PARTITION BY c.user_id ORDER BY c.next_attempt_at) + coalesce(r.n, 0) AS slot
-           FROM candidates c LEFT JOIN running r USING (user_id)
-       ) ranked
-       WHERE slot <= $3
+     ), settled AS (
+       SELECT djs_settle_users(ARRAY(SELECT user_id FROM due_users), ARRAY(SELECT id FROM candidates)) AS n
+     ), upd AS (
+       UPDATE jobs j
+          SET status = 'running', attempts = j.attempts + 1, lease_token = gen_random_uuid(), lease_owner = $1,
+              lease_expires_at = now() + make_interval(secs => $4::float8 / 1000), heartbeat_at = now(), updated_at = now()
+         FROM users u
+        WHERE j.id = ANY (ARRAY(SELECT id FROM candidates)) AND u.id = j.user_id
+       RETURNING j.id, j.user_id, j.method, j.url, j.headers, j.body, j.timeout_ms, j.retry_strategy, j.max_attempts,
+                 j.base_delay_ms, j.max_delay_ms, j.attempts, j.lease_token,
+                 (extract(epoch FROM clock_timestamp() - greatest(j.next_attempt_at, j.created_at)) * 1000)::float8 AS late_ms,
+                 ${signingVersions('u')} AS signing_versions, j.schedule_id, j.scheduled_for, j.catch_up,
+                 now() AS db_now, j.trace_parent
      )
-     UPDATE jobs j
-        SET status = 'running', attempts = j.attempts + 1, lease_token = gen_random_uuid(), lease_owner = $1,
-            lease_expires_at = now() + make_interval(secs => $4::float8 / 1000), heartbeat_at = now(), updated_at = now()
-       FROM picked JOIN users u ON u.id = picked.user_id
-      WHERE j.id = picked.id
-     RETURNING j.id, j.user_id, j.method, j.url, j.headers, j.body, j.timeout_ms, j.retry_strategy, j.max_attempts,
-               j.base_delay_ms, j.max_delay_ms, j.attempts, j.lease_token,
-               (extract(epoch FROM clock_timestamp() - greatest(j.next_attempt_at, j.created_at)) * 1000)::float8 AS late_ms,
-               ${signingVersions('u')} AS signing_versions, j.schedule_id, j.scheduled_for, j.catch_up,
-               now() AS db_now, j.trace_parent`,
+     -- settled is the outer side, so it runs even when nothing is claimed (a user whose next_due was
+     -- early is settled then); that case returns one row of NULLs.
+     SELECT upd.* FROM settled LEFT JOIN upd ON true`,
     values: [p.workerId, p.batch, p.perUserCap, p.leaseMs],
   });
-  return rows;
+  return rows.filter((r): r is ClaimedJob => r.id !== null);
 }
 
-/** When the next claimable job is due: in ms from now, and as an absolute database-clock epoch ms. */
-export async function nextDue(db: Queryable): Promise<{ inMs: number; atMs: number } | null> {
+/**
+ * When the next claimable job is due: in ms from now, and as an absolute database-clock epoch ms.
+ * Users at the cap are left out (their jobs cannot be claimed until a slot frees, which wakes the
+ * claimer); the time may be early (see user_queues), never late.
+ */
+export async function nextDue(db: Queryable, perUserCap: number): Promise<{ inMs: number; atMs: number } | null> {
   const { rows } = await db.query<{ in_ms: number | null; at_ms: number | null }>({
     name: 'djs_next_due',
     text: `SELECT (extract(epoch FROM m - clock_timestamp()) * 1000)::float8 AS in_ms,
             (extract(epoch FROM m) * 1000)::float8 AS at_ms
-       FROM (SELECT min(next_attempt_at) AS m FROM jobs WHERE ${WAITING}) t`,
+       FROM (SELECT q.next_due AS m FROM user_queues q
+              WHERE q.next_due < 'infinity'
+                AND (SELECT count(*) FROM jobs r WHERE r.user_id = q.user_id AND r.status = 'running') < $1
+              ORDER BY q.next_due
+              LIMIT 1) t`,
+    values: [perUserCap],
   });
   const r = rows[0];
   return r && r.in_ms !== null && r.at_ms !== null ? { inMs: r.in_ms, atMs: r.at_ms } : null;
@@ -268,8 +301,12 @@ export async function rescueExpired(
 
 /** Jobs due but not started (for the backlog gauge). */
 export async function dueBacklog(db: Queryable): Promise<number> {
+  // Per due user through jobs_user_due_idx (there is no index on the due time across users).
   const { rows } = await db.query<{ n: number }>(
-    `SELECT count(*) AS n FROM jobs WHERE ${WAITING} AND next_attempt_at <= now()`,
+    `SELECT coalesce(sum((SELECT count(*) FROM jobs j
+                           WHERE j.user_id = q.user_id AND ${WAITING}
+                             AND j.next_attempt_at <= now())), 0) AS n
+       FROM user_queues q WHERE q.next_due <= now()`,
   );
   return rows[0]!.n;
 }
