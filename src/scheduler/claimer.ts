@@ -48,6 +48,8 @@ export interface ClaimerDeps {
 
 /** How long to wait before looking again when a due job could not be claimed twice in a row. */
 const STUCK_RETRY_MS = 50;
+/** How often to look for slots freed elsewhere while users at the cap have jobs due. */
+const CAPPED_POLL_MS = 100;
 
 export class Claimer {
   /** Refill in batches when saturated: a claim costs about the same for 1 row as for 50. */
@@ -61,6 +63,11 @@ export class Claimer {
   private sleepingUntilDbMs: number | null = null;
   private errorBackoffMs = 0;
   private emptyClaimsWhileDue = 0;
+  /**
+   * Jobs are due whose users are at the cap: the scheduler wakes the loop when it records a result
+   * (a slot may have freed) instead of the loop polling for them.
+   */
+  waitsForFreedSlot = false;
 
   constructor(
     private readonly opts: ClaimerOptions,
@@ -100,14 +107,21 @@ export class Claimer {
       return 0;
     }
     const next = await nextDue(deps.pool, opts.perUserCap);
-    if (!next) {
+    this.waitsForFreedSlot = next.cappedDue;
+    // Users at the cap with due jobs: this process's results wake the loop, but a slot freed by
+    // another scheduler does not, so look again after CAPPED_POLL_MS (a claim that skips them costs
+    // a fraction of a millisecond, whatever their backlog).
+    const idleMs = next.cappedDue ? Math.min(CAPPED_POLL_MS, opts.pollIntervalMs) : opts.pollIntervalMs;
+    if (next.inMs === null || next.atMs === null) {
       this.emptyClaimsWhileDue = 0;
-      return opts.pollIntervalMs;
+      return idleMs;
     }
     if (next.inMs <= 0) {
       // A job is due that the claim did not take. Usually it just became due between the claim and
       // this query (at hundreds of jobs/s one always has): claim again at once. If that also comes
-      // back empty, it is held by another scheduler or its user is at the cap: look again shortly.
+      // back empty, another scheduler holds it or its user's next_due is early (settled by the
+      // claim unless that user was busy being lowered): look again shortly. Users at the cap are
+      // not in this time (waitsForFreedSlot).
       this.emptyClaimsWhileDue++;
       if (this.emptyClaimsWhileDue === 1) return 0;
       deps.metrics.stuckWaits.inc();
@@ -115,7 +129,7 @@ export class Claimer {
     }
     this.emptyClaimsWhileDue = 0;
     this.sleepingUntilDbMs = next.atMs;
-    return Math.min(next.inMs, opts.pollIntervalMs);
+    return Math.min(next.inMs, idleMs);
   }
 
   /** A job due at `atMs` (database-clock epoch ms) was created or re-scheduled. */

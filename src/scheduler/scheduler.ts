@@ -203,6 +203,8 @@ export class Scheduler {
   }
 
   private onRecorded(rec: AttemptRecord, recorded: string): void {
+    // A result frees its user's slot (committed by now): users at the cap with due jobs can go on.
+    if (this.claimer.waitsForFreedSlot) this.claimer.wake();
     this.metrics.executions.inc({ outcome: recorded });
     if (recorded === 'superseded') this.metrics.superseded.inc();
     // Ids, outcomes and status codes only: never URLs, headers or bodies of users' jobs.

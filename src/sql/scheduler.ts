@@ -109,25 +109,36 @@ export async function claimDueJobs(
   return rows.filter((r): r is ClaimedJob => r.id !== null);
 }
 
+export interface NextDue {
+  /** When the next job of a user under the cap is due: in ms from now (null: none is waiting). */
+  inMs: number | null;
+  /** The same as a database-clock epoch ms. */
+  atMs: number | null;
+  /** A user at the cap has jobs due: only a freed slot (a recorded result) makes them claimable. */
+  cappedDue: boolean;
+}
+
 /**
- * When the next claimable job is due: in ms from now, and as an absolute database-clock epoch ms.
- * Users at the cap are left out (their jobs cannot be claimed until a slot frees, which wakes the
- * claimer); the time may be early (see user_queues), never late.
+ * When the next claimable job is due. Users at the cap are left out of the time (their jobs cannot
+ * be claimed before a slot frees, so polling for them would only load the database) and reported in
+ * `cappedDue` instead. The time may be early (see user_queues in migration 0008), never late.
  */
-export async function nextDue(db: Queryable, perUserCap: number): Promise<{ inMs: number; atMs: number } | null> {
-  const { rows } = await db.query<{ in_ms: number | null; at_ms: number | null }>({
+export async function nextDue(db: Queryable, perUserCap: number): Promise<NextDue> {
+  const capped = (q: string) =>
+    `(SELECT count(*) FROM jobs r WHERE r.user_id = ${q}.user_id AND r.status = 'running') >= $1`;
+  const { rows } = await db.query<{ in_ms: number | null; at_ms: number | null; capped_due: boolean }>({
     name: 'djs_next_due',
     text: `SELECT (extract(epoch FROM m - clock_timestamp()) * 1000)::float8 AS in_ms,
-            (extract(epoch FROM m) * 1000)::float8 AS at_ms
-       FROM (SELECT q.next_due AS m FROM user_queues q
-              WHERE q.next_due < 'infinity'
-                AND (SELECT count(*) FROM jobs r WHERE r.user_id = q.user_id AND r.status = 'running') < $1
-              ORDER BY q.next_due
-              LIMIT 1) t`,
+            (extract(epoch FROM m) * 1000)::float8 AS at_ms,
+            EXISTS (SELECT 1 FROM user_queues c WHERE c.next_due <= now() AND ${capped('c')}) AS capped_due
+       FROM (SELECT (SELECT q.next_due FROM user_queues q
+                      WHERE q.next_due < 'infinity' AND NOT ${capped('q')}
+                      ORDER BY q.next_due
+                      LIMIT 1) AS m) t`,
     values: [perUserCap],
   });
-  const r = rows[0];
-  return r && r.in_ms !== null && r.at_ms !== null ? { inMs: r.in_ms, atMs: r.at_ms } : null;
+  const r = rows[0]!;
+  return { inMs: r.in_ms, atMs: r.at_ms, cappedDue: r.capped_due };
 }
 
 export interface AttemptRecord {

@@ -76,8 +76,21 @@ describe('claimer.claimOnce', () => {
     const d = await c.claimOnce();
     expect(d).toBeGreaterThan(1000);
     expect(d).toBeLessThanOrEqual(2000);
+  });
+
+  it('a job moved later: the old time wakes the loop once, which settles the user, then it sleeps the poll interval', async () => {
+    const job = await createJob(db, userId, { url: target.url, delaySeconds: 0.2 });
+    const { c } = claimer([]);
+    expect(await c.claimOnce()).toBeLessThanOrEqual(200);
     await db.pool.query(`UPDATE jobs SET next_attempt_at = now() + interval '1 hour'`);
+    // The user's next_due stays at the old time (early is allowed, late never is) until a claim looks.
+    await new Promise((r) => setTimeout(r, 250));
     expect(await c.claimOnce()).toBe(5000);
+    const { rows } = await db.pool.query(
+      `SELECT q.next_due = j.next_attempt_at AS settled FROM user_queues q JOIN jobs j USING (user_id) WHERE j.id = $1`,
+      [job.id],
+    );
+    expect(rows[0]).toEqual({ settled: true });
   });
 
   it('due jobs: claims them (leased, running) and asks to go again at once', async () => {
@@ -98,17 +111,42 @@ describe('claimer.claimOnce', () => {
     expect(got).toHaveLength(0);
   });
 
-  it('a due job it cannot take (its user at the cap): once at once, then counted as a stuck wait', async () => {
+  it('a due job it cannot take (another transaction holds it): once at once, then counted as a stuck wait', async () => {
+    const job = await createJob(db, userId, { url: target.url });
+    const other = await db.pool.connect();
+    try {
+      await other.query('BEGIN');
+      await other.query('SELECT id FROM jobs WHERE id = $1 FOR UPDATE', [job.id]);
+      const { c, metrics } = claimer([]);
+      expect(await c.claimOnce()).toBe(0);
+      expect(await c.claimOnce()).toBe(50);
+      expect((await metrics.stuckWaits.get()).values[0]!.value).toBe(1);
+    } finally {
+      await other.query('ROLLBACK');
+      other.release();
+    }
+    expect((await jobState(db, job.id)).status).toBe('scheduled');
+  });
+
+  it('a due job whose user is at the cap: not a stuck wait; waits for a freed slot, looking again every 100 ms', async () => {
     const job = await createJob(db, userId, { url: target.url });
     const held = await Promise.all(
       Array.from({ length: 10 }, () => createJob(db, userId, { url: target.url })),
     );
     for (const h of held) await forceJobState(db, h.id, 'running');
     const { c, metrics } = claimer([]);
-    expect(await c.claimOnce()).toBe(0);
-    expect(await c.claimOnce()).toBe(50);
-    expect((await metrics.stuckWaits.get()).values[0]!.value).toBe(1);
+    expect(c.waitsForFreedSlot).toBe(false);
+    expect(await c.claimOnce()).toBe(100);
+    expect(c.waitsForFreedSlot).toBe(true);
+    expect(await c.claimOnce()).toBe(100);
+    expect((await metrics.stuckWaits.get()).values[0]?.value ?? 0).toBe(0);
     expect((await jobState(db, job.id)).status).toBe('scheduled');
+    // A slot frees: the next look takes the job.
+    await forceJobState(db, held[0]!.id, 'succeeded');
+    expect(await c.claimOnce()).toBe(0);
+    expect((await jobState(db, job.id)).status).toBe('running');
+    expect(await c.claimOnce()).toBe(5000);
+    expect(c.waitsForFreedSlot).toBe(false);
   });
 });
 
