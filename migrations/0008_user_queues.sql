@@ -11,7 +11,8 @@
 --   * every path that makes a job waiting or moves it earlier lowers it, by trigger, so that no SQL
 --     path can forget (API insert, batch, schedule occurrences, retry verdicts, rescue, hand-back,
 --     re-drive and any later one);
---   * only djs_settle_users raises it, to the earliest waiting job it can see. A raise must not miss a
+--   * only djs_settle_due raises it (a scheduler calls it through djs_next_due before it sleeps),
+--     to the earliest waiting job it can see. A raise must not miss a
 --     job whose writer is still in flight (invisible to it) and saw the old, lower value (so did not
 --     lower it). Writers hold a shared advisory lock on the user while they lower; the raise takes the
 --     exclusive one with a try-lock (never waiting: it simply skips a busy user, which stays early)
@@ -35,49 +36,73 @@ CREATE FUNCTION djs_user_queue_lock_class() RETURNS int LANGUAGE sql IMMUTABLE A
 CREATE FUNCTION djs_user_due(p_user uuid, p_due timestamptz) RETURNS void LANGUAGE plpgsql AS $$
 BEGIN
   PERFORM pg_advisory_xact_lock_shared(djs_user_queue_lock_class(), hashtext(p_user::text));
-  -- A new statement, so a fresh snapshot taken while holding the lock: it sees any raise committed before.
-  UPDATE user_queues SET next_due = p_due WHERE user_id = p_user AND next_due > p_due;
+  IF current_setting('transaction_isolation') = 'read committed' THEN
+    -- A new statement, so a fresh snapshot taken while holding the lock: it sees any raise committed
+    -- before. It writes (and row-locks) only when it lowers: concurrent inserts do not queue up here.
+    UPDATE user_queues SET next_due = p_due WHERE user_id = p_user AND next_due > p_due;
+  ELSE
+    -- A snapshot older than the lock could miss a committed raise: always write, so that such a
+    -- transaction fails with a serialization error instead of leaving next_due late.
+    UPDATE user_queues SET next_due = least(next_due, p_due) WHERE user_id = p_user;
+  END IF;
 END $$;
 
--- Raises the next_due of `p_users` to their earliest waiting job, ignoring `p_claimed` (jobs the caller
--- is claiming in this statement, which it may still see as waiting). Users another transaction is
--- lowering just now are skipped. Returns how many rows changed.
-CREATE FUNCTION djs_settle_users(p_users uuid[], p_claimed uuid[]) RETURNS int LANGUAGE plpgsql AS $$
+-- Raises next_due to the earliest waiting job for up to `p_limit` users whose next_due has passed
+-- (those with nothing due any more were left early by a claim or a cancel). Users another
+-- transaction is lowering just now are skipped. Returns how many rows changed.
+CREATE FUNCTION djs_settle_due(p_limit int) RETURNS int LANGUAGE plpgsql AS $$
 DECLARE
   locked uuid[];
   n int;
 BEGIN
+  IF current_setting('transaction_isolation') <> 'read committed' THEN RETURN 0; END IF;
   locked := ARRAY(
-    SELECT u FROM unnest(p_users) u WHERE pg_try_advisory_xact_lock(djs_user_queue_lock_class(), hashtext(u::text))
+    SELECT user_id FROM (SELECT user_id FROM user_queues WHERE next_due <= now() ORDER BY next_due LIMIT p_limit) d
+     WHERE pg_try_advisory_xact_lock(djs_user_queue_lock_class(), hashtext(user_id::text))
   );
   IF cardinality(locked) = 0 THEN RETURN 0; END IF;
   -- A statement begun after the locks are held: every writer of these users has committed or waits.
+  -- It never waits itself: a row lock on these rows is only taken by a lowerer, which holds the shared lock.
   UPDATE user_queues q SET next_due = m.due
     FROM (SELECT u AS user_id,
                  coalesce((SELECT min(j.next_attempt_at) FROM jobs j
-                            WHERE j.user_id = u AND j.status IN ('scheduled', 'retrying')
-                              AND j.id <> ALL (coalesce(p_claimed, '{}'))), 'infinity') AS due
+                            WHERE j.user_id = u AND j.status IN ('scheduled', 'retrying')), 'infinity') AS due
             FROM unnest(locked) u) m
    WHERE q.user_id = m.user_id AND q.next_due IS DISTINCT FROM m.due;
   GET DIAGNOSTICS n = ROW_COUNT;
   RETURN n;
 END $$;
 
-CREATE FUNCTION jobs_lower_user_due_on_insert() RETURNS trigger LANGUAGE plpgsql AS $$
+-- What a scheduler needs before it sleeps, in one round trip: settles users whose time has passed
+-- (up to p_settle), then gives the next due time of users under the cap (a capped user counts only
+-- while its time is in the future: it may have a free slot by then) and whether capped users have
+-- jobs due (only a freed slot makes those claimable). Each statement sees the settle's writes.
+CREATE FUNCTION djs_next_due(p_cap int, p_settle int, OUT next_due timestamptz, OUT capped_due boolean)
+LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM djs_settle_due(p_settle);
+  SELECT q.next_due INTO next_due FROM user_queues q
+   WHERE q.next_due < 'infinity'
+     AND (q.next_due > now()
+          OR (SELECT count(*) FROM jobs r WHERE r.user_id = q.user_id AND r.status = 'running') < p_cap)
+   ORDER BY q.next_due
+   LIMIT 1;
+  capped_due := EXISTS (
+    SELECT 1 FROM user_queues c
+     WHERE c.next_due <= now()
+       AND (SELECT count(*) FROM jobs r WHERE r.user_id = c.user_id AND r.status = 'running') >= p_cap);
+END $$;
+
+CREATE FUNCTION jobs_lower_user_due() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
   r record;
 BEGIN
-  -- One call per statement (a batch of 1,000 jobs is one user, one lock, one UPDATE at most).
-  FOR r IN SELECT user_id, min(next_attempt_at) AS due FROM inserted_jobs
+  -- One call per statement: a batch of 1,000 jobs of one user is one lock and one UPDATE at most.
+  -- Users in id order, so two statements lowering the same users cannot deadlock on their rows.
+  FOR r IN SELECT user_id, min(next_attempt_at) AS due FROM changed_jobs
             WHERE status IN ('scheduled', 'retrying') GROUP BY user_id ORDER BY user_id LOOP
     PERFORM djs_user_due(r.user_id, r.due);
   END LOOP;
-  RETURN NULL;
-END $$;
-
-CREATE FUNCTION jobs_lower_user_due_on_update() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-  PERFORM djs_user_due(NEW.user_id, NEW.next_attempt_at);
   RETURN NULL;
 END $$;
 
@@ -90,13 +115,13 @@ END $$;
 -- Triggers first, then the backfill, in this one transaction: CREATE TRIGGER locks the tables against
 -- writes until commit, so a job is either seen by the backfill or lowers its user's row itself.
 CREATE TRIGGER users_create_queue AFTER INSERT ON users FOR EACH ROW EXECUTE FUNCTION users_create_queue();
-CREATE TRIGGER jobs_lower_user_due_on_insert AFTER INSERT ON jobs REFERENCING NEW TABLE AS inserted_jobs
-  FOR EACH STATEMENT EXECUTE FUNCTION jobs_lower_user_due_on_insert();
--- Row-level with WHEN, so claims, heartbeats and results that do not make a job waiting call nothing.
-CREATE TRIGGER jobs_lower_user_due_on_update AFTER UPDATE ON jobs FOR EACH ROW
-  WHEN (NEW.status IN ('scheduled', 'retrying')
-        AND (OLD.status NOT IN ('scheduled', 'retrying') OR NEW.next_attempt_at < OLD.next_attempt_at))
-  EXECUTE FUNCTION jobs_lower_user_due_on_update();
+CREATE TRIGGER jobs_lower_user_due_on_insert AFTER INSERT ON jobs REFERENCING NEW TABLE AS changed_jobs
+  FOR EACH STATEMENT EXECUTE FUNCTION jobs_lower_user_due();
+-- Statement-level too (a row-level trigger would lower users in whatever order rows come, and two
+-- result writes could deadlock on two users' rows). Its cost on claims, heartbeats and results that
+-- make no job waiting: the transition table and one query over it per statement.
+CREATE TRIGGER jobs_lower_user_due_on_update AFTER UPDATE ON jobs REFERENCING NEW TABLE AS changed_jobs
+  FOR EACH STATEMENT EXECUTE FUNCTION jobs_lower_user_due();
 
 INSERT INTO user_queues (user_id, next_due)
 SELECT u.id, coalesce((SELECT min(j.next_attempt_at) FROM jobs j
@@ -118,9 +143,9 @@ DROP TRIGGER jobs_lower_user_due_on_update ON jobs;
 DROP TRIGGER jobs_lower_user_due_on_insert ON jobs;
 DROP TRIGGER users_create_queue ON users;
 DROP FUNCTION users_create_queue();
-DROP FUNCTION jobs_lower_user_due_on_update();
-DROP FUNCTION jobs_lower_user_due_on_insert();
-DROP FUNCTION djs_settle_users(uuid[], uuid[]);
+DROP FUNCTION jobs_lower_user_due();
+DROP FUNCTION djs_next_due(int, int);
+DROP FUNCTION djs_settle_due(int);
 DROP FUNCTION djs_user_due(uuid, timestamptz);
 DROP FUNCTION djs_user_queue_lock_class();
 DROP TABLE user_queues;

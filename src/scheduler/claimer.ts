@@ -65,7 +65,8 @@ export class Claimer {
   private emptyClaimsWhileDue = 0;
   /**
    * Jobs are due whose users are at the cap: the scheduler wakes the loop when it records a result
-   * (a slot may have freed) instead of the loop polling for them.
+   * (a slot may have freed), and the loop looks again every CAPPED_POLL_MS for slots freed elsewhere.
+   * Set by each look before sleeping; a stale true only costs a wake.
    */
   waitsForFreedSlot = false;
 
@@ -119,8 +120,8 @@ export class Claimer {
     if (next.inMs <= 0) {
       // A job is due that the claim did not take. Usually it just became due between the claim and
       // this query (at hundreds of jobs/s one always has): claim again at once. If that also comes
-      // back empty, another scheduler holds it or its user's next_due is early (settled by the
-      // claim unless that user was busy being lowered): look again shortly. Users at the cap are
+      // back empty, another scheduler holds it, or its user's next_due is early and could not be
+      // settled (an insert of that user was in flight): look again shortly. Users at the cap are
       // not in this time (waitsForFreedSlot).
       this.emptyClaimsWhileDue++;
       if (this.emptyClaimsWhileDue === 1) return 0;

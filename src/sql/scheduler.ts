@@ -48,22 +48,25 @@ export interface ClaimedJob extends RetryColumns {
  * the due jobs of users under the cap are read, through jobs_user_due_idx. A capped user's backlog is
  * never read, however long: before 0008 a claim filtered it row by row (~60 ms per claim for 200,000
  * jobs, for everyone). Rows are locked with SKIP LOCKED, so concurrent schedulers never claim the same
- * job; the statement then settles the served users' next_due (djs_settle_users).
+ * job. The claim leaves next_due early; nextDue settles it before the scheduler sleeps.
  */
 export async function claimDueJobs(
   db: Queryable,
   p: { workerId: string; batch: number; perUserCap: number; leaseMs: number },
 ): Promise<ClaimedJob[]> {
-  const { rows } = await db.query<ClaimedJob & { id: string | null }>({
+  const { rows } = await db.query<ClaimedJob>({
     name: 'djs_claim',
     text: `WITH running AS (
        SELECT user_id, count(*) AS n FROM jobs WHERE status = 'running' GROUP BY user_id
      ), due_users AS MATERIALIZED (
        -- next_due is never later than a user's earliest waiting job, so these are all users that may
-       -- have one due; those at the cap are passed over here, by one row each.
+       -- have one due; those at the cap are passed over here, by one row each, and those whose
+       -- next_due is early (nothing due after all) by one index probe, so they never crowd out
+       -- users with due jobs under the LIMIT.
        SELECT q.user_id, $3 - coalesce(r.n, 0) AS slots
          FROM user_queues q LEFT JOIN running r USING (user_id)
         WHERE q.next_due <= now() AND coalesce(r.n, 0) < $3
+          AND EXISTS (SELECT 1 FROM jobs w WHERE w.user_id = q.user_id AND ${WAITING} AND w.next_attempt_at <= now())
         ORDER BY q.next_due
         LIMIT $2
      ), fair AS MATERIALIZED (
@@ -87,10 +90,8 @@ export async function claimDueJobs(
         ORDER BY next_attempt_at
         LIMIT $2
         FOR UPDATE SKIP LOCKED
-     ), settled AS (
-       SELECT djs_settle_users(ARRAY(SELECT user_id FROM due_users), ARRAY(SELECT id FROM candidates)) AS n
-     ), upd AS (
-       UPDATE jobs j
+     )
+     UPDATE jobs j
           SET status = 'running', attempts = j.attempts + 1, lease_token = gen_random_uuid(), lease_owner = $1,
               lease_expires_at = now() + make_interval(secs => $4::float8 / 1000), heartbeat_at = now(), updated_at = now()
          FROM users u
@@ -99,18 +100,14 @@ export async function claimDueJobs(
                  j.base_delay_ms, j.max_delay_ms, j.attempts, j.lease_token,
                  (extract(epoch FROM clock_timestamp() - greatest(j.next_attempt_at, j.created_at)) * 1000)::float8 AS late_ms,
                  ${signingVersions('u')} AS signing_versions, j.schedule_id, j.scheduled_for, j.catch_up,
-                 now() AS db_now, j.trace_parent
-     )
-     -- settled is the outer side, so it runs even when nothing is claimed (a user whose next_due was
-     -- early is settled then); that case returns one row of NULLs.
-     SELECT upd.* FROM settled LEFT JOIN upd ON true`,
+                 now() AS db_now, j.trace_parent`,
     values: [p.workerId, p.batch, p.perUserCap, p.leaseMs],
   });
-  return rows.filter((r): r is ClaimedJob => r.id !== null);
+  return rows;
 }
 
 export interface NextDue {
-  /** When the next job of a user under the cap is due: in ms from now (null: none is waiting). */
+  /** When the next claimable job is due, in ms from now (null: none is, but capped users' may be). */
   inMs: number | null;
   /** The same as a database-clock epoch ms. */
   atMs: number | null;
@@ -118,24 +115,23 @@ export interface NextDue {
   cappedDue: boolean;
 }
 
+/** Users whose next_due a look before sleeping settles at most (djs_settle_due). */
+const SETTLE_LIMIT = 100;
+
 /**
- * When the next claimable job is due. Users at the cap are left out of the time (their jobs cannot
- * be claimed before a slot frees, so polling for them would only load the database) and reported in
- * `cappedDue` instead. The time may be early (see user_queues in migration 0008), never late.
+ * When the next claimable job is due, after settling users whose next_due has passed (claims leave
+ * it early). Users at the cap with jobs due are left out of the time (their jobs cannot be claimed
+ * before a slot frees, so polling for them would only load the database) and reported in
+ * `cappedDue` instead. The time may be early (see migration 0008), never late. One round trip:
+ * djs_next_due, whose statements each see the settle's writes.
  */
 export async function nextDue(db: Queryable, perUserCap: number): Promise<NextDue> {
-  const capped = (q: string) =>
-    `(SELECT count(*) FROM jobs r WHERE r.user_id = ${q}.user_id AND r.status = 'running') >= $1`;
   const { rows } = await db.query<{ in_ms: number | null; at_ms: number | null; capped_due: boolean }>({
     name: 'djs_next_due',
-    text: `SELECT (extract(epoch FROM m - clock_timestamp()) * 1000)::float8 AS in_ms,
-            (extract(epoch FROM m) * 1000)::float8 AS at_ms,
-            EXISTS (SELECT 1 FROM user_queues c WHERE c.next_due <= now() AND ${capped('c')}) AS capped_due
-       FROM (SELECT (SELECT q.next_due FROM user_queues q
-                      WHERE q.next_due < 'infinity' AND NOT ${capped('q')}
-                      ORDER BY q.next_due
-                      LIMIT 1) AS m) t`,
-    values: [perUserCap],
+    text: `SELECT (extract(epoch FROM d.next_due - clock_timestamp()) * 1000)::float8 AS in_ms,
+            (extract(epoch FROM d.next_due) * 1000)::float8 AS at_ms, d.capped_due
+       FROM djs_next_due($1, $2) d`,
+    values: [perUserCap, SETTLE_LIMIT],
   });
   const r = rows[0]!;
   return { inMs: r.in_ms, atMs: r.at_ms, cappedDue: r.capped_due };

@@ -14,7 +14,6 @@ import {
   claimDueJobs,
   handBack,
   heartbeat,
-  nextDue,
   recordAttempts,
   rescueExpired,
   type ClaimedJob,
@@ -57,8 +56,7 @@ async function statementOf(call: (q: Queryable) => Promise<unknown>): Promise<st
       return Promise.resolve({ rows: [], rowCount: 0 });
     },
   } as unknown as Queryable;
-  // The call may choke on the empty result; only the statement matters.
-  await call(capture).catch(() => {});
+  await call(capture);
   return text;
 }
 
@@ -131,10 +129,9 @@ describe('tenant isolation in the claim: a capped user costs one row, whatever i
       .filter((n) => n['Relation Name'] === 'jobs' && n['Node Type'] !== 'ModifyTable')
       .reduce((sum, n) => sum + (n['Actual Rows'] ?? 0) * (n['Actual Loops'] ?? 1), 0);
 
-  it('claims and sleep-time lookups read jobs only through indexes, in generic plans', async () => {
+  it('the claim reads jobs only through indexes, in its generic plan', async () => {
     const statements = [
       await statementOf((q) => claimDueJobs(q, { workerId: 'w', batch: 10, perUserCap: 10, leaseMs: 1000 })),
-      await statementOf((q) => nextDue(q, 10)),
     ];
     for (const text of statements) {
       const nodes = await genericPlan(text);

@@ -1,13 +1,14 @@
 // user_queues.next_due (migration 0008) must never be later than a user's earliest waiting job: a
 // late value hides due jobs from every claim. Every path that makes a job waiting lowers it (by
-// trigger), and only a claim's settle raises it, under a lock protocol against writers in flight.
+// trigger), and only the settle in a scheduler's look before sleeping (nextDue) raises it, under a
+// lock protocol against writers in flight.
 // These tests drive each path and the two interleavings that a naive raise gets wrong.
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type pg from 'pg';
 import { createTestDb, type TestDb } from '../helpers/db.ts';
 import { createJob, createUser, forceJobState, succeededAttempt } from '../helpers/scheduler.ts';
 import { insertJobs, redriveJob } from '../../src/sql/jobs.ts';
-import { claimDueJobs, handBack, recordAttempts, rescueExpired } from '../../src/sql/scheduler.ts';
+import { claimDueJobs, handBack, nextDue, recordAttempts, rescueExpired } from '../../src/sql/scheduler.ts';
 import { waitFor } from '../helpers/http.ts';
 
 let db: TestDb;
@@ -20,7 +21,9 @@ beforeAll(async () => {
 afterAll(() => db.drop());
 beforeEach(async () => {
   // Claims are global: earlier tests' jobs must not be claimed by later ones.
+  // With no jobs left, infinity is every user's true value (earlier tests leave theirs early).
   await db.pool.query('DELETE FROM jobs');
+  await db.pool.query(`UPDATE user_queues SET next_due = 'infinity'`);
   userId = (await createUser(db)).id;
 });
 
@@ -48,6 +51,8 @@ async function violations(): Promise<unknown[]> {
 
 const claim = (q: pg.Pool | pg.PoolClient = db.pool, cap = 1000) =>
   claimDueJobs(q, { workerId: 'w1', batch: 100, perUserCap: cap, leaseMs: 30_000 });
+/** A scheduler's look before sleeping: settles users whose next_due has passed. */
+const look = (cap = 1000, q: pg.Pool | pg.PoolClient = db.pool) => nextDue(q, cap);
 
 describe('user_queues.next_due', () => {
   it('a new user has a row, at infinity', async () => {
@@ -83,25 +88,49 @@ describe('user_queues.next_due', () => {
     expect((await queueOf()).nextDue).toEqual(batch[1]!.next_attempt_at);
   });
 
-  it('a claim settles it: to the next waiting job, to infinity when none is left', async () => {
-    await createJob(db, userId, { url: URL });
+  it('a look before sleeping settles it: to the next waiting job, to infinity when none is left', async () => {
+    const now = await createJob(db, userId, { url: URL });
     const next = await createJob(db, userId, { url: URL, delaySeconds: 3600 });
     expect(await claim()).toHaveLength(1);
+    // The claim leaves it early (allowed)...
+    expect((await queueOf()).nextDue).toEqual(now.next_attempt_at);
+    // ...and the look settles it, then sleeps towards that job.
+    const d = await look();
     expect(await queueOf()).toEqual({ nextDue: next.next_attempt_at, earliest: next.next_attempt_at });
+    expect(d.inMs).toBeGreaterThan(3_500_000);
+    expect(d.cappedDue).toBe(false);
     await forceJobState(db, next.id, 'cancelled');
-    // A cancel leaves it early (allowed); the next claim that looks at the user settles it, but a
-    // user whose next_due is in the future is not looked at until then.
+    // A cancel leaves it early too; a user whose next_due is in the future is settled once it passes.
     expect((await queueOf()).nextDue).toEqual(next.next_attempt_at);
     await db.pool.query(`UPDATE user_queues SET next_due = now() - interval '1 s' WHERE user_id = $1`, [
       userId,
     ]);
-    expect(await claim()).toHaveLength(0);
+    expect(await look()).toEqual({ inMs: null, atMs: null, cappedDue: false });
     expect(await queueOf()).toEqual({ nextDue: Infinity, earliest: null });
+  });
+
+  it('users at the cap: left out of the time while due (reported instead), counted while in the future', async () => {
+    const held = await Promise.all([1, 2].map(() => createJob(db, userId, { url: URL })));
+    for (const h of held) await forceJobState(db, h.id, 'running');
+    const later = await createJob(db, userId, { url: URL, delaySeconds: 30 });
+    // At its cap of 2, with a job due in 30 s: it may have a free slot by then, so that time counts.
+    let d = await look(2);
+    expect(Math.floor(d.atMs!)).toBe(later.next_attempt_at.getTime());
+    expect(d.cappedDue).toBe(false);
+    // Once due, only a freed slot makes it claimable: no time, cappedDue instead.
+    await db.pool.query(`UPDATE jobs SET next_attempt_at = now() - interval '1 ms' WHERE id = $1`, [
+      later.id,
+    ]);
+    d = await look(2);
+    expect(d).toEqual({ inMs: null, atMs: null, cappedDue: true });
+    expect(await look(3)).toMatchObject({ cappedDue: false });
+    expect((await look(3)).inMs).toBeLessThanOrEqual(0);
   });
 
   it('retry verdicts, rescues, hand-backs and re-drives lower it', async () => {
     const job = await createJob(db, userId, { url: URL });
     const [c] = await claim();
+    await look();
     expect((await queueOf()).nextDue).toBe(Infinity);
     // A retry verdict: due again in 5 s.
     await recordAttempts(db.pool, 'w1', [
@@ -123,6 +152,7 @@ describe('user_queues.next_due', () => {
     ]);
     await db.pool.query(`UPDATE jobs SET next_attempt_at = now() WHERE id = $1`, [job.id]);
     const [c2] = await claim();
+    await look();
     expect((await queueOf()).nextDue).toBe(Infinity);
     await handBack(db.pool, [{ id: job.id, leaseToken: c2!.lease_token }]);
     q = await queueOf();
@@ -130,6 +160,7 @@ describe('user_queues.next_due', () => {
     // A rescue of an expired lease.
     const [c3] = await claim();
     expect(c3?.id).toBe(job.id);
+    await look();
     await db.pool.query(`UPDATE jobs SET lease_expires_at = now() - interval '1 s' WHERE id = $1`, [job.id]);
     await rescueExpired(db.pool, [{ id: job.id, attempt: 1, status: 'retrying', delayMs: 100, owner: 'w1' }]);
     q = await queueOf();
@@ -143,7 +174,7 @@ describe('user_queues.next_due', () => {
     expect(await violations()).toEqual([]);
   });
 
-  it('a claim does not raise it past a job whose insert has not committed yet', async () => {
+  it('a settle does not raise it past a job whose insert has not committed yet', async () => {
     // The user's only job is due now; another job, due in a minute, is being inserted (uncommitted).
     await createJob(db, userId, { url: URL });
     const writer = await db.pool.connect();
@@ -153,45 +184,50 @@ describe('user_queues.next_due', () => {
         url: URL,
         delaySeconds: 60,
       });
-      // The claim takes the due job and cannot see the pending one: raising to "infinity" would hide it.
+      // The claim takes the due job; the settle cannot see the pending one: "infinity" would hide it.
       expect(await claim()).toHaveLength(1);
+      await look();
       expect((await queueOf()).nextDue.getTime()).toBeLessThanOrEqual(pending.next_attempt_at.getTime());
       await writer.query('COMMIT');
       expect(await violations()).toEqual([]);
+      await look();
+      expect((await queueOf()).nextDue).toEqual(pending.next_attempt_at);
     } finally {
       await writer.query('ROLLBACK'); // a no-op after COMMIT; ends the transaction if the test failed
       writer.release();
     }
   });
 
-  it('an insert that starts while a claim holds the user waits for it, then lowers what it raised', async () => {
+  it('an insert that starts while a settle holds the user waits for it, then lowers what it raised', async () => {
     await createJob(db, userId, { url: URL });
-    const claimer = await db.pool.connect();
+    const settler = await db.pool.connect();
     const writer = await db.pool.connect();
     try {
-      await claimer.query('BEGIN');
-      expect(await claim(claimer)).toHaveLength(1); // raised to infinity, not committed, lock held
+      expect(await claim()).toHaveLength(1);
+      // A settle inside an open transaction: raised to infinity, not committed, lock held.
+      await settler.query('BEGIN');
+      await look(1000, settler);
       const { rows: pid } = await writer.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
       const insert = createJob({ ...db, pool: writer as unknown as pg.Pool }, userId, {
         url: URL,
         delaySeconds: 5,
       });
-      // The insert's trigger waits on the claim's advisory lock...
+      // The insert's trigger waits on the settle's advisory lock...
       await waitFor(async () => {
         const { rows } = await db.pool.query(
           `SELECT 1 FROM pg_locks WHERE pid = $1 AND locktype = 'advisory' AND NOT granted`,
           [pid[0]!.pid],
         );
         return rows.length === 1;
-      });
-      await claimer.query('COMMIT');
+      }, 'the insert to wait for the advisory lock');
+      await settler.query('COMMIT');
       // ...and then sees the raised value, so it lowers it to its job.
       const job = await insert;
       expect((await queueOf()).nextDue).toEqual(job.next_attempt_at);
       expect(await violations()).toEqual([]);
     } finally {
-      await claimer.query('ROLLBACK');
-      claimer.release();
+      await settler.query('ROLLBACK');
+      settler.release();
       writer.release();
     }
   });
@@ -206,7 +242,8 @@ describe('user_queues.next_due', () => {
     const claimers = [0, 1].map(async () => {
       while (Date.now() < stop) {
         const got = await claim(db.pool, 5);
-        if (got.length)
+        if (!got.length) await look(5);
+        else
           await recordAttempts(
             db.pool,
             'w1',
