@@ -77,9 +77,18 @@ END $$;
 -- (up to p_settle), then gives the next due time of users under the cap (a capped user counts only
 -- while its time is in the future: it may have a free slot by then) and whether capped users have
 -- jobs due (only a freed slot makes those claimable). Each statement sees the settle's writes.
+-- Meant to run as its own transaction, whose settings it changes: a scheduler calls it before every
+-- sleep, on the precision path. It commits asynchronously (waiting for the WAL flush took ~0.55
+-- instead of ~0.33 ms per call, measured). That is safe because the transaction only raises
+-- next_due: a crash that loses the raise leaves the older, earlier value, which is always allowed.
 CREATE FUNCTION djs_next_due(p_cap int, p_settle int, OUT next_due timestamptz, OUT capped_due boolean)
 LANGUAGE plpgsql AS $$
 BEGIN
+  PERFORM set_config('synchronous_commit', 'off', true);
+  -- The statements below (and the settle's) would otherwise be planned anew on every call: their
+  -- generic plans look dearer on paper (an array of unknown length), and planning them cost more
+  -- than running them (~0.4 ms per call, measured). Their generic plans are primary-key lookups.
+  PERFORM set_config('plan_cache_mode', 'force_generic_plan', true);
   PERFORM djs_settle_due(p_settle);
   SELECT q.next_due INTO next_due FROM user_queues q
    WHERE q.next_due < 'infinity'
