@@ -11,7 +11,7 @@
 --   * every path that makes a job waiting or moves it earlier lowers it, by trigger, so that no SQL
 --     path can forget (API insert, batch, schedule occurrences, retry verdicts, rescue, hand-back,
 --     re-drive and any later one);
---   * only djs_settle_due raises it (a scheduler calls it through djs_next_due before it sleeps),
+--   * only djs_settle_due raises it (a scheduler calls it when users with nothing due pile up),
 --     to the earliest waiting job it can see. A raise must not miss a
 --     job whose writer is still in flight (invisible to it) and saw the old, lower value (so did not
 --     lower it). Writers hold a shared advisory lock on the user while they lower; the raise takes the
@@ -50,12 +50,18 @@ END $$;
 -- Raises next_due to the earliest waiting job for up to `p_limit` users whose next_due has passed
 -- (those with nothing due any more were left early by a claim or a cancel). Users another
 -- transaction is lowering just now are skipped. Returns how many rows changed.
+-- Meant to run as its own transaction, whose settings it changes: it commits asynchronously, which
+-- is safe because it only raises next_due (a crash that loses a raise leaves the older, earlier
+-- value, which is always allowed), and it uses generic plans (primary-key lookups), since the
+-- custom plans of its array-valued statements were re-planned on every call (~0.4 ms, measured).
 CREATE FUNCTION djs_settle_due(p_limit int) RETURNS int LANGUAGE plpgsql AS $$
 DECLARE
   locked uuid[];
   n int;
 BEGIN
   IF current_setting('transaction_isolation') <> 'read committed' THEN RETURN 0; END IF;
+  PERFORM set_config('synchronous_commit', 'off', true);
+  PERFORM set_config('plan_cache_mode', 'force_generic_plan', true);
   locked := ARRAY(
     SELECT user_id FROM (SELECT user_id FROM user_queues WHERE next_due <= now() ORDER BY next_due LIMIT p_limit) d
      WHERE pg_try_advisory_xact_lock(djs_user_queue_lock_class(), hashtext(user_id::text))
@@ -71,35 +77,6 @@ BEGIN
    WHERE q.user_id = m.user_id AND q.next_due IS DISTINCT FROM m.due;
   GET DIAGNOSTICS n = ROW_COUNT;
   RETURN n;
-END $$;
-
--- What a scheduler needs before it sleeps, in one round trip: settles users whose time has passed
--- (up to p_settle), then gives the next due time of users under the cap (a capped user counts only
--- while its time is in the future: it may have a free slot by then) and whether capped users have
--- jobs due (only a freed slot makes those claimable). Each statement sees the settle's writes.
--- Meant to run as its own transaction, whose settings it changes: a scheduler calls it before every
--- sleep, on the precision path. It commits asynchronously (waiting for the WAL flush took ~0.55
--- instead of ~0.33 ms per call, measured). That is safe because the transaction only raises
--- next_due: a crash that loses the raise leaves the older, earlier value, which is always allowed.
-CREATE FUNCTION djs_next_due(p_cap int, p_settle int, OUT next_due timestamptz, OUT capped_due boolean)
-LANGUAGE plpgsql AS $$
-BEGIN
-  PERFORM set_config('synchronous_commit', 'off', true);
-  -- The statements below (and the settle's) would otherwise be planned anew on every call: their
-  -- generic plans look dearer on paper (an array of unknown length), and planning them cost more
-  -- than running them (~0.4 ms per call, measured). Their generic plans are primary-key lookups.
-  PERFORM set_config('plan_cache_mode', 'force_generic_plan', true);
-  PERFORM djs_settle_due(p_settle);
-  SELECT q.next_due INTO next_due FROM user_queues q
-   WHERE q.next_due < 'infinity'
-     AND (q.next_due > now()
-          OR (SELECT count(*) FROM jobs r WHERE r.user_id = q.user_id AND r.status = 'running') < p_cap)
-   ORDER BY q.next_due
-   LIMIT 1;
-  capped_due := EXISTS (
-    SELECT 1 FROM user_queues c
-     WHERE c.next_due <= now()
-       AND (SELECT count(*) FROM jobs r WHERE r.user_id = c.user_id AND r.status = 'running') >= p_cap);
 END $$;
 
 CREATE FUNCTION jobs_lower_user_due() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -153,7 +130,6 @@ DROP TRIGGER jobs_lower_user_due_on_insert ON jobs;
 DROP TRIGGER users_create_queue ON users;
 DROP FUNCTION users_create_queue();
 DROP FUNCTION jobs_lower_user_due();
-DROP FUNCTION djs_next_due(int, int);
 DROP FUNCTION djs_settle_due(int);
 DROP FUNCTION djs_user_due(uuid, timestamptz);
 DROP FUNCTION djs_user_queue_lock_class();

@@ -48,6 +48,8 @@ export interface SchedulerOptions {
   shutdownGraceMs: number;
   /** SECRETS_KEY: derives each user's webhook signing secrets. */
   secretsKey: Buffer;
+  /** How often to look for slots freed elsewhere while capped users have jobs due (default 100). */
+  cappedPollMs?: number;
   /** How often schedules whose plan broke are planned again (default 2 000). */
   planRepairIntervalMs?: number;
   /** The retention cleaner's settings; defaults in DEFAULT_CLEANER_OPTIONS. */
@@ -106,6 +108,7 @@ export class Scheduler {
         perUserCap: opts.perUserCap,
         leaseMs: opts.leaseMs,
         pollIntervalMs: opts.pollIntervalMs,
+        cappedPollMs: opts.cappedPollMs,
       },
       {
         pool,
@@ -204,7 +207,7 @@ export class Scheduler {
 
   private onRecorded(rec: AttemptRecord, recorded: string): void {
     // A result frees its user's slot (committed by now): users at the cap with due jobs can go on.
-    if (this.claimer.waitsForFreedSlot) this.claimer.wake();
+    this.claimer.slotFreed();
     this.metrics.executions.inc({ outcome: recorded });
     if (recorded === 'superseded') this.metrics.superseded.inc();
     // Ids, outcomes and status codes only: never URLs, headers or bodies of users' jobs.

@@ -48,7 +48,7 @@ export interface ClaimedJob extends RetryColumns {
  * the due jobs of users under the cap are read, through jobs_user_due_idx. A capped user's backlog is
  * never read, however long: before 0008 a claim filtered it row by row (~60 ms per claim for 200,000
  * jobs, for everyone). Rows are locked with SKIP LOCKED, so concurrent schedulers never claim the same
- * job. The claim leaves next_due early; nextDue settles it before the scheduler sleeps.
+ * job. The claim leaves next_due early; settleDue raises it.
  */
 export async function claimDueJobs(
   db: Queryable,
@@ -60,21 +60,20 @@ export async function claimDueJobs(
        SELECT user_id, count(*) AS n FROM jobs WHERE status = 'running' GROUP BY user_id
      ), due_users AS MATERIALIZED (
        -- next_due is never later than a user's earliest waiting job, so these are all users that may
-       -- have one due; those at the cap are passed over here, by one row each, and those whose
-       -- next_due is early (nothing due after all) by one index probe, so they never crowd out
-       -- users with due jobs under the LIMIT.
+       -- have one due; those at the cap are passed over here, by one row each. A user whose next_due
+       -- is early (nothing due after all) costs a probe and takes a place under the LIMIT until
+       -- settled (settleDue).
        SELECT q.user_id, $3 - coalesce(r.n, 0) AS slots
          FROM user_queues q LEFT JOIN running r USING (user_id)
         WHERE q.next_due <= now() AND coalesce(r.n, 0) < $3
-          AND EXISTS (SELECT 1 FROM jobs w WHERE w.user_id = q.user_id AND ${WAITING} AND w.next_attempt_at <= now())
         ORDER BY q.next_due
         LIMIT $2
      ), fair AS MATERIALIZED (
        -- Each user's earliest due jobs, no more than the slots it has left; then the earliest of all.
        -- Read without locking, twice what we may take, so that rows another scheduler is claiming
        -- just now can be skipped below without leaving this claim short.
-       SELECT c.id FROM due_users d CROSS JOIN LATERAL (
-         SELECT id, next_attempt_at FROM jobs
+       SELECT c.ctid FROM due_users d CROSS JOIN LATERAL (
+         SELECT ctid, next_attempt_at FROM jobs
           WHERE user_id = d.user_id AND ${WAITING} AND next_attempt_at <= now()
           ORDER BY next_attempt_at
           LIMIT least(d.slots, $2)
@@ -82,11 +81,12 @@ export async function claimDueJobs(
        ORDER BY c.next_attempt_at
        LIMIT 2 * $2
      ), candidates AS MATERIALIZED (
-       -- The conditions again: a row changed by a concurrent transaction is re-checked when locked.
-       -- = ANY(ARRAY(…)) rather than a join, here and below: whatever LIMIT $2 the generic plan
-       -- guesses, it reads these rows by primary key, never by a scan of jobs.
-       SELECT id, user_id FROM jobs
-        WHERE id = ANY (ARRAY(SELECT id FROM fair)) AND ${WAITING} AND next_attempt_at <= now()
+       -- Rows are found again by their physical address (a TID scan: no index descent, here and in
+       -- the UPDATE, which cost ~25 µs a row by primary key). A row a concurrent transaction has
+       -- changed since is followed to its new version when locked and re-checked against these
+       -- conditions (READ COMMITTED); once locked, its address cannot change before we update it.
+       SELECT ctid FROM jobs
+        WHERE ctid = ANY (ARRAY(SELECT ctid FROM fair)) AND ${WAITING} AND next_attempt_at <= now()
         ORDER BY next_attempt_at
         LIMIT $2
         FOR UPDATE SKIP LOCKED
@@ -95,7 +95,7 @@ export async function claimDueJobs(
           SET status = 'running', attempts = j.attempts + 1, lease_token = gen_random_uuid(), lease_owner = $1,
               lease_expires_at = now() + make_interval(secs => $4::float8 / 1000), heartbeat_at = now(), updated_at = now()
          FROM users u
-        WHERE j.id = ANY (ARRAY(SELECT id FROM candidates)) AND u.id = j.user_id
+        WHERE j.ctid = ANY (ARRAY(SELECT ctid FROM candidates)) AND u.id = j.user_id
        RETURNING j.id, j.user_id, j.method, j.url, j.headers, j.body, j.timeout_ms, j.retry_strategy, j.max_attempts,
                  j.base_delay_ms, j.max_delay_ms, j.attempts, j.lease_token,
                  (extract(epoch FROM clock_timestamp() - greatest(j.next_attempt_at, j.created_at)) * 1000)::float8 AS late_ms,
@@ -113,28 +113,66 @@ export interface NextDue {
   atMs: number | null;
   /** A user at the cap has jobs due: only a freed slot (a recorded result) makes them claimable. */
   cappedDue: boolean;
+  /** Users whose next_due has passed with nothing due (left early by claims): settleDue tidies them. */
+  stale: number;
 }
 
-/** Users whose next_due a look before sleeping settles at most (djs_settle_due). */
-const SETTLE_LIMIT = 100;
+/** Users with a passed next_due that a look reads at most; the rest bound the time from below. */
+const LOOK_LIMIT = 1000;
 
 /**
- * When the next claimable job is due, after settling users whose next_due has passed (claims leave
- * it early). Users at the cap with jobs due are left out of the time (their jobs cannot be claimed
- * before a slot frees, so polling for them would only load the database) and reported in
- * `cappedDue` instead. The time may be early (see migration 0008), never late. One round trip:
- * djs_next_due, whose statements each see the settle's writes.
+ * When the next claimable job is due. A read: a user whose next_due has passed (claims leave it
+ * early) is looked up in jobs_user_due_idx, one probe each, like the single min() of a global due
+ * index before 0008; users beyond LOOK_LIMIT are counted at their next_due, which is never late.
+ * Users at the cap with jobs due are left out of the time (only a freed slot makes those claimable,
+ * so polling for them would only load the database) and reported in `cappedDue`; a capped user's
+ * future time counts (it may have a slot by then).
  */
 export async function nextDue(db: Queryable, perUserCap: number): Promise<NextDue> {
-  const { rows } = await db.query<{ in_ms: number | null; at_ms: number | null; capped_due: boolean }>({
+  const { rows } = await db.query<{
+    in_ms: number | null;
+    at_ms: number | null;
+    capped_due: boolean;
+    stale: number;
+  }>({
     name: 'djs_next_due',
-    text: `SELECT (extract(epoch FROM d.next_due - clock_timestamp()) * 1000)::float8 AS in_ms,
-            (extract(epoch FROM d.next_due) * 1000)::float8 AS at_ms, d.capped_due
-       FROM djs_next_due($1, $2) d`,
-    values: [perUserCap, SETTLE_LIMIT],
+    text: `WITH passed AS MATERIALIZED (
+       SELECT q.next_due,
+              (SELECT min(j.next_attempt_at) FROM jobs j WHERE j.user_id = q.user_id AND ${WAITING}) AS due,
+              (SELECT count(*) FROM jobs r WHERE r.user_id = q.user_id AND r.status = 'running') >= $1 AS capped
+         FROM user_queues q
+        WHERE q.next_due <= now()
+        ORDER BY q.next_due
+        LIMIT $2
+     )
+     SELECT (extract(epoch FROM m - clock_timestamp()) * 1000)::float8 AS in_ms,
+            (extract(epoch FROM m) * 1000)::float8 AS at_ms, capped_due, stale
+       FROM (SELECT least(
+                (SELECT q.next_due FROM user_queues q
+                  WHERE q.next_due > now() AND q.next_due < 'infinity' ORDER BY q.next_due LIMIT 1),
+                (SELECT min(due) FROM passed WHERE NOT capped OR due > now()),
+                -- Users past the LIMIT: no earlier than the last one read.
+                (SELECT max(next_due) FROM passed HAVING count(*) = $2)) AS m,
+              EXISTS (SELECT 1 FROM passed WHERE capped AND due <= now()) AS capped_due,
+              (SELECT count(*) FROM passed WHERE due IS NULL OR due > now())::int AS stale) t`,
+    values: [perUserCap, LOOK_LIMIT],
   });
   const r = rows[0]!;
-  return { inMs: r.in_ms, atMs: r.at_ms, cappedDue: r.capped_due };
+  return { inMs: r.in_ms, atMs: r.at_ms, cappedDue: r.capped_due, stale: r.stale };
+}
+
+/**
+ * Raises the next_due of users whose time has passed with nothing due (djs_settle_due: its own
+ * transaction, under the lock protocol of migration 0008). Claims leave next_due early; such users
+ * cost every claim and look one index probe until settled.
+ */
+export async function settleDue(db: Queryable, limit: number): Promise<number> {
+  const { rows } = await db.query<{ n: number }>({
+    name: 'djs_settle_due',
+    text: `SELECT djs_settle_due($1) AS n`,
+    values: [limit],
+  });
+  return rows[0]!.n;
 }
 
 export interface AttemptRecord {

@@ -219,4 +219,22 @@ describe('fairness', () => {
     // …and the greedy user never had more than its cap in flight at once.
     expect(greedyStarted.length).toBe(10);
   });
+
+  it('a user at the cap goes on the moment a result frees a slot, without polling for it', async () => {
+    const t = await target(hold(100));
+    const user = await createUser(db);
+    await db.pool.query(
+      `INSERT INTO jobs (user_id, method, url, fire_at, next_attempt_at, timeout_ms, retry_strategy, max_attempts, base_delay_ms, max_delay_ms)
+       SELECT $1, 'POST', $2, now(), now(), 5000, 'linear', 1, 0, 0 FROM generate_series(1, 4)`,
+      [user.id, `${t.url}/capped`],
+    );
+    // One slot, and no polling that could find the freed slot instead (a minute between looks):
+    // only the wake of each recorded result can start the next job in time.
+    await scheduler({ perUserCap: 1, pollIntervalMs: 60_000, cappedPollMs: 60_000 });
+    await waitFor(async () => (await countByStatus()).succeeded === 4, 'the 4 jobs, one after another', 10_000);
+    const starts = t.requests.map((r) => r.start).sort((a, b) => a - b);
+    const ends = t.requests.map((r) => r.end).sort((a, b) => a - b);
+    // Never two at once.
+    for (let k = 1; k < 4; k++) expect(starts[k]!).toBeGreaterThanOrEqual(ends[k - 1]!);
+  });
 });

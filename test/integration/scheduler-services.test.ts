@@ -78,19 +78,15 @@ describe('claimer.claimOnce', () => {
     expect(d).toBeLessThanOrEqual(2000);
   });
 
-  it('a job moved later: the old time wakes the loop once, which settles the user, then it sleeps the poll interval', async () => {
-    const job = await createJob(db, userId, { url: target.url, delaySeconds: 0.2 });
+  it('a job moved later: once its old time has passed, the loop sleeps the poll interval', async () => {
+    await createJob(db, userId, { url: target.url, delaySeconds: 0.2 });
     const { c } = claimer([]);
     expect(await c.claimOnce()).toBeLessThanOrEqual(200);
     await db.pool.query(`UPDATE jobs SET next_attempt_at = now() + interval '1 hour'`);
-    // The user's next_due stays at the old time (early is allowed, late never is) until a claim looks.
+    // The user's next_due stays at the old time (early is allowed, late never is); the look reads
+    // past it to the real next job.
     await new Promise((r) => setTimeout(r, 250));
     expect(await c.claimOnce()).toBe(5000);
-    const { rows } = await db.pool.query(
-      `SELECT q.next_due = j.next_attempt_at AS settled FROM user_queues q JOIN jobs j USING (user_id) WHERE j.id = $1`,
-      [job.id],
-    );
-    expect(rows[0]).toEqual({ settled: true });
   });
 
   it('due jobs: claims them (leased, running) and asks to go again at once', async () => {

@@ -1,14 +1,20 @@
 // user_queues.next_due (migration 0008) must never be later than a user's earliest waiting job: a
 // late value hides due jobs from every claim. Every path that makes a job waiting lowers it (by
-// trigger), and only the settle in a scheduler's look before sleeping (nextDue) raises it, under a
-// lock protocol against writers in flight.
+// trigger), and only settleDue raises it, under a lock protocol against writers in flight.
 // These tests drive each path and the two interleavings that a naive raise gets wrong.
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type pg from 'pg';
 import { createTestDb, type TestDb } from '../helpers/db.ts';
 import { createJob, createUser, forceJobState, succeededAttempt } from '../helpers/scheduler.ts';
 import { insertJobs, redriveJob } from '../../src/sql/jobs.ts';
-import { claimDueJobs, handBack, nextDue, recordAttempts, rescueExpired } from '../../src/sql/scheduler.ts';
+import {
+  claimDueJobs,
+  handBack,
+  nextDue,
+  recordAttempts,
+  rescueExpired,
+  settleDue,
+} from '../../src/sql/scheduler.ts';
 import { waitFor } from '../helpers/http.ts';
 
 let db: TestDb;
@@ -51,8 +57,10 @@ async function violations(): Promise<unknown[]> {
 
 const claim = (q: pg.Pool | pg.PoolClient = db.pool, cap = 1000) =>
   claimDueJobs(q, { workerId: 'w1', batch: 100, perUserCap: cap, leaseMs: 30_000 });
-/** A scheduler's look before sleeping: settles users whose next_due has passed. */
-const look = (cap = 1000, q: pg.Pool | pg.PoolClient = db.pool) => nextDue(q, cap);
+/** A scheduler's look before sleeping (a read). */
+const look = (cap = 1000) => nextDue(db.pool, cap);
+/** Raises the next_due of users whose time has passed with nothing due. */
+const settle = (q: pg.Pool | pg.PoolClient = db.pool) => settleDue(q, 1000);
 
 describe('user_queues.next_due', () => {
   it('a new user has a row, at infinity', async () => {
@@ -88,24 +96,28 @@ describe('user_queues.next_due', () => {
     expect((await queueOf()).nextDue).toEqual(batch[1]!.next_attempt_at);
   });
 
-  it('a look before sleeping settles it: to the next waiting job, to infinity when none is left', async () => {
+  it('a look reads through early values; a settle raises them to the next waiting job, or infinity', async () => {
     const now = await createJob(db, userId, { url: URL });
     const next = await createJob(db, userId, { url: URL, delaySeconds: 3600 });
     expect(await claim()).toHaveLength(1);
     // The claim leaves it early (allowed)...
     expect((await queueOf()).nextDue).toEqual(now.next_attempt_at);
-    // ...and the look settles it, then sleeps towards that job.
+    // ...the look finds the real next job anyway, and reports the user as stale...
     const d = await look();
-    expect(await queueOf()).toEqual({ nextDue: next.next_attempt_at, earliest: next.next_attempt_at });
     expect(d.inMs).toBeGreaterThan(3_500_000);
-    expect(d.cappedDue).toBe(false);
+    expect(d).toMatchObject({ cappedDue: false, stale: 1 });
+    // ...which a settle fixes.
+    expect(await settle()).toBe(1);
+    expect(await queueOf()).toEqual({ nextDue: next.next_attempt_at, earliest: next.next_attempt_at });
+    expect(await look()).toMatchObject({ stale: 0 });
     await forceJobState(db, next.id, 'cancelled');
-    // A cancel leaves it early too; a user whose next_due is in the future is settled once it passes.
+    // A cancel leaves it early too; once that time passes, the look sees nothing and a settle tidies.
     expect((await queueOf()).nextDue).toEqual(next.next_attempt_at);
     await db.pool.query(`UPDATE user_queues SET next_due = now() - interval '1 s' WHERE user_id = $1`, [
       userId,
     ]);
-    expect(await look()).toEqual({ inMs: null, atMs: null, cappedDue: false });
+    expect(await look()).toEqual({ inMs: null, atMs: null, cappedDue: false, stale: 1 });
+    await settle();
     expect(await queueOf()).toEqual({ nextDue: Infinity, earliest: null });
   });
 
@@ -122,7 +134,7 @@ describe('user_queues.next_due', () => {
       later.id,
     ]);
     d = await look(2);
-    expect(d).toEqual({ inMs: null, atMs: null, cappedDue: true });
+    expect(d).toEqual({ inMs: null, atMs: null, cappedDue: true, stale: 0 });
     expect(await look(3)).toMatchObject({ cappedDue: false });
     expect((await look(3)).inMs).toBeLessThanOrEqual(0);
   });
@@ -130,7 +142,7 @@ describe('user_queues.next_due', () => {
   it('retry verdicts, rescues, hand-backs and re-drives lower it', async () => {
     const job = await createJob(db, userId, { url: URL });
     const [c] = await claim();
-    await look();
+    await settle();
     expect((await queueOf()).nextDue).toBe(Infinity);
     // A retry verdict: due again in 5 s.
     await recordAttempts(db.pool, 'w1', [
@@ -152,7 +164,7 @@ describe('user_queues.next_due', () => {
     ]);
     await db.pool.query(`UPDATE jobs SET next_attempt_at = now() WHERE id = $1`, [job.id]);
     const [c2] = await claim();
-    await look();
+    await settle();
     expect((await queueOf()).nextDue).toBe(Infinity);
     await handBack(db.pool, [{ id: job.id, leaseToken: c2!.lease_token }]);
     q = await queueOf();
@@ -160,7 +172,7 @@ describe('user_queues.next_due', () => {
     // A rescue of an expired lease.
     const [c3] = await claim();
     expect(c3?.id).toBe(job.id);
-    await look();
+    await settle();
     await db.pool.query(`UPDATE jobs SET lease_expires_at = now() - interval '1 s' WHERE id = $1`, [job.id]);
     await rescueExpired(db.pool, [{ id: job.id, attempt: 1, status: 'retrying', delayMs: 100, owner: 'w1' }]);
     q = await queueOf();
@@ -186,11 +198,11 @@ describe('user_queues.next_due', () => {
       });
       // The claim takes the due job; the settle cannot see the pending one: "infinity" would hide it.
       expect(await claim()).toHaveLength(1);
-      await look();
+      await settle();
       expect((await queueOf()).nextDue.getTime()).toBeLessThanOrEqual(pending.next_attempt_at.getTime());
       await writer.query('COMMIT');
       expect(await violations()).toEqual([]);
-      await look();
+      await settle();
       expect((await queueOf()).nextDue).toEqual(pending.next_attempt_at);
     } finally {
       await writer.query('ROLLBACK'); // a no-op after COMMIT; ends the transaction if the test failed
@@ -206,7 +218,7 @@ describe('user_queues.next_due', () => {
       expect(await claim()).toHaveLength(1);
       // A settle inside an open transaction: raised to infinity, not committed, lock held.
       await settler.query('BEGIN');
-      await look(1000, settler);
+      await settle(settler);
       const { rows: pid } = await writer.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
       const insert = createJob({ ...db, pool: writer as unknown as pg.Pool }, userId, {
         url: URL,
@@ -242,7 +254,7 @@ describe('user_queues.next_due', () => {
     const claimers = [0, 1].map(async () => {
       while (Date.now() < stop) {
         const got = await claim(db.pool, 5);
-        if (!got.length) await look(5);
+        if (!got.length) await settle();
         else
           await recordAttempts(
             db.pool,
