@@ -146,9 +146,9 @@ export class Claimer {
     if (next.inMs <= 0) {
       // A job is due that the claim did not take. Usually it just became due between the claim and
       // this query (at hundreds of jobs/s one always has): claim again at once. If that also comes
-      // back empty, another scheduler holds it, or its user's next_due is early and could not be
-      // settled (an insert of that user was in flight): look again shortly. Users at the cap are
-      // not in this time (waitsForFreedSlot).
+      // back empty, another scheduler holds it, or (rarely) more users with nothing due than a
+      // claim takes crowded the claim until settled: look again shortly. Users at the cap are not
+      // in this time (waitsForFreedSlot).
       this.emptyClaimsWhileDue++;
       if (this.emptyClaimsWhileDue === 1) return 0;
       deps.metrics.stuckWaits.inc();

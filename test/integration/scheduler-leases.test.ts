@@ -231,7 +231,11 @@ describe('fairness', () => {
     // One slot, and no polling that could find the freed slot instead (a minute between looks):
     // only the wake of each recorded result can start the next job in time.
     await scheduler({ perUserCap: 1, pollIntervalMs: 60_000, cappedPollMs: 60_000 });
-    await waitFor(async () => (await countByStatus()).succeeded === 4, 'the 4 jobs, one after another', 10_000);
+    await waitFor(
+      async () => (await countByStatus()).succeeded === 4,
+      'the 4 jobs, one after another',
+      10_000,
+    );
     const starts = t.requests.map((r) => r.start).sort((a, b) => a - b);
     const ends = t.requests.map((r) => r.end).sort((a, b) => a - b);
     // Never two at once.
