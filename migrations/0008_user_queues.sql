@@ -6,8 +6,9 @@
 -- only the due jobs of users under the cap, through a per-user index.
 --
 -- user_queues.next_due is, per user, a time no later than the user's earliest waiting job (or
--- 'infinity'). It may be early (a claimed or cancelled job leaves it behind until the next claim
--- settles it), never late: a late value would hide a due job. So:
+-- 'infinity'). It may be early (a claimed or cancelled job leaves it behind until a scheduler
+-- settles it: when such users pile up, or once a second), never late: a late value would hide a
+-- due job. So:
 --   * every path that makes a job waiting or moves it earlier lowers it, by trigger, so that no SQL
 --     path can forget (API insert, batch, schedule occurrences, retry verdicts, rescue, hand-back,
 --     re-drive and any later one);
@@ -20,7 +21,9 @@
 --     and each sees the other's committed result. Both rely on READ COMMITTED (PostgreSQL's default),
 --     where each statement of a plpgsql function takes a fresh snapshot.
 -- The lowering writes the row only when it lowers it, so concurrent inserts of one user do not
--- serialise on it; shared advisory locks do not conflict with each other.
+-- serialise on it; shared advisory locks do not conflict with each other. A statement lowers its
+-- users in user id order, so two statements cannot deadlock on their rows; a transaction that made
+-- jobs of several users due in several statements, in opposite orders to another, could (none does).
 CREATE TABLE user_queues (
   user_id uuid PRIMARY KEY REFERENCES users (id) ON DELETE CASCADE,
   next_due timestamptz NOT NULL DEFAULT 'infinity'
@@ -47,8 +50,9 @@ BEGIN
   END IF;
 END $$;
 
--- Raises next_due to the earliest waiting job for up to `p_limit` users whose next_due has passed
--- (those with nothing due any more were left early by a claim or a cancel). Users another
+-- Raises next_due to the earliest waiting job for up to `p_limit` users whose next_due has passed and
+-- who have nothing due (left early by a claim or a cancel); users with due jobs, at the cap say, are
+-- passed over (one probe each) so that they can never keep it from the others. Users another
 -- transaction is lowering just now are skipped. Returns how many rows changed.
 -- Meant to run as its own transaction, whose settings it changes: it commits asynchronously, which
 -- is safe because it only raises next_due (a crash that loses a raise leaves the older, earlier
@@ -63,12 +67,17 @@ BEGIN
   PERFORM set_config('synchronous_commit', 'off', true);
   PERFORM set_config('plan_cache_mode', 'force_generic_plan', true);
   locked := ARRAY(
-    SELECT user_id FROM (SELECT user_id FROM user_queues WHERE next_due <= now() ORDER BY next_due LIMIT p_limit) d
+    SELECT user_id FROM (
+      SELECT q.user_id FROM user_queues q
+       WHERE q.next_due <= now()
+         AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.user_id = q.user_id
+                            AND j.status IN ('scheduled', 'retrying') AND j.next_attempt_at <= now())
+       ORDER BY q.next_due LIMIT p_limit) d
      WHERE pg_try_advisory_xact_lock(djs_user_queue_lock_class(), hashtext(user_id::text))
   );
   IF cardinality(locked) = 0 THEN RETURN 0; END IF;
   -- A statement begun after the locks are held: every writer of these users has committed or waits.
-  -- It never waits itself: a row lock on these rows is only taken by a lowerer, which holds the shared lock.
+  -- It does not wait for lowerers: they row-lock these rows only while holding the shared lock.
   UPDATE user_queues q SET next_due = m.due
     FROM (SELECT u AS user_id,
                  coalesce((SELECT min(j.next_attempt_at) FROM jobs j

@@ -1,8 +1,8 @@
 // The claim loop: takes due jobs (FOR UPDATE SKIP LOCKED, see sql/scheduler.ts) and hands them to
 // the dispatcher, then sleeps exactly until the next due job — asked of the database as a delay, so
 // app and database clocks are never compared. NOTIFY wakes it early for a sooner job, a freed slot
-// wakes it when saturated, and the poll interval is only the safety net. Bursts are claimed in
-// back-to-back batches.
+// wakes it when saturated or when users at their cap have jobs due, and the poll interval is only
+// the safety net. Bursts are claimed in back-to-back batches.
 import { withTransaction, type Pool, type Queryable } from '../db/pool.ts';
 import type { Logger } from '../logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
@@ -126,6 +126,8 @@ export class Claimer {
     // Not on every look: that is a write, and at 2,000 jobs/s one user is always in that state.
     if (
       next.stale >= SETTLE_AT_STALE ||
+      // Something is due that this claim did not get: stale users may have crowded it.
+      (next.stale > 0 && next.inMs !== null && next.inMs <= 0) ||
       (next.stale > 0 && performance.now() - this.settledAt >= SETTLE_EVERY_MS)
     ) {
       this.settledAt = performance.now();

@@ -81,10 +81,12 @@ export async function claimDueJobs(
        ORDER BY c.next_attempt_at
        LIMIT 2 * $2
      ), candidates AS MATERIALIZED (
-       -- Rows are found again by their physical address (a TID scan: no index descent, here and in
-       -- the UPDATE, which cost ~25 µs a row by primary key). A row a concurrent transaction has
-       -- changed since is followed to its new version when locked and re-checked against these
-       -- conditions (READ COMMITTED); once locked, its address cannot change before we update it.
+       -- Rows are found again by their physical address (a TID scan, here and in the UPDATE: no
+       -- index descent). Every part of the statement reads one snapshot, so an address cannot point
+       -- at another row. A row a concurrent transaction changed and committed since is re-checked
+       -- against these conditions when locked (a claim, cancel or result makes it fail them); one
+       -- still waiting after the change is left for the next claim (the UPDATE cannot see its new
+       -- version), which only makes this claim shorter. Once locked, a row stays where it is.
        SELECT ctid FROM jobs
         WHERE ctid = ANY (ARRAY(SELECT ctid FROM fair)) AND ${WAITING} AND next_attempt_at <= now()
         ORDER BY next_attempt_at
@@ -123,7 +125,8 @@ const LOOK_LIMIT = 1000;
 /**
  * When the next claimable job is due. A read: a user whose next_due has passed (claims leave it
  * early) is looked up in jobs_user_due_idx, one probe each, like the single min() of a global due
- * index before 0008; users beyond LOOK_LIMIT are counted at their next_due, which is never late.
+ * index before 0008; users beyond LOOK_LIMIT bound the time by the last next_due read (they can have
+ * nothing due earlier), which may make it early, never late.
  * Users at the cap with jobs due are left out of the time (only a freed slot makes those claimable,
  * so polling for them would only load the database) and reported in `cappedDue`; a capped user's
  * future time counts (it may have a slot by then).

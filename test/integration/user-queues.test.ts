@@ -121,6 +121,23 @@ describe('user_queues.next_due', () => {
     expect(await queueOf()).toEqual({ nextDue: Infinity, earliest: null });
   });
 
+  it('a settle passes over users with due jobs, so they cannot keep it from stale users behind them', async () => {
+    const busy = [userId, (await createUser(db)).id];
+    for (const u of busy) {
+      await createJob(db, u, { url: URL });
+      await db.pool.query(`UPDATE user_queues SET next_due = now() - interval '1 hour' WHERE user_id = $1`, [
+        u,
+      ]);
+    }
+    const stale = (await createUser(db)).id;
+    await db.pool.query(`UPDATE user_queues SET next_due = now() - interval '1 minute' WHERE user_id = $1`, [
+      stale,
+    ]);
+    // A limit of 2: the two users with due jobs come first in next_due order.
+    expect(await settleDue(db.pool, 2)).toBe(1);
+    expect(await queueOf(stale)).toEqual({ nextDue: Infinity, earliest: null });
+  });
+
   it('users at the cap: left out of the time while due (reported instead), counted while in the future', async () => {
     const held = await Promise.all([1, 2].map(() => createJob(db, userId, { url: URL })));
     for (const h of held) await forceJobState(db, h.id, 'running');
