@@ -9,6 +9,7 @@ import {
   createUser,
   executionsOf,
   forceJobState,
+  insertDueJobs,
   jobState,
   startScheduler,
   waitForStatus,
@@ -195,16 +196,8 @@ describe('fairness', () => {
     const t = await target(hold(1000));
     const greedy = await createUser(db);
     const modest = await createUser(db);
-    await db.pool.query(
-      `INSERT INTO jobs (user_id, method, url, fire_at, next_attempt_at, timeout_ms, retry_strategy, max_attempts, base_delay_ms, max_delay_ms)
-       SELECT $1, 'POST', $2, now() - interval '1 minute', now() - interval '1 minute', 5000, 'linear', 1, 0, 0 FROM generate_series(1, 200)`,
-      [greedy.id, `${t.url}/greedy`],
-    );
-    await db.pool.query(
-      `INSERT INTO jobs (user_id, method, url, fire_at, next_attempt_at, timeout_ms, retry_strategy, max_attempts, base_delay_ms, max_delay_ms)
-       SELECT $1, 'POST', $2, now(), now(), 5000, 'linear', 1, 0, 0 FROM generate_series(1, 10)`,
-      [modest.id, `${t.url}/modest`],
-    );
+    await insertDueJobs(db, greedy.id, `${t.url}/greedy`, 200, { dueAgo: '1 minute' });
+    await insertDueJobs(db, modest.id, `${t.url}/modest`, 10);
     await scheduler({ concurrency: 20, batchSize: 20, perUserCap: 10 });
     await waitFor(
       () => t.requests.filter((r) => r.url === '/modest').length === 10,
@@ -223,11 +216,7 @@ describe('fairness', () => {
   it('a user at the cap goes on the moment a result frees a slot, without polling for it', async () => {
     const t = await target(hold(100));
     const user = await createUser(db);
-    await db.pool.query(
-      `INSERT INTO jobs (user_id, method, url, fire_at, next_attempt_at, timeout_ms, retry_strategy, max_attempts, base_delay_ms, max_delay_ms)
-       SELECT $1, 'POST', $2, now(), now(), 5000, 'linear', 1, 0, 0 FROM generate_series(1, 4)`,
-      [user.id, `${t.url}/capped`],
-    );
+    await insertDueJobs(db, user.id, `${t.url}/capped`, 4);
     // One slot, and no polling that could find the freed slot instead (a minute between looks):
     // only the wake of each recorded result can start the next job in time.
     await scheduler({ perUserCap: 1, pollIntervalMs: 60_000, cappedPollMs: 60_000 });

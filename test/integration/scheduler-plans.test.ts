@@ -8,7 +8,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type pg from 'pg';
 import { createTestDb, type TestDb } from '../helpers/db.ts';
-import { createUser, succeededAttempt } from '../helpers/scheduler.ts';
+import { createUser, insertDueJobs, succeededAttempt } from '../helpers/scheduler.ts';
 import type { Queryable } from '../../src/db/pool.ts';
 import {
   claimDueJobs,
@@ -149,14 +149,7 @@ describe('tenant isolation in the claim: a capped user costs one row, whatever i
     const capped = await createUser(db);
     const other = await createUser(db);
     const insert = (userId: string, n: number) =>
-      db.pool.query(
-        `INSERT INTO jobs (user_id, method, url, fire_at, next_attempt_at, timeout_ms, retry_strategy, max_attempts,
-                           base_delay_ms, max_delay_ms)
-         SELECT $1, 'POST', 'http://127.0.0.1:9/hook', now() - interval '1 min', now() - interval '1 min', 5000,
-                'linear', 3, 100, 1000
-           FROM generate_series(1, $2)`,
-        [userId, n],
-      );
+      insertDueJobs(db, userId, 'http://127.0.0.1:9/hook', n, { dueAgo: '1 min' });
     await insert(capped.id, 20_010);
     // The capped user's 10 running jobs, then its backlog is due before anything of the other user.
     await claimDueJobs(db.pool, { workerId: 'w1', batch: 10, perUserCap: 10, leaseMs: 30_000 });
