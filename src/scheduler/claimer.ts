@@ -124,12 +124,11 @@ export class Claimer {
     // Users left with a passed next_due and nothing due cost each claim and look a probe (and a place
     // under the claim's LIMIT): settle them when they pile up, or a second after the last settle.
     // Not on every look: that is a write, and at 2,000 jobs/s one user is always in that state.
-    if (
+    const missedDue = next.inMs !== null && next.inMs <= 0; // stale users may have crowded the claim
+    const settleNow =
       next.stale >= SETTLE_AT_STALE ||
-      // Something is due that this claim did not get: stale users may have crowded it.
-      (next.stale > 0 && next.inMs !== null && next.inMs <= 0) ||
-      (next.stale > 0 && performance.now() - this.settledAt >= SETTLE_EVERY_MS)
-    ) {
+      (next.stale > 0 && (missedDue || performance.now() - this.settledAt >= SETTLE_EVERY_MS));
+    if (settleNow) {
       this.settledAt = performance.now();
       await settleDue(deps.pool, SETTLE_LIMIT);
     }
