@@ -90,6 +90,7 @@ describe('user_queues.next_due', () => {
         retry: { strategy: 'linear', max_attempts: 1, base_delay_ms: 0, max_delay_ms: 0 },
         idempotencyKey: null,
         requestHash: null,
+        traceParent: null,
       })),
       0,
     );

@@ -1,0 +1,149 @@
+// Concurrent single creates share one INSERT (src/lib/coalescer.ts): each request still gets its own
+// answer — its own job, its own idempotent replay, its own error — and nothing of one leaks into or
+// fails another. The flushes are held on a table lock, so which requests share a statement is
+// decided by the test, not by timing.
+import request from 'supertest';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestDb, type TestDb } from '../helpers/db.ts';
+import { anotherApi, createTestApp, sessionFor, type TestApp } from '../helpers/app.ts';
+import { waitFor } from '../helpers/http.ts';
+
+let db: TestDb;
+let t: TestApp;
+let api: ReturnType<typeof anotherApi>;
+
+const job = (name: string) => ({
+  name,
+  request: { method: 'POST', url: 'https://example.com/hook', body: `{"n":"${name}"}` },
+  delay_seconds: 3600,
+});
+
+beforeAll(async () => {
+  db = await createTestDb();
+  t = await createTestApp(db, { TARGET_ALLOWLIST: '' });
+  api = anotherApi(db, t);
+  // A rule the API's validation does not know, standing in for any row the database refuses.
+  await db.pool.query(
+    `ALTER TABLE jobs ADD CONSTRAINT test_no_poison CHECK (name IS DISTINCT FROM 'poison')`,
+  );
+});
+afterAll(async () => {
+  await t.close();
+  await db.drop();
+});
+
+/** Inserts into jobs wait on a table lock held by `hold`'s transaction until it ends. */
+async function holdInserts() {
+  const hold = new pg.Client({ connectionString: db.url });
+  await hold.connect();
+  await hold.query('BEGIN');
+  await hold.query('LOCK TABLE jobs IN SHARE ROW EXCLUSIVE MODE');
+  return {
+    blocked: async () =>
+      (
+        await db.pool.query<{ n: number }>(
+          `SELECT count(*)::int AS n FROM pg_stat_activity
+            WHERE wait_event_type = 'Lock' AND query LIKE '%INSERT INTO jobs%'`,
+        )
+      ).rows[0]!.n,
+    release: async () => {
+      await hold.query('COMMIT');
+      await hold.end();
+    },
+  };
+}
+
+type Auth = { auth: string };
+const post = (auth: Auth, body: unknown, key?: string) => {
+  const r = request(api.app)
+    .post('/v1/jobs')
+    .set('Authorization', auth.auth)
+    .send(body as object);
+  return (key ? r.set('Idempotency-Key', key) : r).then((res) => res);
+};
+
+/**
+ * Sends `first` and waits until both are inserts blocked on the lock (both flushes in flight), then
+ * sends `later` and waits until they all wait in the coalescer; then releases the lock.
+ */
+async function inOneFlush(
+  first: (() => Promise<request.Response>)[],
+  later: (() => Promise<request.Response>)[],
+) {
+  const lock = await holdInserts();
+  const a = first.map((f) => f());
+  await waitFor(async () => (await lock.blocked()) === first.length, 'the first inserts waiting on the lock');
+  const b = later.map((f) => f());
+  await waitFor(() => api.services.jobs.waitingCreates === later.length, 'the rest queued');
+  await lock.release();
+  return { first: await Promise.all(a), later: await Promise.all(b) };
+}
+
+const txOf = async (names: string[]) =>
+  (
+    await db.pool.query<{ name: string; tx: string }>(
+      `SELECT name, xmin::text AS tx FROM jobs WHERE name = ANY($1) ORDER BY seq`,
+      [names],
+    )
+  ).rows;
+
+describe('concurrent single creates share one INSERT', () => {
+  it('each request gets its own job or its own replay, across users, from one statement', async () => {
+    const alice = await sessionFor(db, t.config);
+    const bob = await sessionFor(db, t.config);
+    const { first, later } = await inOneFlush(
+      [() => post(alice, job('a0')), () => post(bob, job('b0'))],
+      [
+        () => post(alice, job('a1')),
+        () => post(bob, job('b1')),
+        () => post(alice, job('k'), 'same-key'),
+        () => post(alice, job('k'), 'same-key'),
+        () => post(bob, job('k'), 'same-key'), // another user's key space
+        () => post(alice, job('a2')),
+      ],
+    );
+    const [a1, b1, k1, k2, kBob, a2] = later;
+    for (const [res, name, owner] of [
+      [first[0], 'a0', alice],
+      [first[1], 'b0', bob],
+      [a1, 'a1', alice],
+      [b1, 'b1', bob],
+      [kBob, 'k', bob],
+      [a2, 'a2', alice],
+    ] as const) {
+      expect(res!.status, name).toBe(201);
+      expect(res!.body).toMatchObject({ name, status: 'scheduled' });
+      // The answer is the job exactly as its owner reads it, and nobody else can.
+      const got = await request(api.app).get(`/v1/jobs/${res!.body.id}`).set('Authorization', owner.auth);
+      expect(got.body).toEqual(res!.body);
+      const other = owner === alice ? bob : alice;
+      expect(
+        (await request(api.app).get(`/v1/jobs/${res!.body.id}`).set('Authorization', other.auth)).status,
+      ).toBe(404);
+    }
+    // Two identical keyed requests in one statement: one creates, the other replays that job.
+    expect([k1!.status, k2!.status].sort()).toEqual([200, 201]);
+    expect(k1!.body.id).toBe(k2!.body.id);
+    expect(kBob!.body.id).not.toBe(k1!.body.id);
+
+    const rows = await txOf(['a0', 'b0', 'a1', 'b1', 'k', 'a2']);
+    expect(rows.map((r) => r.name).sort()).toEqual(['a0', 'a1', 'a2', 'b0', 'b1', 'k', 'k']);
+    const later5 = rows.filter((r) => !['a0', 'b0'].includes(r.name));
+    expect(new Set(later5.map((r) => r.tx)).size).toBe(1);
+    expect(new Set(rows.map((r) => r.tx)).size).toBe(3);
+  });
+
+  it('a row the database refuses fails alone, with the answer a single insert gives', async () => {
+    const alice = await sessionFor(db, t.config);
+    const names = ['p1', 'p2', 'poison', 'p3'];
+    const { later } = await inOneFlush(
+      [() => post(alice, job('p-first0')), () => post(alice, job('p-first1'))],
+      names.map((n) => () => post(alice, job(n))),
+    );
+    expect(later.map((r) => r.status)).toEqual([201, 201, 400, 201]);
+    expect(later[2]!.body.error.code).toBe('validation_failed');
+    expect(later.filter((r) => r.status === 201).map((r) => r.body.name)).toEqual(['p1', 'p2', 'p3']);
+    expect((await txOf(names)).map((r) => r.name).sort()).toEqual(['p1', 'p2', 'p3']);
+  });
+});

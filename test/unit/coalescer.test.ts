@@ -1,0 +1,128 @@
+import { describe, expect, it } from 'vitest';
+import { Coalescer } from '../../src/lib/coalescer.ts';
+
+/** A flush the test finishes by hand: every call is recorded with a way to answer it. */
+function manualFlush<T>() {
+  const calls: {
+    items: T[];
+    answer: (r: PromiseSettledResult<string>[]) => void;
+    fail: (e: unknown) => void;
+  }[] = [];
+  const flush = (items: T[]) =>
+    new Promise<PromiseSettledResult<string>[]>((answer, fail) => calls.push({ items, answer, fail }));
+  return { calls, flush };
+}
+const ok = (value: string): PromiseSettledResult<string> => ({ status: 'fulfilled', value });
+const echo = (items: number[]) => items.map((i) => ok(`r${i}`));
+/** One full turn of the event loop (the coalescer flushes in setImmediate). */
+const turn = () => new Promise((r) => setImmediate(r));
+
+describe('Coalescer', () => {
+  it('an item alone is flushed alone on the next turn, and gets its own result', async () => {
+    const m = manualFlush<number>();
+    const c = new Coalescer(m.flush, { maxInFlight: 2, maxBatch: 100 });
+    const p = c.submit(1);
+    expect(m.calls).toHaveLength(0);
+    await turn();
+    expect(m.calls.map((x) => x.items)).toEqual([[1]]);
+    m.calls[0]!.answer([ok('one')]);
+    await expect(p).resolves.toBe('one');
+  });
+
+  it('items submitted in one turn share one flush, each getting the result at its position', async () => {
+    const m = manualFlush<number>();
+    const c = new Coalescer(m.flush, { maxInFlight: 2, maxBatch: 100 });
+    const ps = [1, 2, 3].map((i) => c.submit(i));
+    await turn();
+    expect(m.calls.map((x) => x.items)).toEqual([[1, 2, 3]]);
+    m.calls[0]!.answer(echo([1, 2, 3]));
+    expect(await Promise.all(ps)).toEqual(['r1', 'r2', 'r3']);
+  });
+
+  it('with every flush in flight, arrivals wait and leave together when one finishes', async () => {
+    const m = manualFlush<number>();
+    const c = new Coalescer(m.flush, { maxInFlight: 2, maxBatch: 100 });
+    const first = c.submit(1);
+    await turn();
+    const second = c.submit(2);
+    await turn();
+    expect(m.calls.map((x) => x.items)).toEqual([[1], [2]]);
+    const waiting = [3, 4, 5, 6].map((i) => c.submit(i));
+    await turn();
+    expect(m.calls).toHaveLength(2); // no third flush while two are in flight
+    expect(c.waiting).toBe(4);
+    m.calls[1]!.answer(echo([2]));
+    await expect(second).resolves.toBe('r2');
+    expect(m.calls.map((x) => x.items)).toEqual([[1], [2], [3, 4, 5, 6]]);
+    expect(c.waiting).toBe(0);
+    m.calls[2]!.answer(echo([3, 4, 5, 6]));
+    m.calls[0]!.answer(echo([1]));
+    expect(await Promise.all([first, ...waiting])).toEqual(['r1', 'r3', 'r4', 'r5', 'r6']);
+  });
+
+  it('maxBatch splits what waits into several flushes', async () => {
+    const m = manualFlush<number>();
+    const c = new Coalescer(m.flush, { maxInFlight: 2, maxBatch: 2 });
+    const ps = [1, 2, 3, 4, 5].map((i) => c.submit(i));
+    await turn();
+    expect(m.calls.map((x) => x.items)).toEqual([
+      [1, 2],
+      [3, 4],
+    ]);
+    m.calls[0]!.answer(echo([1, 2]));
+    await ps[0];
+    expect(m.calls.map((x) => x.items)[2]).toEqual([5]);
+    m.calls[1]!.answer(echo([3, 4]));
+    m.calls[2]!.answer(echo([5]));
+    expect(await Promise.all(ps)).toEqual(['r1', 'r2', 'r3', 'r4', 'r5']);
+  });
+
+  it("one item's failure reaches only its caller; a failed flush fails its whole batch, and the next works", async () => {
+    const m = manualFlush<number>();
+    const c = new Coalescer(m.flush, { maxInFlight: 1, maxBatch: 100 });
+    const [a, b] = [c.submit(1), c.submit(2)];
+    await turn();
+    m.calls[0]!.answer([{ status: 'rejected', reason: new Error('bad 1') }, ok('r2')]);
+    await expect(a).rejects.toThrow('bad 1');
+    await expect(b).resolves.toBe('r2');
+
+    const [d, e] = [c.submit(3), c.submit(4)];
+    await turn();
+    m.calls[1]!.fail(new Error('database down'));
+    await expect(d).rejects.toThrow('database down');
+    await expect(e).rejects.toThrow('database down');
+
+    const f = c.submit(5);
+    await turn();
+    m.calls[2]!.answer([ok('r5')]);
+    await expect(f).resolves.toBe('r5');
+  });
+
+  it('a flush that answers the wrong number of results fails its batch instead of mismatching answers', async () => {
+    const m = manualFlush<number>();
+    const c = new Coalescer(m.flush, { maxInFlight: 1, maxBatch: 100 });
+    const [a, b] = [c.submit(1), c.submit(2)];
+    await turn();
+    m.calls[0]!.answer([ok('only one')]);
+    await expect(a).rejects.toThrow('1 results for 2 items');
+    await expect(b).rejects.toThrow('1 results for 2 items');
+  });
+
+  it('a flush that throws synchronously fails its batch and frees its slot', async () => {
+    let n = 0;
+    const c = new Coalescer<number, string>(
+      (items) => {
+        if (n++ === 0) throw new Error('sync boom');
+        return Promise.resolve(items.map((i) => ok(`r${i}`)));
+      },
+      { maxInFlight: 1, maxBatch: 100 },
+    );
+    await expect(c.submit(1)).rejects.toThrow('sync boom');
+    await expect(c.submit(2)).resolves.toBe('r2');
+  });
+
+  it('refuses a configuration that could never flush', () => {
+    expect(() => new Coalescer(() => Promise.resolve([]), { maxInFlight: 0, maxBatch: 1 })).toThrow();
+    expect(() => new Coalescer(() => Promise.resolve([]), { maxInFlight: 1, maxBatch: 0 })).toThrow();
+  });
+});
