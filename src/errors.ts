@@ -61,6 +61,12 @@ export const SQLSTATE = {
   CANNOT_CONNECT_NOW: '57P03',
 } as const;
 
+/** True for errors that the same rows will raise again: data exceptions and constraint violations. */
+export function isDeterministicWriteError(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && /^(22|23)[0-9A-Z]{3}$/.test(code);
+}
+
 /** True when the error means the database cannot be reached right now (connection refused, shutdown…). */
 export function isDatabaseUnavailable(err: unknown): boolean {
   if (!err || typeof err !== 'object') return false;

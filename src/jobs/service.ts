@@ -4,6 +4,7 @@ import { z } from 'zod';
 import type { Pool } from '../db/pool.ts';
 import {
   AppError,
+  isDeterministicWriteError,
   notFound,
   parseOrThrow,
   rateLimited,
@@ -145,9 +146,9 @@ export class JobsService {
    * Inserts the single creates of concurrent requests in one statement: under load, one statement,
    * one commit and at most one NOTIFY per flush instead of per job (the API's main cost was the
    * per-statement work of a one-row insert; README, Performance). A job whose idempotency key is
-   * taken comes back null, as from a single insert. If the statement fails, no row was written, so
-   * each job is tried again alone and gets its own answer (a CHECK violation, a deleted user)
-   * without failing the others.
+   * taken comes back null, as from a single insert. If a row makes the statement fail (a data
+   * exception or a constraint violation), nothing was written, so each job is tried again alone and
+   * gets its own answer without failing the others.
    */
   private async insertCoalesced(
     jobs: jobsSql.NewBatchJob[],
@@ -167,7 +168,9 @@ export class JobsService {
       const byId = new Map(rows.map((r) => [r.id, r]));
       return jobs.map((j) => ({ status: 'fulfilled', value: byId.get(j.id) ?? null }));
     } catch (err) {
-      if (jobs.length === 1) throw err;
+      // Only a row can be at fault for these; anything else (the database unreachable) is every
+      // job's answer, and retrying each alone would only multiply the load.
+      if (jobs.length === 1 || !isDeterministicWriteError(err)) throw err;
       return Promise.allSettled(
         jobs.map(async (j) => (await jobsSql.insertJobs(this.pool, [j], this.notifyWithinMs))[0] ?? null),
       );

@@ -12,6 +12,7 @@
 //   happened). Only if even that is refused is the result dropped; the lease then expires and the
 //   reaper re-runs the job, so nothing is lost, only retried.
 import type { Pool } from '../db/pool.ts';
+import { isDeterministicWriteError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
 import { recordAttempts, type AttemptRecord } from '../sql/scheduler.ts';
 
@@ -20,12 +21,6 @@ const MAX_BATCH = 500;
 const MAX_PENDING = 50_000;
 // A fallback row must fit the column checks whatever went wrong with the original.
 const MAX_RETRY_DELAY_MS = 7 * 86_400_000;
-
-/** True for errors that the same rows will raise again: data exceptions and constraint violations. */
-export function isDeterministicWriteError(err: unknown): boolean {
-  const code = (err as { code?: unknown } | null)?.code;
-  return typeof code === 'string' && /^(22|23)[0-9A-Z]{3}$/.test(code);
-}
 
 /** The record stored when the original cannot be: everything a column might refuse is dropped. */
 export function fallbackRecord(rec: AttemptRecord, err: unknown): AttemptRecord {
