@@ -112,6 +112,8 @@ const fullSchema = z.object({
   JOB_FIRE_AT_MAX_DAYS: int(1, 3650).default(365),
   JOB_MAX_ACTIVE_PER_USER: int(1, 10_000_000).default(100_000),
   JOB_CREATE_RATE_PER_MINUTE: int(1, 10_000_000).default(100_000),
+  // Single creates waiting to share an INSERT; past it a create is answered 503 at once (backpressure).
+  JOB_CREATE_MAX_WAITING: int(1, 1_000_000).default(10_000),
   TARGET_ALLOWLIST: cidrList,
   // Names this replica in leases and logs (Kubernetes: the pod name); default: a random id.
   SCHEDULER_WORKER_ID: z

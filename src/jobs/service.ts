@@ -27,7 +27,7 @@ import {
 } from './representation.ts';
 import type { TargetPolicy } from './urlPolicy.ts';
 import { SlidingWindowLimiter } from '../lib/rateLimit.ts';
-import { Coalescer } from '../lib/coalescer.ts';
+import { Coalescer, CoalescerFull } from '../lib/coalescer.ts';
 import { activeTraceparent, inSpan } from '../observability/tracing.ts';
 
 // Concurrent single-create statements: requests arriving meanwhile wait and go together in the next.
@@ -43,6 +43,8 @@ export interface JobsServiceDeps {
   policy: TargetPolicy;
   maxActivePerUser: number;
   createRatePerMinute: number;
+  /** Single creates waiting for their shared INSERT at most; more are answered 503 (default 10,000). */
+  maxWaitingCreates?: number;
   /** The schedulers' poll interval: only jobs due sooner than this need to wake them. */
   notifyWithinMs: number;
   onCreated?: () => void;
@@ -101,6 +103,12 @@ function fireAtRange(
   };
 }
 
+const headersSize = (h: Record<string, string>) => {
+  let n = 0;
+  for (const k in h) n += k.length + h[k]!.length;
+  return n;
+};
+
 /** A validated create request as the columns of a new job (one mapping for single and batch). */
 function newJobFields(userId: string, d: z.output<ReturnType<typeof createJobSchema>>) {
   return {
@@ -139,6 +147,11 @@ export class JobsService {
     this.inserts = new Coalescer((jobs) => this.insertCoalesced(jobs), {
       maxInFlight: INSERT_FLUSHES_IN_FLIGHT,
       maxBatch: 1000,
+      // Big bodies make big statements: a flush carries about 4 MiB at most (one job always fits).
+      weigh: (j) => 256 + j.url.length + (j.body?.length ?? 0) + headersSize(j.headers),
+      maxBatchWeight: 4 * 1024 * 1024,
+      // Past this, answer "busy" at once instead of queueing without bound (as a pool timeout did).
+      maxWaiting: deps.maxWaitingCreates ?? 10_000,
     });
   }
 
@@ -146,34 +159,56 @@ export class JobsService {
    * Inserts the single creates of concurrent requests in one statement: under load, one statement,
    * one commit and at most one NOTIFY per flush instead of per job (the API's main cost was the
    * per-statement work of a one-row insert; README, Performance). A job whose idempotency key is
-   * taken comes back null, as from a single insert. If a row makes the statement fail (a data
-   * exception or a constraint violation), nothing was written, so each job is tried again alone and
-   * gets its own answer without failing the others.
+   * taken comes back null, as from a single insert.
    */
   private async insertCoalesced(
     jobs: jobsSql.NewBatchJob[],
   ): Promise<PromiseSettledResult<jobsSql.JobRow | null>[]> {
-    // Keyed jobs in (user, key) order: two concurrent flushes then wait on each other's keys in
-    // the same order and cannot deadlock.
-    const order = jobs.map((_, i) => i);
-    const keyOf = (i: number) =>
-      jobs[i]!.idempotencyKey === null ? '' : `${jobs[i]!.userId} ${jobs[i]!.idempotencyKey}`;
-    order.sort((a, b) => (keyOf(a) < keyOf(b) ? -1 : keyOf(a) > keyOf(b) ? 1 : a - b));
+    const out = new Map<jobsSql.NewBatchJob, PromiseSettledResult<jobsSql.JobRow | null>>();
+    await this.insertSplitting(jobs, out);
+    return jobs.map((j) => out.get(j)!);
+  }
+
+  /**
+   * One statement for `jobs`. If a row can be at fault (a data exception, a constraint violation, or
+   * a deadlock or serialization failure), nothing was written: the halves are tried again, so only
+   * the refused row fails, with the answer a single insert gives, after about 2·log2(n) statements,
+   * one at a time. Anything else (the database unreachable) is every job's answer.
+   */
+  private async insertSplitting(
+    jobs: jobsSql.NewBatchJob[],
+    out: Map<jobsSql.NewBatchJob, PromiseSettledResult<jobsSql.JobRow | null>>,
+  ): Promise<void> {
     try {
-      const rows = await jobsSql.insertJobs(
-        this.pool,
-        order.map((i) => jobs[i]!),
-        this.notifyWithinMs,
-      );
+      const rows = await jobsSql.insertJobs(this.pool, jobs, this.notifyWithinMs);
       const byId = new Map(rows.map((r) => [r.id, r]));
-      return jobs.map((j) => ({ status: 'fulfilled', value: byId.get(j.id) ?? null }));
+      for (const j of jobs) out.set(j, { status: 'fulfilled', value: byId.get(j.id) ?? null });
     } catch (err) {
-      // Only a row can be at fault for these; anything else (the database unreachable) is every
-      // job's answer, and retrying each alone would only multiply the load.
-      if (jobs.length === 1 || !isDeterministicWriteError(err)) throw err;
-      return Promise.allSettled(
-        jobs.map(async (j) => (await jobsSql.insertJobs(this.pool, [j], this.notifyWithinMs))[0] ?? null),
-      );
+      const code = (err as { code?: unknown }).code;
+      const retryable = isDeterministicWriteError(err) || code === '40P01' || code === '40001';
+      if (jobs.length === 1 || !retryable) {
+        for (const j of jobs) out.set(j, { status: 'rejected', reason: err });
+        return;
+      }
+      const mid = jobs.length >> 1;
+      await this.insertSplitting(jobs.slice(0, mid), out);
+      await this.insertSplitting(jobs.slice(mid), out);
+    }
+  }
+
+  private async submitInsert(job: jobsSql.NewBatchJob) {
+    try {
+      return await this.inserts.submit(job);
+    } catch (err) {
+      if (err instanceof CoalescerFull)
+        throw new AppError(
+          503,
+          'service_unavailable',
+          'too many job creations are waiting; retry shortly',
+          undefined,
+          { headers: { 'Retry-After': '1' } },
+        );
+      throw err;
     }
   }
 
@@ -217,7 +252,7 @@ export class JobsService {
     try {
       // The insert's span context is stored with the job: each attempt's span links back to it.
       row = await inSpan('djs.job.insert', {}, async (setAttributes) => {
-        const inserted = await this.inserts.submit({
+        const inserted = await this.submitInsert({
           ...newJobFields(userId, input),
           id: crypto.randomUUID(),
           idempotencyKey: idempotencyKey ?? null,

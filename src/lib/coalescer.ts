@@ -6,11 +6,27 @@
 // earlier flushes are still in the database wait and leave together in the next flush; at low
 // load an item leaves alone on the next turn of the event loop, so nobody waits for a timer.
 
-export interface CoalescerOptions {
+export interface CoalescerOptions<T> {
   /** Flushes in the database at once; more arrivals wait for one of them to finish. */
   maxInFlight: number;
   /** Items per flush at most (a statement's size is bounded). */
   maxBatch: number;
+  /**
+   * The size of an item (bytes, say) and the most a flush may carry: a flush takes items while they
+   * fit, and always at least one. Without it every item weighs nothing.
+   */
+  weigh?: (item: T) => number;
+  maxBatchWeight?: number;
+  /** Items waiting at most; beyond it submit() rejects with CoalescerFull at once (backpressure). */
+  maxWaiting?: number;
+}
+
+/** submit() found the queue full: the caller should answer "busy, retry" rather than wait. */
+export class CoalescerFull extends Error {
+  constructor(readonly waiting: number) {
+    super(`${waiting} items are already waiting`);
+    this.name = 'CoalescerFull';
+  }
 }
 
 /**
@@ -32,7 +48,7 @@ export class Coalescer<T, R> {
 
   constructor(
     private readonly flush: FlushBatch<T, R>,
-    private readonly opts: CoalescerOptions,
+    private readonly opts: CoalescerOptions<T>,
   ) {
     if (opts.maxInFlight < 1 || opts.maxBatch < 1) throw new Error('maxInFlight and maxBatch must be ≥ 1');
   }
@@ -43,6 +59,8 @@ export class Coalescer<T, R> {
   }
 
   submit(item: T): Promise<R> {
+    if (this.queue.length >= (this.opts.maxWaiting ?? Infinity))
+      return Promise.reject(new CoalescerFull(this.queue.length));
     return new Promise<R>((resolve, reject) => {
       this.queue.push({ item, resolve, reject });
       this.schedule();
@@ -62,10 +80,24 @@ export class Coalescer<T, R> {
 
   private drain(): void {
     while (this.inFlight < this.opts.maxInFlight && this.queue.length > 0) {
-      const batch = this.queue.splice(0, this.opts.maxBatch);
+      const batch = this.queue.splice(0, this.fitting());
       this.inFlight++;
       void this.run(batch);
     }
+  }
+
+  /** How many of the waiting items the next flush takes (at least one). */
+  private fitting(): number {
+    const { weigh, maxBatchWeight, maxBatch } = this.opts;
+    if (!weigh || maxBatchWeight === undefined) return maxBatch;
+    let n = 0;
+    let total = 0;
+    while (n < maxBatch && n < this.queue.length) {
+      total += weigh(this.queue[n]!.item);
+      if (n > 0 && total > maxBatchWeight) break;
+      n++;
+    }
+    return n;
   }
 
   private async run(batch: Waiting<T, R>[]): Promise<void> {

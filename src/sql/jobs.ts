@@ -271,7 +271,7 @@ export type NewBatchJob = Omit<NewJob, 'notifyWithinMs'> & { id: string };
 /**
  * Inserts a batch of jobs in one statement with one NOTIFY (for the earliest, if it is due within
  * `notifyWithinMs`). Items whose idempotency key this user already used are not inserted: the caller
- * compares what comes back with what it sent.
+ * compares what comes back (in any order) with what it sent.
  */
 export async function insertJobs(
   db: Queryable,
@@ -279,7 +279,14 @@ export async function insertJobs(
   notifyWithinMs: number,
 ): Promise<JobRow[]> {
   if (jobs.length === 0) return [];
-  const col = <T>(f: (j: NewBatchJob) => T) => jobs.map(f);
+  // Keyed rows in (user, key) order, whoever inserts them (concurrent single creates, batches): two
+  // statements then wait on each other's keys in one order and cannot deadlock. Callers map the
+  // rows back by id.
+  const keyOf = (j: NewBatchJob) => (j.idempotencyKey === null ? '' : `${j.userId} ${j.idempotencyKey}`);
+  const sorted = jobs.some((j) => j.idempotencyKey !== null)
+    ? [...jobs].sort((a, b) => (keyOf(a) < keyOf(b) ? -1 : keyOf(a) > keyOf(b) ? 1 : 0))
+    : jobs;
+  const col = <T>(f: (j: NewBatchJob) => T) => sorted.map(f);
   // Prepared (named): every create goes through it, one job or a thousand. Parsing and planning it
   // costs more than executing it for a few rows.
   const { rows } = await db.query<JobRow>({

@@ -44,7 +44,7 @@ async function holdInserts() {
       (
         await db.pool.query<{ n: number }>(
           `SELECT count(*)::int AS n FROM pg_stat_activity
-            WHERE wait_event_type = 'Lock' AND query LIKE '%INSERT INTO jobs%'`,
+            WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE '%INSERT INTO jobs%'`,
         )
       ).rows[0]!.n,
     release: async () => {
@@ -72,8 +72,12 @@ async function inOneFlush(
   later: (() => Promise<request.Response>)[],
 ) {
   const lock = await holdInserts();
-  const a = first.map((f) => f());
-  await waitFor(async () => (await lock.blocked()) === first.length, 'the first inserts waiting on the lock');
+  // One at a time: two sent together could share a flush.
+  const a: Promise<request.Response>[] = [];
+  for (const f of first) {
+    a.push(f());
+    await waitFor(async () => (await lock.blocked()) === a.length, 'an insert waiting on the lock');
+  }
   const b = later.map((f) => f());
   await waitFor(() => api.services.jobs.waitingCreates === later.length, 'the rest queued');
   await lock.release();
@@ -134,16 +138,74 @@ describe('concurrent single creates share one INSERT', () => {
     expect(new Set(rows.map((r) => r.tx)).size).toBe(3);
   });
 
-  it('a row the database refuses fails alone, with the answer a single insert gives', async () => {
+  it("a row the database refuses fails alone, with the answer a single insert gives; others' jobs are written", async () => {
     const alice = await sessionFor(db, t.config);
-    const names = ['p1', 'p2', 'poison', 'p3'];
+    const mallory = await sessionFor(db, t.config);
+    const names = Array.from({ length: 9 }, (_, i) => `p${i}`);
+    const senders = names.map((n, i) => () => post(i % 2 ? mallory : alice, job(n)));
+    senders.splice(5, 0, () => post(mallory, job('poison')));
     const { later } = await inOneFlush(
       [() => post(alice, job('p-first0')), () => post(alice, job('p-first1'))],
-      names.map((n) => () => post(alice, job(n))),
+      senders,
     );
-    expect(later.map((r) => r.status)).toEqual([201, 201, 400, 201]);
-    expect(later[2]!.body.error.code).toBe('validation_failed');
-    expect(later.filter((r) => r.status === 201).map((r) => r.body.name)).toEqual(['p1', 'p2', 'p3']);
-    expect((await txOf(names)).map((r) => r.name).sort()).toEqual(['p1', 'p2', 'p3']);
+    const poison = later.splice(5, 1)[0]!;
+    expect(poison.status).toBe(400);
+    expect(poison.body.error.code).toBe('validation_failed');
+    expect(later.map((r) => r.status)).toEqual(Array(9).fill(201));
+    expect(later.map((r) => r.body.name)).toEqual(names);
+    expect((await txOf([...names, 'poison'])).map((r) => r.name).sort()).toEqual(names);
+  });
+
+  it('a flush failing for a reason no row causes fails its requests with that answer, and the next flush works', async () => {
+    const alice = await sessionFor(db, t.config);
+    // The insert waiting on the lock is cancelled, as a statement timeout would cancel it.
+    const slow = await holdInserts();
+    const pending = post(alice, job('cancelled'));
+    await waitFor(async () => (await slow.blocked()) === 1, 'the insert waiting on the lock');
+    const waitingPid = (
+      await db.pool.query<{ pid: number }>(
+        `SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'
+            AND query LIKE '%INSERT INTO jobs%'`,
+      )
+    ).rows[0]!.pid;
+    await db.pool.query('SELECT pg_cancel_backend($1)', [waitingPid]);
+    const res = await pending;
+    expect(res.status).toBe(500);
+    expect(res.body.error.code).toBe('internal_error');
+    await slow.release();
+    const after = await post(alice, job('after'));
+    expect(after.status).toBe(201);
+    expect((await txOf(['cancelled', 'after'])).map((r) => r.name)).toEqual(['after']);
+  });
+
+  it('with JOB_CREATE_MAX_WAITING creates waiting, the next is answered 503 at once, with Retry-After', async () => {
+    const small = anotherApi(db, t, { config: { JOB_CREATE_MAX_WAITING: 2 } });
+    const alice = await sessionFor(db, t.config);
+    const send = (name: string) =>
+      request(small.app)
+        .post('/v1/jobs')
+        .set('Authorization', alice.auth)
+        .send(job(name))
+        .then((r) => r);
+    const lock = await holdInserts();
+    const inFlight: Promise<request.Response>[] = [];
+    for (const n of ['q0', 'q1']) {
+      inFlight.push(send(n));
+      await waitFor(async () => (await lock.blocked()) === inFlight.length, 'an insert waiting on the lock');
+    }
+    const queued = [send('q2'), send('q3')];
+    await waitFor(() => small.services.jobs.waitingCreates === 2, 'two creates queued');
+    const refused = await send('q4');
+    expect(refused.status).toBe(503);
+    expect(refused.body.error.code).toBe('service_unavailable');
+    expect(refused.headers['retry-after']).toBe('1');
+    await lock.release();
+    expect((await Promise.all([...inFlight, ...queued])).map((r) => r.status)).toEqual([201, 201, 201, 201]);
+    expect((await txOf(['q0', 'q1', 'q2', 'q3', 'q4'])).map((r) => r.name).sort()).toEqual([
+      'q0',
+      'q1',
+      'q2',
+      'q3',
+    ]);
   });
 });

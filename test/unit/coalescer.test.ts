@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Coalescer } from '../../src/lib/coalescer.ts';
+import { Coalescer, CoalescerFull } from '../../src/lib/coalescer.ts';
 
 /** A flush the test finishes by hand: every call is recorded with a way to answer it. */
 function manualFlush<T>() {
@@ -119,6 +119,43 @@ describe('Coalescer', () => {
     );
     await expect(c.submit(1)).rejects.toThrow('sync boom');
     await expect(c.submit(2)).resolves.toBe('r2');
+  });
+
+  it('a weight budget caps a flush, but a heavy item still goes (alone)', async () => {
+    const m = manualFlush<number>();
+    const c = new Coalescer(m.flush, { maxInFlight: 1, maxBatch: 100, weigh: (i) => i, maxBatchWeight: 10 });
+    const ps = [4, 5, 2, 30, 3].map((i) => c.submit(i));
+    await turn();
+    expect(m.calls.map((x) => x.items)).toEqual([[4, 5]]); // 4 + 5 fit, + 2 would not
+    m.calls[0]!.answer(echo([4, 5]));
+    await ps[1];
+    expect(m.calls[1]!.items).toEqual([2]); // 2 + 30 would not fit
+    m.calls[1]!.answer(echo([2]));
+    await ps[2];
+    expect(m.calls[2]!.items).toEqual([30]); // heavier than the budget, alone
+    m.calls[2]!.answer(echo([30]));
+    await ps[3];
+    expect(m.calls[3]!.items).toEqual([3]);
+    m.calls[3]!.answer(echo([3]));
+    expect(await Promise.all(ps)).toEqual(['r4', 'r5', 'r2', 'r30', 'r3']);
+  });
+
+  it('with maxWaiting items queued, submit refuses at once; room again once a flush takes them', async () => {
+    const m = manualFlush<number>();
+    const c = new Coalescer(m.flush, { maxInFlight: 1, maxBatch: 100, maxWaiting: 2 });
+    const first = c.submit(1);
+    await turn(); // in flight: no longer waiting
+    const waiting = [c.submit(2), c.submit(3)];
+    await expect(c.submit(4)).rejects.toBeInstanceOf(CoalescerFull);
+    m.calls[0]!.answer(echo([1]));
+    await first;
+    expect(c.waiting).toBe(0);
+    const again = c.submit(5);
+    m.calls[1]!.answer(echo([2, 3]));
+    expect(await Promise.all(waiting)).toEqual(['r2', 'r3']);
+    await turn();
+    m.calls[2]!.answer(echo([5]));
+    await expect(again).resolves.toBe('r5');
   });
 
   it('refuses a configuration that could never flush', () => {
