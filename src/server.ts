@@ -96,6 +96,7 @@ export function buildApi(deps: ApiDeps): { app: express.Express; services: ApiSe
     notifyWithinMs: config.SCHEDULER_POLL_INTERVAL_MS,
     onCreated: () => metrics.jobsCreated.inc(),
   });
+  metrics.createsWaiting = () => jobs.waitingCreates;
   const secrets = new SigningSecrets(pool, config.SECRETS_KEY);
   const schedules = new SchedulesService({
     pool,

@@ -212,7 +212,7 @@ export class JobsService {
     }
   }
 
-  /** Single creates waiting for a flush of their insert (metrics and tests). */
+  /** Single creates waiting for a flush of their insert (the djs_job_creates_waiting gauge, tests). */
   get waitingCreates(): number {
     return this.inserts.waiting;
   }

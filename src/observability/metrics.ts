@@ -39,6 +39,14 @@ export class Metrics {
     'Request sent minus the time the attempt was due (the precision promise)',
     [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
   );
+  /** Read at scrape time; the API sets it to its JobsService's waiting creates. */
+  createsWaiting: () => number = () => 0;
+  readonly jobCreatesWaiting: client.Gauge = new client.Gauge({
+    name: 'djs_job_creates_waiting',
+    help: 'Single job creations waiting to share an INSERT with others (answered 503 past JOB_CREATE_MAX_WAITING)',
+    registers: [this.registry],
+    collect: (): void => this.jobCreatesWaiting.set(this.createsWaiting()),
+  });
   readonly backlog = this.gauge('djs_jobs_due_backlog', 'Jobs due but not yet started');
   readonly inFlight = this.gauge('djs_jobs_in_flight', 'Requests this scheduler is executing now');
   readonly reaperRescues = this.counter(

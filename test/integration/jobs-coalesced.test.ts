@@ -195,6 +195,9 @@ describe('concurrent single creates share one INSERT', () => {
     }
     const queued = [send('q2'), send('q3')];
     await waitFor(() => small.services.jobs.waitingCreates === 2, 'two creates queued');
+    // Operators see the queue: the gauge reads it at scrape time.
+    const scraped = await request(small.app).get('/metrics');
+    expect(scraped.text).toMatch(/^djs_job_creates_waiting 2$/m);
     const refused = await send('q4');
     expect(refused.status).toBe(503);
     expect(refused.body.error.code).toBe('service_unavailable');
