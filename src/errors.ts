@@ -57,6 +57,8 @@ export function parseOrThrow<S extends ZodType>(schema: S, input: unknown): outp
 /** SQLSTATE codes we branch on, named. */
 export const SQLSTATE = {
   CHECK_VIOLATION: '23514',
+  SERIALIZATION_FAILURE: '40001',
+  DEADLOCK_DETECTED: '40P01',
   ADMIN_SHUTDOWN: '57P01',
   CANNOT_CONNECT_NOW: '57P03',
 } as const;

@@ -185,7 +185,10 @@ export class JobsService {
       for (const j of jobs) out.set(j, { status: 'fulfilled', value: byId.get(j.id) ?? null });
     } catch (err) {
       const code = (err as { code?: unknown }).code;
-      const retryable = isDeterministicWriteError(err) || code === '40P01' || code === '40001';
+      const retryable =
+        isDeterministicWriteError(err) ||
+        code === SQLSTATE.DEADLOCK_DETECTED ||
+        code === SQLSTATE.SERIALIZATION_FAILURE;
       if (jobs.length === 1 || !retryable) {
         for (const j of jobs) out.set(j, { status: 'rejected', reason: err });
         return;
