@@ -114,6 +114,8 @@ const fullSchema = z.object({
   JOB_CREATE_RATE_PER_MINUTE: int(1, 10_000_000).default(100_000),
   // Single creates waiting to share an INSERT; past it a create is answered 503 at once (backpressure).
   JOB_CREATE_MAX_WAITING: int(1, 1_000_000).default(10_000),
+  // The same for one user: past it that user's creates are answered 429 while others' still pass.
+  JOB_CREATE_MAX_WAITING_PER_USER: int(1, 1_000_000).default(1_000),
   TARGET_ALLOWLIST: cidrList,
   // Names this replica in leases and logs (Kubernetes: the pod name); default: a random id.
   SCHEDULER_WORKER_ID: z

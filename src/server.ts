@@ -93,6 +93,7 @@ export function buildApi(deps: ApiDeps): { app: express.Express; services: ApiSe
     maxActivePerUser: config.JOB_MAX_ACTIVE_PER_USER,
     createRatePerMinute: config.JOB_CREATE_RATE_PER_MINUTE,
     maxWaitingCreates: config.JOB_CREATE_MAX_WAITING,
+    maxWaitingCreatesPerUser: config.JOB_CREATE_MAX_WAITING_PER_USER,
     notifyWithinMs: config.SCHEDULER_POLL_INTERVAL_MS,
     onCreated: () => metrics.jobsCreated.inc(),
   });

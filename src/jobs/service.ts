@@ -45,6 +45,8 @@ export interface JobsServiceDeps {
   createRatePerMinute: number;
   /** Single creates waiting for their shared INSERT at most; more are answered 503 (default 10,000). */
   maxWaitingCreates?: number;
+  /** The same for one user's; more of that user's are answered 429 (default 1,000). */
+  maxWaitingCreatesPerUser?: number;
   /** The schedulers' poll interval: only jobs due sooner than this need to wake them. */
   notifyWithinMs: number;
   onCreated?: () => void;
@@ -150,8 +152,12 @@ export class JobsService {
       // Big bodies make big statements: a flush carries about 4 MiB at most (one job always fits).
       weigh: (j) => 256 + j.url.length + (j.body?.length ?? 0) + headersSize(j.headers),
       maxBatchWeight: 4 * 1024 * 1024,
-      // Past this, answer "busy" at once instead of queueing without bound (as a pool timeout did).
+      // Users take turns: one user's flood waits behind its own creates, not everyone's.
+      keyOf: (j) => j.userId,
+      // Past these, answer "busy" at once instead of queueing without bound (as a pool timeout did):
+      // 429 to a user with too many of its own waiting, 503 when the server as a whole is full.
       maxWaiting: deps.maxWaitingCreates ?? 10_000,
+      maxWaitingPerKey: deps.maxWaitingCreatesPerUser ?? 1_000,
     });
   }
 
@@ -203,6 +209,12 @@ export class JobsService {
     try {
       return await this.inserts.submit(job);
     } catch (err) {
+      if (err instanceof CoalescerFull && err.perKey)
+        throw rateLimited(
+          1,
+          'rate_limited',
+          'too many of your job creations are waiting; retry shortly, or send them as one batch',
+        );
       if (err instanceof CoalescerFull)
         throw new AppError(
           503,

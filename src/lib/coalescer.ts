@@ -17,14 +17,25 @@ export interface CoalescerOptions<T> {
    */
   weigh?: (item: T) => number;
   maxBatchWeight?: number;
-  /** Items waiting at most; beyond it submit() rejects with CoalescerFull at once (backpressure). */
+  /**
+   * Whose item it is (a user). Waiting items are taken in turns, one per key, so a key with a
+   * thousand waiting cannot push another key's one behind all of them. Without it: one queue, in
+   * arrival order.
+   */
+  keyOf?: (item: T) => string;
+  /** Items waiting at most, in all and per key; beyond either submit() rejects with CoalescerFull. */
   maxWaiting?: number;
+  maxWaitingPerKey?: number;
 }
 
 /** submit() found the queue full: the caller should answer "busy, retry" rather than wait. */
 export class CoalescerFull extends Error {
-  constructor(readonly waiting: number) {
-    super(`${waiting} items are already waiting`);
+  constructor(
+    readonly waiting: number,
+    /** True when the item's own key had too many waiting (others may still get through). */
+    readonly perKey: boolean,
+  ) {
+    super(`${waiting} items are already waiting${perKey ? ' for this key' : ''}`);
     this.name = 'CoalescerFull';
   }
 }
@@ -42,7 +53,9 @@ interface Waiting<T, R> {
 }
 
 export class Coalescer<T, R> {
-  private queue: Waiting<T, R>[] = [];
+  /** Waiting items by key; the Map's order is the turn order (a key served goes to the back). */
+  private queues = new Map<string, Waiting<T, R>[]>();
+  private total = 0;
   private inFlight = 0;
   private scheduled = false;
 
@@ -55,14 +68,21 @@ export class Coalescer<T, R> {
 
   /** Items waiting for a flush (not counting those in flight). */
   get waiting(): number {
-    return this.queue.length;
+    return this.total;
   }
 
   submit(item: T): Promise<R> {
-    if (this.queue.length >= (this.opts.maxWaiting ?? Infinity))
-      return Promise.reject(new CoalescerFull(this.queue.length));
+    const key = this.opts.keyOf?.(item) ?? '';
+    const own = this.queues.get(key);
+    if (this.total >= (this.opts.maxWaiting ?? Infinity))
+      return Promise.reject(new CoalescerFull(this.total, false));
+    if ((own?.length ?? 0) >= (this.opts.maxWaitingPerKey ?? Infinity))
+      return Promise.reject(new CoalescerFull(own!.length, true));
     return new Promise<R>((resolve, reject) => {
-      this.queue.push({ item, resolve, reject });
+      const w = { item, resolve, reject };
+      if (own) own.push(w);
+      else this.queues.set(key, [w]);
+      this.total++;
       this.schedule();
     });
   }
@@ -70,7 +90,7 @@ export class Coalescer<T, R> {
   // setImmediate, not a microtask: it runs after the event loop has read every request that had
   // arrived, so those of one turn share a flush even at moderate load.
   private schedule(): void {
-    if (this.scheduled || this.inFlight >= this.opts.maxInFlight || this.queue.length === 0) return;
+    if (this.scheduled || this.inFlight >= this.opts.maxInFlight || this.total === 0) return;
     this.scheduled = true;
     setImmediate(() => {
       this.scheduled = false;
@@ -79,25 +99,32 @@ export class Coalescer<T, R> {
   }
 
   private drain(): void {
-    while (this.inFlight < this.opts.maxInFlight && this.queue.length > 0) {
-      const batch = this.queue.splice(0, this.fitting());
+    while (this.inFlight < this.opts.maxInFlight && this.total > 0) {
+      const batch = this.take();
       this.inFlight++;
       void this.run(batch);
     }
   }
 
-  /** How many of the waiting items the next flush takes (at least one). */
-  private fitting(): number {
+  /** The next flush: one item per key in turn, while the batch and its weight fit (at least one). */
+  private take(): Waiting<T, R>[] {
     const { weigh, maxBatchWeight, maxBatch } = this.opts;
-    if (!weigh || maxBatchWeight === undefined) return maxBatch;
-    let n = 0;
-    let total = 0;
-    while (n < maxBatch && n < this.queue.length) {
-      total += weigh(this.queue[n]!.item);
-      if (n > 0 && total > maxBatchWeight) break;
-      n++;
+    const batch: Waiting<T, R>[] = [];
+    let weight = 0;
+    while (batch.length < maxBatch && this.total > 0) {
+      const [key, queue] = this.queues.entries().next().value!;
+      const w = queue[0]!;
+      if (weigh && maxBatchWeight !== undefined) {
+        weight += weigh(w.item);
+        if (batch.length > 0 && weight > maxBatchWeight) break;
+      }
+      queue.shift();
+      this.total--;
+      this.queues.delete(key);
+      if (queue.length > 0) this.queues.set(key, queue);
+      batch.push(w);
     }
-    return n;
+    return batch;
   }
 
   private async run(batch: Waiting<T, R>[]): Promise<void> {

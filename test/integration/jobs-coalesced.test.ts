@@ -211,4 +211,41 @@ describe('concurrent single creates share one INSERT', () => {
       'q3',
     ]);
   });
+
+  it("a user with JOB_CREATE_MAX_WAITING_PER_USER creates waiting gets 429; another user's create still passes", async () => {
+    const small = anotherApi(db, t, { config: { JOB_CREATE_MAX_WAITING_PER_USER: 2 } });
+    const flood = await sessionFor(db, t.config);
+    const calm = await sessionFor(db, t.config);
+    const send = (who: Auth, name: string) =>
+      request(small.app)
+        .post('/v1/jobs')
+        .set('Authorization', who.auth)
+        .send(job(name))
+        .then((r) => r);
+    const lock = await holdInserts();
+    const inFlight: Promise<request.Response>[] = [];
+    for (const n of ['f0', 'f1']) {
+      inFlight.push(send(flood, n));
+      await waitFor(async () => (await lock.blocked()) === inFlight.length, 'an insert waiting on the lock');
+    }
+    const queued = [send(flood, 'f2'), send(flood, 'f3')];
+    await waitFor(() => small.services.jobs.waitingCreates === 2, 'two creates queued');
+    const refused = await send(flood, 'f4');
+    expect(refused.status).toBe(429);
+    expect(refused.body.error.code).toBe('rate_limited');
+    expect(refused.headers['retry-after']).toBe('1');
+    const passing = send(calm, 'c0');
+    await waitFor(() => small.services.jobs.waitingCreates === 3, 'the other user queued');
+    await lock.release();
+    expect((await Promise.all([...inFlight, ...queued, passing])).map((r) => r.status)).toEqual(
+      Array(5).fill(201),
+    );
+    expect((await txOf(['f0', 'f1', 'f2', 'f3', 'f4', 'c0'])).map((r) => r.name).sort()).toEqual([
+      'c0',
+      'f0',
+      'f1',
+      'f2',
+      'f3',
+    ]);
+  });
 });

@@ -158,6 +158,48 @@ describe('Coalescer', () => {
     await expect(again).resolves.toBe('r5');
   });
 
+  it('keys take turns: a key with many waiting cannot push another key behind all of them', async () => {
+    const m = manualFlush<string>();
+    const c = new Coalescer(m.flush, { maxInFlight: 1, maxBatch: 4, keyOf: (s) => s[0]! });
+    const first = c.submit('a0');
+    await turn(); // in flight alone
+    const later = ['a1', 'a2', 'a3', 'a4', 'a5', 'a6', 'b1', 'c1', 'b2'].map((x) => c.submit(x));
+    m.calls[0]!.answer([ok('a0')]);
+    await first;
+    // One per key in turn (a, b, c, a), not the first four to arrive (a1–a4).
+    expect(m.calls[1]!.items).toEqual(['a1', 'b1', 'c1', 'a2']);
+    m.calls[1]!.answer(m.calls[1]!.items.map(ok));
+    await later[0];
+    // The key just served waits its turn again: b before a.
+    expect(m.calls[2]!.items).toEqual(['b2', 'a3', 'a4', 'a5']);
+    m.calls[2]!.answer(m.calls[2]!.items.map(ok));
+    await later[2];
+    expect(m.calls[3]!.items).toEqual(['a6']);
+    m.calls[3]!.answer([ok('a6')]);
+    expect(await Promise.all(later)).toEqual(['a1', 'a2', 'a3', 'a4', 'a5', 'a6', 'b1', 'c1', 'b2']);
+  });
+
+  it('maxWaitingPerKey refuses only the key that has that many waiting', async () => {
+    const m = manualFlush<string>();
+    const c = new Coalescer(m.flush, {
+      maxInFlight: 1,
+      maxBatch: 100,
+      keyOf: (s) => s[0]!,
+      maxWaitingPerKey: 2,
+    });
+    const first = c.submit('a0');
+    await turn();
+    const waiting = [c.submit('a1'), c.submit('a2')];
+    const refused = await c.submit('a3').catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(CoalescerFull);
+    expect((refused as CoalescerFull).perKey).toBe(true);
+    const other = c.submit('b1'); // another key still gets in
+    m.calls[0]!.answer([ok('a0')]);
+    await first;
+    m.calls[1]!.answer(m.calls[1]!.items.map(ok));
+    expect(await Promise.all([...waiting, other])).toEqual(['a1', 'a2', 'b1']);
+  });
+
   it('refuses a configuration that could never flush', () => {
     expect(() => new Coalescer(() => Promise.resolve([]), { maxInFlight: 0, maxBatch: 1 })).toThrow();
     expect(() => new Coalescer(() => Promise.resolve([]), { maxInFlight: 1, maxBatch: 0 })).toThrow();

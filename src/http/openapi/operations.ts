@@ -379,7 +379,7 @@ export function operations(s: RequestSchemas): OperationSpec[] {
       tag: 'jobs',
       summary: 'Schedule an HTTP request',
       description:
-        'Give `fire_at` or `delay_seconds` (neither: now). The target must pass the SSRF policy. With an `Idempotency-Key`, repeating the same request answers the original job (200, `Idempotent-Replayed: true`); the same key with another body answers 409. Counts against the per-user creation rate and active-jobs quota. Under load, concurrent creates are written together; when more than JOB_CREATE_MAX_WAITING wait on one server, it answers 503 `service_unavailable` with `Retry-After` at once (nothing written).',
+        'Give `fire_at` or `delay_seconds` (neither: now). The target must pass the SSRF policy. With an `Idempotency-Key`, repeating the same request answers the original job (200, `Idempotent-Replayed: true`); the same key with another body answers 409. Counts against the per-user creation rate and active-jobs quota. Under load, concurrent creates are written together and users take turns in each write. When more than JOB_CREATE_MAX_WAITING_PER_USER creates of one user wait on one server, it answers that user 429 `rate_limited`, and when more than JOB_CREATE_MAX_WAITING wait in all, 503 `service_unavailable`, both with `Retry-After` and at once (nothing written).',
       access: jobsWrite,
       requestHeaders: ['Idempotency-Key'],
       body: {
