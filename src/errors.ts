@@ -79,7 +79,7 @@ export function isDatabaseUnavailable(err: unknown): boolean {
   if (code.startsWith('08') || code === SQLSTATE.ADMIN_SHUTDOWN || code === SQLSTATE.CANNOT_CONNECT_NOW)
     return true;
   const msg = typeof e.message === 'string' ? e.message : '';
-  return /Connection terminated|connection timeout|timeout exceeded when trying to connect|Client has encountered a connection error/i.test(
+  return /Connection terminated|connection timeout|timeout exceeded when trying to connect|Client has encountered a connection error|Query read timeout/i.test(
     msg,
   );
 }

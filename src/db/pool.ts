@@ -19,8 +19,9 @@ export function openPoolCount(): number {
 /** Creates a pool; `applicationName` shows in pg_stat_activity, which helps when several processes share a database. */
 export function createPool(
   connectionString: string,
-  opts: { max?: number; applicationName?: string; statementTimeoutMs?: number } = {},
+  opts: { max?: number; applicationName?: string; statementTimeoutMs?: number; queryTimeoutMs?: number } = {},
 ): pg.Pool {
+  const statementTimeoutMs = opts.statementTimeoutMs ?? 30000;
   const pool = new pg.Pool({
     connectionString,
     max: opts.max ?? 10,
@@ -28,7 +29,14 @@ export function createPool(
     // A dead server must not hang requests: fail fast and let callers report 503 / back off.
     connectionTimeoutMillis: 5000,
     idleTimeoutMillis: 30000,
-    statement_timeout: opts.statementTimeoutMs ?? 30000,
+    statement_timeout: statementTimeoutMs,
+    // The server ends a statement at statement_timeout; an answer that never comes (the peer died,
+    // a NAT or proxy dropped the connection) would otherwise hang the query, and whatever waits on
+    // it (a claim loop, creates queued behind a shared insert), until the OS gives up on the socket.
+    // A bit later than the server's own timeout, the query fails and the connection is dropped.
+    query_timeout: opts.queryTimeoutMs ?? (statementTimeoutMs > 0 ? statementTimeoutMs + 5000 : undefined),
+    keepAlive: true,
+    keepAliveInitialDelayMillis: 10_000,
     // Every statement of ours is short OLTP work, for which JIT compilation only costs: the claim's
     // per-user LATERAL has a pessimistic cost estimate (far above jit_above_cost), and compiling it
     // took ~29 ms of a 0.3 ms claim on PostgreSQL 15 (measured). Off per session, whatever the server says.
@@ -55,6 +63,9 @@ export async function queryOne<T extends pg.QueryResultRow>(
   return rows[0] ?? null;
 }
 
+/** What pg's client rejects a query with when its query_timeout passes without an answer. */
+export const QUERY_READ_TIMEOUT = 'Query read timeout';
+
 /** Runs `fn` in a transaction on one client; commits on success, rolls back on any throw. */
 export async function withTransaction<T>(
   pool: pg.Pool,
@@ -73,6 +84,8 @@ export async function withTransaction<T>(
     await client.query('COMMIT');
     return result;
   } catch (err) {
+    // A query that got no answer leaves the connection unusable: never hand it out again.
+    if ((err as Error).message === QUERY_READ_TIMEOUT) broken ??= err as Error;
     await client.query('ROLLBACK').catch(() => {});
     throw err;
   } finally {
