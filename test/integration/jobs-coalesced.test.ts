@@ -55,8 +55,8 @@ async function holdInserts() {
 }
 
 type Auth = { auth: string };
-const post = (auth: Auth, body: unknown, key?: string) => {
-  const r = request(api.app)
+const post = (auth: Auth, body: unknown, key?: string, app = api.app) => {
+  const r = request(app)
     .post('/v1/jobs')
     .set('Authorization', auth.auth)
     .send(body as object);
@@ -181,12 +181,7 @@ describe('concurrent single creates share one INSERT', () => {
   it('with JOB_CREATE_MAX_WAITING creates waiting, the next is answered 503 at once, with Retry-After', async () => {
     const small = anotherApi(db, t, { config: { JOB_CREATE_MAX_WAITING: 2 } });
     const alice = await sessionFor(db, t.config);
-    const send = (name: string) =>
-      request(small.app)
-        .post('/v1/jobs')
-        .set('Authorization', alice.auth)
-        .send(job(name))
-        .then((r) => r);
+    const send = (name: string) => post(alice, job(name), undefined, small.app);
     const lock = await holdInserts();
     const inFlight: Promise<request.Response>[] = [];
     for (const n of ['q0', 'q1']) {
@@ -216,12 +211,7 @@ describe('concurrent single creates share one INSERT', () => {
     const small = anotherApi(db, t, { config: { JOB_CREATE_MAX_WAITING_PER_USER: 2 } });
     const flood = await sessionFor(db, t.config);
     const calm = await sessionFor(db, t.config);
-    const send = (who: Auth, name: string) =>
-      request(small.app)
-        .post('/v1/jobs')
-        .set('Authorization', who.auth)
-        .send(job(name))
-        .then((r) => r);
+    const send = (who: Auth, name: string) => post(who, job(name), undefined, small.app);
     const lock = await holdInserts();
     const inFlight: Promise<request.Response>[] = [];
     for (const n of ['f0', 'f1']) {
