@@ -30,6 +30,12 @@ export const rateLimited = (
     headers: { 'Retry-After': String(Math.max(1, Math.ceil(retryAfterSeconds))) },
   });
 
+/** The 503 for a request the server cannot serve right now; `Retry-After` says when to try again. */
+export const serviceUnavailable = (message: string, retryAfterSeconds: number) =>
+  new AppError(503, 'service_unavailable', message, undefined, {
+    headers: { 'Retry-After': String(retryAfterSeconds) },
+  });
+
 /** One problem in a refused request: where (a dotted field path, a header, or "(body)") and what. */
 export interface ValidationDetail {
   path: string;

@@ -1,7 +1,7 @@
 // Cross-cutting HTTP concerns: request ids, access logs + metrics, content types, error mapping.
 import crypto from 'node:crypto';
 import type { NextFunction, Request, Response, RequestHandler, ErrorRequestHandler } from 'express';
-import { AppError, isDatabaseUnavailable } from '../errors.ts';
+import { AppError, isDatabaseUnavailable, serviceUnavailable } from '../errors.ts';
 import type { Logger } from '../logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import { traceHttpRequest } from '../observability/tracing.ts';
@@ -102,10 +102,7 @@ export function errorHandler(log: Logger): ErrorRequestHandler {
 
 function toAppError(err: unknown): AppError | null {
   if (err instanceof AppError) return err;
-  if (isDatabaseUnavailable(err))
-    return new AppError(503, 'service_unavailable', 'the database is unavailable; retry shortly', undefined, {
-      headers: { 'Retry-After': '5' },
-    });
+  if (isDatabaseUnavailable(err)) return serviceUnavailable('the database is unavailable; retry shortly', 5);
   // body-parser errors carry a `type`; they are the client's fault, never a 500.
   const type = (err as { type?: unknown })?.type;
   switch (type) {

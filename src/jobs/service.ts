@@ -8,6 +8,7 @@ import {
   notFound,
   parseOrThrow,
   rateLimited,
+  serviceUnavailable,
   SQLSTATE,
   validationFailed,
   zodDetails,
@@ -216,13 +217,7 @@ export class JobsService {
           'too many of your job creations are waiting; retry shortly, or send them as one batch',
         );
       if (err instanceof CoalescerFull)
-        throw new AppError(
-          503,
-          'service_unavailable',
-          'too many job creations are waiting; retry shortly',
-          undefined,
-          { headers: { 'Retry-After': '1' } },
-        );
+        throw serviceUnavailable('too many job creations are waiting; retry shortly', 1);
       throw err;
     }
   }

@@ -1,6 +1,5 @@
 // SQL for the jobs API. Every query is scoped to the calling user in SQL, so another user's job is
 // indistinguishable from a missing one.
-import crypto from 'node:crypto';
 import { queryOne, type Queryable } from '../db/pool.ts';
 import type { JobStatus, Outcome } from '../jobs/stateMachine.ts';
 import type { RetryPolicy } from '../jobs/backoff.ts';
@@ -99,17 +98,6 @@ export interface NewJob {
 const JOB_COLUMNS = `id, seq, user_id, name, method, url, headers, body, fire_at, next_attempt_at, timeout_ms, status,
   attempts, idempotency_key, request_hash, created_at, updated_at, completed_at, schedule_id, scheduled_for,
   catch_up, trace_parent, retry_strategy, max_attempts, base_delay_ms, max_delay_ms`;
-
-/**
- * Inserts one job and wakes the schedulers in the same statement (`insertJobs` with one item). With
- * an idempotency key already used by this user, inserts nothing and returns null (the unique index
- * decides, even under races).
- */
-export async function insertJob(db: Queryable, j: NewJob): Promise<JobRow | null> {
-  const { notifyWithinMs, ...job } = j;
-  const [row] = await insertJobs(db, [{ ...job, id: crypto.randomUUID() }], notifyWithinMs);
-  return row ?? null;
-}
 
 /** The user's job by id or by the idempotency key it was created with. */
 export async function findJob(
@@ -282,9 +270,11 @@ export async function insertJobs(
   // Keyed rows in (user, key) order, whoever inserts them (concurrent single creates, batches): two
   // statements then wait on each other's keys in one order and cannot deadlock. Callers map the
   // rows back by id.
-  const keyOf = (j: NewBatchJob) => (j.idempotencyKey === null ? '' : `${j.userId} ${j.idempotencyKey}`);
   const sorted = jobs.some((j) => j.idempotencyKey !== null)
-    ? [...jobs].sort((a, b) => (keyOf(a) < keyOf(b) ? -1 : keyOf(a) > keyOf(b) ? 1 : 0))
+    ? jobs
+        .map((j) => ({ j, k: j.idempotencyKey === null ? '' : `${j.userId} ${j.idempotencyKey}` }))
+        .sort((a, b) => (a.k < b.k ? -1 : a.k > b.k ? 1 : 0))
+        .map((x) => x.j)
     : jobs;
   const col = <T>(f: (j: NewBatchJob) => T) => sorted.map(f);
   // Prepared (named): every create goes through it, one job or a thousand. Parsing and planning it

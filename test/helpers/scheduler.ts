@@ -1,5 +1,6 @@
 // Test factories for the scheduler: jobs inserted through the real repository, schedulers with
 // their own pools (as separate processes would have), loopback targets allowed unless told otherwise.
+import crypto from 'node:crypto';
 import type { EventEmitter } from 'node:events';
 import type { LookupFn } from '../../src/scheduler/executor.ts';
 import { Executor } from '../../src/scheduler/executor.ts';
@@ -7,7 +8,7 @@ import { Scheduler, type SchedulerOptions } from '../../src/scheduler/scheduler.
 import type { SchedulerEventMap } from '../../src/scheduler/events.ts';
 import { createTargetPolicy } from '../../src/jobs/urlPolicy.ts';
 import { createPool } from '../../src/db/pool.ts';
-import { insertJob, type JobRow, type NewJob } from '../../src/sql/jobs.ts';
+import { insertJobs, type JobRow, type NewJob } from '../../src/sql/jobs.ts';
 import { upsertUserByEmail } from '../../src/sql/users.ts';
 import type { AttemptRecord } from '../../src/sql/scheduler.ts';
 import { Metrics } from '../../src/observability/metrics.ts';
@@ -28,7 +29,7 @@ export async function createJob(
   userId: string,
   over: Partial<NewJob> & { url: string },
 ): Promise<JobRow> {
-  const row = await insertJob(db.pool, {
+  const { notifyWithinMs, ...job }: NewJob = {
     userId,
     name: null,
     method: 'POST',
@@ -43,7 +44,8 @@ export async function createJob(
     notifyWithinMs: 5000,
     traceParent: null,
     ...over,
-  });
+  };
+  const [row] = await insertJobs(db.pool, [{ ...job, id: crypto.randomUUID() }], notifyWithinMs);
   return row!;
 }
 
