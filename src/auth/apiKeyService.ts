@@ -120,7 +120,7 @@ export class ApiKeyService {
     const cache = this.deps.cache;
     // The key's SHA-256 is already a digest: it serves as the cache key as it is.
     const cacheKey = cache ? hash.toString('base64url') : '';
-    const hit = cache?.get(cacheKey);
+    const hit = cache?.get('api_key', cacheKey);
     // A key's entry holds a key credential; the kind check only narrows the type.
     if (hit && hit.principal.credential.kind === 'api_key') {
       if (hit.touchedAt !== undefined && Date.now() - hit.touchedAt > 60_000) {
@@ -144,6 +144,7 @@ export class ApiKeyService {
     cache?.set(
       cacheKey,
       {
+        kind: 'api_key',
         principal,
         userId: p.user_id,
         keyId: p.key_id,

@@ -14,7 +14,12 @@ import { Listener } from '../db/listener.ts';
 import { AUTH_CHANNEL } from '../sql/fragments.ts';
 import type { Logger } from '../logger.ts';
 
+/** What a bearer is: the cache keeps them apart, so one kind can never be answered for another. */
+export type CredentialKind = 'session' | 'api_key';
+
 export interface CachedCredential<P> {
+  /** Which kind of credential this entry verified: a lookup names the kind it accepts. */
+  kind: CredentialKind;
   principal: P;
   userId: string;
   /** Set for API keys: a revocation names the key. */
@@ -56,12 +61,17 @@ export class AuthCache<P = unknown> {
     this.entries.clear();
   }
 
-  get(key: string): CachedCredential<P> | undefined {
+  /**
+   * The entry for `key`, if it verified a credential of `kind`. Keys are digests of the bearer, and
+   * an API key sent where a session is expected (the console cookie) has the same digest as when it
+   * is sent as a bearer: without the kind check it would be answered as the key it is.
+   */
+  get(kind: CredentialKind, key: string): CachedCredential<P> | undefined {
     if (!this.live) return undefined;
-    const e = this.entries.get(key);
-    if (!e) return undefined;
+    const e = this.entries.get(`${kind}:${key}`);
+    if (!e || e.kind !== kind) return undefined;
     if (this.now() >= e.until) {
-      this.entries.delete(key);
+      this.entries.delete(`${kind}:${key}`);
       return undefined;
     }
     return e;
@@ -78,7 +88,7 @@ export class AuthCache<P = unknown> {
     while (this.entries.size >= max) this.entries.delete(this.entries.keys().next().value!);
     const until = Math.min(this.now() + this.opts.ttlMs, entry.notAfter ?? Infinity);
     const { notAfter: _, ...rest } = entry;
-    this.entries.set(key, { ...rest, until });
+    this.entries.set(`${entry.kind}:${key}`, { ...rest, until });
   }
 
   /** Applies a notice from AUTH_CHANNEL: `key:<id>` or `user:<id>`; anything else empties the cache. */

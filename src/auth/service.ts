@@ -135,9 +135,11 @@ export class AuthService {
    * the auth cache (a logout's notice drops the user's entries).
    */
   async authenticateSession(token: string): Promise<Principal> {
+    // An API key is never a session, whatever carried it (a forged console cookie, say).
+    if (looksLikeApiKey(token)) throw unauthorized('invalid or expired token');
     const cacheKey = this.cache ? AuthCache.keyOf(token) : '';
-    const hit = this.cache?.get(cacheKey);
-    if (hit) return hit.principal;
+    const hit = this.cache?.get('session', cacheKey);
+    if (hit && hit.principal.credential.kind === 'session') return hit.principal;
     const generation = this.cache?.generation ?? 0;
     const claims = await this.tokens.verify(token);
     if (!claims || !z.uuid().safeParse(claims.userId).success) throw unauthorized('invalid or expired token');
@@ -149,7 +151,7 @@ export class AuthService {
     };
     this.cache?.set(
       cacheKey,
-      { principal, userId: user.id, notAfter: claims.expiresAt.getTime() },
+      { kind: 'session', principal, userId: user.id, notAfter: claims.expiresAt.getTime() },
       generation,
     );
     return principal;

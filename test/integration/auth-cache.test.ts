@@ -81,6 +81,35 @@ describe('the auth cache across replicas', () => {
     expect((await me(a.app, dave.token)).status).toBe(401);
   });
 
+  it('a cached API key is never taken for a console session (cookie), nor a cached session for a key', async () => {
+    const a = await replica();
+    const erin = await sessionFor(db, t.config, 'erin-cache@example.com');
+    const created = await request(a.app)
+      .post('/v1/api-keys')
+      .set('Authorization', erin.auth)
+      .send({ name: 'k', scopes: ['jobs:read'] });
+    const key = created.body.key as string;
+    // The key is verified once as a bearer, so this replica's cache now holds it…
+    expect((await request(a.app).get('/v1/jobs').set('Authorization', `Bearer ${key}`)).status).toBe(200);
+    expect(a.services.authCache.size).toBeGreaterThan(0);
+    // …and the same string in the console's cookie is still no session.
+    for (const path of ['/v1/jobs', '/v1/me', '/v1/api-keys']) {
+      const res = await request(a.app)
+        .get(path)
+        .set('Cookie', `djs_session=${key}`)
+        .set('X-DJS-Console', '1');
+      expect(res.status, path).toBe(401);
+      expect(res.body.error.code, path).toBe('unauthorized');
+    }
+    // The session, cached as a session, keeps working as one; as a cookie it works too.
+    expect((await me(a.app, erin.token)).status).toBe(200);
+    const cookie = await request(a.app)
+      .get('/v1/me')
+      .set('Cookie', `djs_session=${erin.token}`)
+      .set('X-DJS-Console', '1');
+    expect(cookie.status).toBe(200);
+  });
+
   it('a logout through replica A ends the session on replica B', async () => {
     const [a, b] = [await replica(), await replica()];
     const bob = await sessionFor(db, t.config, 'bob-cache@example.com');
