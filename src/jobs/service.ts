@@ -1,7 +1,7 @@
 // Jobs use cases: validation, quotas, idempotency, and the owner-scoped reads and commands.
 import crypto from 'node:crypto';
 import { z } from 'zod';
-import type { Pool } from '../db/pool.ts';
+import { withTransaction, type Pool } from '../db/pool.ts';
 import {
   AppError,
   isDeterministicWriteError,
@@ -380,32 +380,54 @@ export class JobsService {
     await this.admitNewActiveJobs(userId, fresh.length);
     const ids = items.map((it) => (it.key && existing.get(it.key)?.id) || crypto.randomUUID());
     const traceParent = activeTraceparent();
-    const inserted = await jobsSql.insertJobs(
-      this.pool,
-      fresh.map((i) => {
-        return {
+    // One transaction: an error answer must mean nothing of this request was written (a client told
+    // to retry would otherwise fire the unkeyed jobs twice).
+    const inserted = await withTransaction(this.pool, async (tx) => {
+      const rows = await jobsSql.insertJobs(
+        tx,
+        fresh.map((i) => ({
           ...newJobFields(userId, items[i]!.parsed!),
           id: ids[i]!,
           idempotencyKey: items[i]!.key,
           requestHash: hashes[i] ?? null,
           traceParent,
-        };
-      }),
-      this.notifyWithinMs,
-    );
-    if (inserted.length !== fresh.length)
-      // A concurrent request took one of the keys between our check and the insert: nothing was written.
-      throw new AppError(
-        409,
-        'idempotency_key_reused',
-        'an idempotency_key is in use by a concurrent request; retry',
+        })),
+        this.notifyWithinMs,
       );
+      if (rows.length === fresh.length) return rows;
+      // A concurrent request committed one of our keys between the check above and the insert (the
+      // insert waited for it, then skipped the row). Settle it now, as if it had been there first: the
+      // same job is a replay, another job is a conflict (and this transaction writes nothing).
+      const written = new Set(rows.map((r) => r.id));
+      const lateKeys = fresh.filter((i) => !written.has(ids[i]!)).map((i) => items[i]!.key!);
+      const late = new Map(
+        (await jobsSql.findJobsByIdempotencyKeys(tx, userId, lateKeys)).map((j) => [j.idempotency_key!, j]),
+      );
+      const lateConflicts: string[] = [];
+      for (const i of fresh) {
+        if (written.has(ids[i]!)) continue;
+        const e = late.get(items[i]!.key!);
+        if (!e || !e.request_hash?.equals(hashes[i]!)) lateConflicts.push(`jobs.${i}`);
+        else {
+          existing.set(e.idempotency_key!, e);
+          ids[i] = e.id;
+        }
+      }
+      if (lateConflicts.length)
+        throw new AppError(
+          409,
+          'idempotency_key_reused',
+          'an idempotency_key was used by a concurrent request with a different job; nothing was written',
+          { items: lateConflicts },
+        );
+      return rows;
+    });
     for (let n = 0; n < inserted.length; n++) this.onCreated();
     const byId = new Map<string, jobsSql.JobWithLast>([
       ...[...existing.values()].map((j) => [j.id, j] as const),
       ...inserted.map((j) => [j.id, { ...j, last_execution: null }] as const),
     ]);
-    return { data: ids.map((id) => jobJson(byId.get(id)!)), replayed: fresh.length === 0 };
+    return { data: ids.map((id) => jobJson(byId.get(id)!)), replayed: inserted.length === 0 };
   }
 
   /**

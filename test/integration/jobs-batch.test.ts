@@ -1,9 +1,13 @@
 // POST /v1/jobs/batch: all valid or nothing written, every invalid item listed by index, per-item
 // idempotency, order kept, quotas and the rate limit over the whole batch.
+import crypto from 'node:crypto';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDb, type TestDb } from '../helpers/db.ts';
 import { createTestApp, sessionFor, type TestApp } from '../helpers/app.ts';
+import { waitFor } from '../helpers/http.ts';
+import { insertJobs } from '../../src/sql/jobs.ts';
+import { requestHash } from '../../src/jobs/schema.ts';
 
 let db: TestDb;
 let t: TestApp;
@@ -103,6 +107,81 @@ describe('POST /v1/jobs/batch', () => {
     expect(dup.status).toBe(400);
     expect(dup.body.error.details[0].path).toBe('jobs.1.idempotency_key');
     expect(await count()).toBe(before + 1);
+  });
+
+  // The race of the hardening issue: a concurrent request commits one of the batch's keys between the
+  // batch's check and its insert. Made deterministic: the other request's transaction holds the key
+  // until the batch's INSERT waits on it, then commits.
+  const raceOnKey = async (key: string, theirs: Record<string, unknown>, ours: unknown[]) => {
+    const s = await sessionFor(db, t.config);
+    const other = await db.pool.connect();
+    try {
+      await other.query('BEGIN');
+      const [row] = await insertJobs(
+        other,
+        [
+          {
+            id: crypto.randomUUID(),
+            userId: s.user.id,
+            name: String(theirs.name),
+            method: 'POST',
+            url: 'https://example.com/hook',
+            headers: {},
+            body: '{}',
+            fireAt: null,
+            delaySeconds: 3600,
+            timeoutMs: 10_000,
+            retry: { strategy: 'exponential', max_attempts: 3, base_delay_ms: 1000, max_delay_ms: 60_000 },
+            idempotencyKey: key,
+            requestHash: requestHash(theirs),
+            traceParent: null,
+          },
+        ],
+        0,
+      );
+      const answer = batch(t.app, s.auth, ours).then((r) => r);
+      await waitFor(
+        async () =>
+          (
+            await db.pool.query(
+              `SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%INSERT INTO jobs%'`,
+            )
+          ).rowCount === 1,
+        'the batch insert waiting on the key',
+      );
+      await other.query('COMMIT');
+      const res = await answer;
+      const names = (
+        await db.pool.query<{ name: string }>('SELECT name FROM jobs WHERE user_id = $1 ORDER BY name', [
+          s.user.id,
+        ])
+      ).rows.map((r) => r.name);
+      return { res, names, theirId: row!.id };
+    } finally {
+      other.release();
+    }
+  };
+
+  it('a key taken by a concurrent request with another job: 409, and nothing of the batch written', async () => {
+    const { res, names } = await raceOnKey('race-1', job('theirs'), [
+      job('ours', { idempotency_key: 'race-1' }),
+      job('unkeyed'),
+    ]);
+    expect(res.status).toBe(409);
+    expect(res.body.error).toMatchObject({ code: 'idempotency_key_reused', details: { items: ['jobs.0'] } });
+    expect(names).toEqual(['theirs']); // the unkeyed job was not written: a retry cannot fire it twice
+  });
+
+  it('a key taken by a concurrent request with the same job: a replay, the rest written once', async () => {
+    const same = job('same');
+    const { res, names, theirId } = await raceOnKey('race-2', same, [
+      { ...same, idempotency_key: 'race-2' },
+      job('unkeyed'),
+    ]);
+    expect(res.status).toBe(201);
+    expect(res.body.data[0].id).toBe(theirId);
+    expect(res.body.data[1].name).toBe('unkeyed');
+    expect(names).toEqual(['same', 'unkeyed']);
   });
 
   it('the quota and the rate limit apply to the whole batch: all or none', async () => {
