@@ -6,7 +6,8 @@ import { AuthCache } from './authCache.ts';
 // Type only: service.ts builds on this module, not the other way round.
 import type { Principal } from './service.ts';
 import { z } from 'zod';
-import type { Pool } from '../db/pool.ts';
+import { withTransaction, type Pool } from '../db/pool.ts';
+import { lockUserQuota } from '../sql/users.ts';
 import { AppError, notFound, parseOrThrow } from '../errors.ts';
 import * as keys from '../sql/apiKeys.ts';
 import { generateApiKey, hashApiKey, isWellFormedApiKey, SCOPES, type Scope } from './apiKeys.ts';
@@ -80,22 +81,25 @@ export class ApiKeyService {
   /** Creates a key; the response is the only time the key itself is ever shown. */
   async create(userId: string, body: unknown) {
     const input = parseOrThrow(createBody, body);
-    if ((await keys.countApiKeys(this.deps.pool, userId)) >= this.deps.maxPerUser) {
-      throw new AppError(
-        409,
-        'api_key_limit_reached',
-        `at most ${this.deps.maxPerUser} API keys per user; revoke one first`,
-      );
-    }
     const k = generateApiKey();
-    const row = await keys.insertApiKey(this.deps.pool, {
-      userId,
-      name: input.name,
-      scopes: input.scopes,
-      hash: k.hash,
-      prefix: k.prefix,
-      lastFour: k.lastFour,
-      expiresAt: input.expires_at ?? null,
+    const row = await withTransaction(this.deps.pool, async (tx) => {
+      await lockUserQuota(tx, userId, 'api_keys');
+      if ((await keys.countApiKeys(tx, userId)) >= this.deps.maxPerUser) {
+        throw new AppError(
+          409,
+          'api_key_limit_reached',
+          `at most ${this.deps.maxPerUser} API keys per user; revoke one first`,
+        );
+      }
+      return keys.insertApiKey(tx, {
+        userId,
+        name: input.name,
+        scopes: input.scopes,
+        hash: k.hash,
+        prefix: k.prefix,
+        lastFour: k.lastFour,
+        expiresAt: input.expires_at ?? null,
+      });
     });
     return { ...keyJson(row), key: k.key };
   }

@@ -106,11 +106,16 @@ function fireAtRange(
   };
 }
 
+/** Bytes, not UTF-16 units: a body of emoji is twice its length on the wire and in the statement. */
 const headersSize = (h: Record<string, string>) => {
   let n = 0;
-  for (const k in h) n += k.length + h[k]!.length;
+  for (const k in h) n += Buffer.byteLength(k) + Buffer.byteLength(h[k]!);
   return n;
 };
+
+/** What a create adds to its shared INSERT statement, in bytes (about: 256 for the fixed columns). */
+export const createWeight = (j: Pick<jobsSql.NewBatchJob, 'url' | 'body' | 'headers'>) =>
+  256 + Buffer.byteLength(j.url) + (j.body === null ? 0 : Buffer.byteLength(j.body)) + headersSize(j.headers);
 
 /** A validated create request as the columns of a new job (one mapping for single and batch). */
 function newJobFields(userId: string, d: z.output<ReturnType<typeof createJobSchema>>) {
@@ -151,7 +156,7 @@ export class JobsService {
       maxInFlight: INSERT_FLUSHES_IN_FLIGHT,
       maxBatch: 1000,
       // Big bodies make big statements: a flush carries about 4 MiB at most (one job always fits).
-      weigh: (j) => 256 + j.url.length + (j.body?.length ?? 0) + headersSize(j.headers),
+      weigh: (j) => createWeight(j),
       maxBatchWeight: 4 * 1024 * 1024,
       // Users take turns: one user's flood waits behind its own creates, not everyone's.
       keyOf: (j) => j.userId,

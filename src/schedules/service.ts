@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { withTransaction, type Pool, type Queryable } from '../db/pool.ts';
 import { AppError, notFound, parseOrThrow, validationFailed } from '../errors.ts';
 import * as sql from '../sql/schedules.ts';
+import { lockUserQuota } from '../sql/users.ts';
 import { DEFAULT_RETRY, parseInstant, requestHash, requestTemplate, type JobLimits } from '../jobs/schema.ts';
 import type { TargetPolicy } from '../jobs/urlPolicy.ts';
 import { decodeCursor, encodeCursor } from '../jobs/representation.ts';
@@ -153,6 +154,7 @@ export class SchedulesService {
     const now = new Date();
     this.checkFields(fields, now, true);
     const row = await withTransaction(this.deps.pool, async (tx) => {
+      await lockUserQuota(tx, userId, 'schedules');
       if ((await sql.countSchedules(tx, userId)) >= this.deps.maxPerUser)
         throw new AppError(429, 'quota_exceeded', `at most ${this.deps.maxPerUser} schedules per user`);
       const s = await sql.insertSchedule(

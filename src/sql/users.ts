@@ -15,6 +15,15 @@ export interface UserRow {
 const USER_COLUMNS =
   'id, email, token_version, signing_key_version, signing_prev_version, signing_prev_valid_until, created_at';
 
+/**
+ * Serialises one user's quota-checked creations of one kind until the transaction ends: the count
+ * and the insert that follows it then see every earlier creation, so concurrent requests cannot all
+ * pass a "fewer than N" check (an advisory lock, so nothing else of the user waits on it).
+ */
+export async function lockUserQuota(db: Queryable, userId: string, kind: 'schedules' | 'api_keys') {
+  await db.query(`SELECT pg_advisory_xact_lock(hashtextextended($1 || ':quota:' || $2, 0))`, [kind, userId]);
+}
+
 /** Returns the user with this (normalised) email, creating it on first sign-in. */
 export async function upsertUserByEmail(db: Queryable, email: string): Promise<UserRow> {
   const { rows } = await db.query<UserRow>(

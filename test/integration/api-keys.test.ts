@@ -318,6 +318,22 @@ describe('ownership and limits are per user, whichever credential', () => {
       expect(third.body.error.code).toBe('api_key_limit_reached');
       await request(q.app).delete(`/v1/api-keys/${first}`).set('Authorization', s.auth);
       expect((await mk()).status).toBe(201);
+      // Exact under concurrency: twelve creates at once, no room left, none passes.
+      await request(q.app).delete(`/v1/api-keys/${first}`).set('Authorization', s.auth);
+      const other = await sessionFor(db, q.config);
+      const burst = await Promise.all(
+        Array.from({ length: 12 }, () =>
+          request(q.app)
+            .post('/v1/api-keys')
+            .set('Authorization', other.auth)
+            .send({ name: 'k', scopes: ['jobs:read'] }),
+        ),
+      );
+      expect(burst.map((r) => r.status).sort()).toEqual([201, 201, ...Array(10).fill(409)]);
+      const live = await db.pool.query('SELECT count(*)::int AS n FROM api_keys WHERE user_id = $1', [
+        other.user.id,
+      ]);
+      expect(live.rows[0].n).toBe(2);
     } finally {
       await q.close();
     }

@@ -296,6 +296,18 @@ describe('ownership, paging, quota, scopes', () => {
       const third = await mk();
       expect(third.status).toBe(429);
       expect(third.body.error.code).toBe('quota_exceeded');
+      // Exact under concurrency (the count and the insert were racing): twelve at once, two pass.
+      const other = await sessionFor(db, q.config);
+      const burst = await Promise.all(
+        Array.from({ length: 12 }, () =>
+          request(q.app).post('/v1/schedules').set('Authorization', other.auth).send(daily()),
+        ),
+      );
+      expect(burst.map((r) => r.status).sort()).toEqual([201, 201, ...Array(10).fill(429)]);
+      const stored = await db.pool.query('SELECT count(*)::int AS n FROM schedules WHERE user_id = $1', [
+        other.user.id,
+      ]);
+      expect(stored.rows[0].n).toBe(2);
     } finally {
       await q.close();
     }

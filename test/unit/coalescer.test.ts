@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Coalescer, CoalescerFull } from '../../src/lib/coalescer.ts';
+import { createWeight } from '../../src/jobs/service.ts';
 
 /** A flush the test finishes by hand: every call is recorded with a way to answer it. */
 function manualFlush<T>() {
@@ -203,5 +204,16 @@ describe('Coalescer', () => {
   it('refuses a configuration that could never flush', () => {
     expect(() => new Coalescer(() => Promise.resolve([]), { maxInFlight: 0, maxBatch: 1 })).toThrow();
     expect(() => new Coalescer(() => Promise.resolve([]), { maxInFlight: 1, maxBatch: 0 })).toThrow();
+  });
+});
+
+describe('the weight of a create in its shared INSERT', () => {
+  it('counts bytes, not UTF-16 units: multi-byte bodies, URLs and headers weigh what they send', () => {
+    const ascii = createWeight({ url: 'https://e.com/a', body: 'x'.repeat(1000), headers: { k: 'v' } });
+    const euro = createWeight({ url: 'https://e.com/a', body: '€'.repeat(1000), headers: { k: 'v' } });
+    expect(euro - ascii).toBe(2000); // '€' is 3 bytes in UTF-8, 1 UTF-16 unit
+    const emoji = createWeight({ url: 'https://e.com/a', body: null, headers: { k: '😀'.repeat(10) } });
+    const plain = createWeight({ url: 'https://e.com/a', body: null, headers: { k: 'ab'.repeat(10) } });
+    expect(emoji - plain).toBe(20); // 4 bytes vs 2 UTF-16 units each
   });
 });
