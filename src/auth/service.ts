@@ -98,6 +98,16 @@ export class AuthService {
     });
   }
 
+  /**
+   * The account a link would sign into, for the confirm page (no side effect: scanners open links).
+   * Whoever holds the link can sign in as that account anyway, so showing its email reveals nothing
+   * more; it lets a person notice a link someone else sent them (login CSRF) before pressing the button.
+   */
+  async linkEmail(token: string): Promise<string | null> {
+    if (token.length < 20 || token.length > 200) return null;
+    return links.peekLink(this.pool, hashToken(token));
+  }
+
   /** Consumes a link and opens a session; unknown, expired, revoked and used links look the same. */
   async signIn(token: string) {
     if (token.length < 20 || token.length > 200) throw invalidToken();

@@ -37,11 +37,12 @@ function page(title: string, body: string): string {
 }
 
 /** The page a magic link opens: a button, because a GET (mail scanners, previews) must not sign in. */
-export function confirmPage(token: string): string {
+export function confirmPage(token: string, email: string): string {
   return page(
     'Sign in — dist-job-scheduler',
-    `<h1>Sign in to dist-job-scheduler</h1><p>Press the button to finish signing in.</p>
-<form method="post" action="/v1/auth/verify"><input type="hidden" name="token" value="${escapeHtml(token)}"><button type="submit" id="sign-in">Sign in</button></form>`,
+    `<h1>Sign in to dist-job-scheduler</h1><p>This link signs you in as <strong id="account">${escapeHtml(email)}</strong>.</p>
+<p>If that is not your email address, do not continue: someone else sent you their link. Otherwise press the button to finish signing in.</p>
+<form method="post" action="/v1/auth/verify"><input type="hidden" name="token" value="${escapeHtml(token)}"><button type="submit" id="sign-in">Sign in as ${escapeHtml(email)}</button></form>`,
   );
 }
 

@@ -54,6 +54,16 @@ export async function replaceLink(
  * Consumes a link atomically: exactly one caller gets its email, and only while it is unused,
  * unrevoked and unexpired.
  */
+/** The email of a usable link (unused, unrevoked, unexpired), without using it up; null otherwise. */
+export async function peekLink(db: Queryable, tokenHash: Buffer): Promise<string | null> {
+  const { rows } = await db.query<{ email: string }>(
+    `SELECT email FROM magic_links
+      WHERE token_hash = $1 AND used_at IS NULL AND revoked_at IS NULL AND expires_at > now()`,
+    [tokenHash],
+  );
+  return rows[0]?.email ?? null;
+}
+
 export async function consumeLink(db: Queryable, tokenHash: Buffer): Promise<string | null> {
   const { rows } = await db.query<{ email: string }>(
     `UPDATE magic_links SET used_at = now()

@@ -205,6 +205,11 @@ describe('magic-link sign-in', () => {
     expect(page.headers['referrer-policy']).toBe('strict-origin');
     expect(page.headers['content-security-policy']).toMatch(/default-src 'none'/);
     expect(page.text).toContain('method="post"');
+    // It names the account before the button: a link someone else sent (login CSRF) shows their email.
+    expect(page.text).toMatch(
+      /signs you in as <strong id="account">page@example\.com<\/strong>[\s\S]*<button/,
+    );
+    expect(page.text).toContain('Sign in as page@example.com</button>');
     const { rows } = await db.pool.query(`SELECT used_at FROM magic_links WHERE email = 'page@example.com'`);
     expect(rows[0].used_at).toBeNull();
     const done = await request(t.app).post('/v1/auth/verify').type('form').send({ token });
@@ -220,6 +225,11 @@ describe('magic-link sign-in', () => {
     );
     const reused = await request(t.app).post('/v1/auth/verify').type('form').send({ token });
     expect(reused.status).toBe(401);
+    // A used (or unknown) link's page says so at once, and names no one.
+    const again = await request(t.app).get(`/v1/auth/verify?token=${token}`);
+    expect(again.status).toBe(401);
+    expect(again.text).toContain('cannot be used');
+    expect(again.text).not.toContain('page@example.com');
   });
 });
 

@@ -112,7 +112,7 @@ describe.skipIf(!hasChromium && !process.env.CI)('sign-in in a real browser', ()
     const consoleErrors: string[] = [];
     page.on('console', (m) => m.type() === 'error' && consoleErrors.push(m.text()));
     await page.goto(mail.link);
-    await expect(page.locator('#sign-in').textContent()).resolves.toBe('Sign in');
+    await expect(page.locator('#sign-in').textContent()).resolves.toBe('Sign in as browser@example.com');
     const before = await db.pool.query(`SELECT used_at FROM magic_links WHERE email = 'browser@example.com'`);
     expect(before.rows[0].used_at).toBeNull();
     expect((await db.pool.query(`SELECT 1 FROM users WHERE email = 'browser@example.com'`)).rowCount).toBe(0);
@@ -153,6 +153,8 @@ describe.skipIf(!hasChromium && !process.env.CI)('sign-in in a real browser', ()
     expect(await usedAt(email)).toBeNull();
 
     await page.goto(`${base}/v1/auth/verify?token=${token}`);
+    // The page names the account the link signs into before the button (login CSRF).
+    await expect(page.locator('#account').textContent()).resolves.toBe(email);
     expect(await submit(page, '#sign-in', `${base}/v1/auth/verify`)).toBe(303);
     await expect(page.locator('.who').textContent()).resolves.toContain(email);
     expect(verifyPosts.at(-1)).toMatchObject({ site: 'same-origin' });

@@ -334,7 +334,7 @@ describe('real responses fit the documented ones', () => {
     expect((await call('get', '/healthz')).status).toBe(200);
     expect((await call('get', '/readyz')).status).toBe(200);
     expect((await call('get', '/metrics')).status).toBe(200);
-    expect((await call('get', '/v1/auth/verify?token=abc')).status).toBe(200);
+    expect((await call('get', '/v1/auth/verify?token=abc')).status).toBe(401); // no such link
     expect((await call('get', '/v1/auth/verify')).status).toBe(400);
 
     const bob = await sessionFor(db, t.config);

@@ -233,7 +233,7 @@ export function operations(s: RequestSchemas): OperationSpec[] {
       tag: 'auth',
       summary: 'The page a sign-in link opens',
       description:
-        'An HTML page with a "Sign in" button that POSTs the token; no side effect (mail scanners open links).',
+        'An HTML page naming the account the link signs into, with a "Sign in" button that POSTs the token; no side effect (mail scanners open links). An unusable link shows the "invalid link" page at once.',
       access: { kind: 'public' },
       // Checked in the route itself (an HTML page answers, not validation_failed).
       query: {
@@ -247,8 +247,11 @@ export function operations(s: RequestSchemas): OperationSpec[] {
       responses: {
         200: { description: 'the confirm page', contentType: HTML },
         400: { description: 'no token, or one too long: an "invalid link" page', contentType: HTML },
+        401: {
+          description: 'the link is invalid, expired or already used: an "invalid link" page',
+          contentType: HTML,
+        },
       },
-      database: false,
     },
     {
       method: 'post',

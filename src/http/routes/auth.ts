@@ -59,15 +59,22 @@ export function authRoutes(deps: {
   });
 
   // No side effect: link scanners and previews open GET links.
-  r.get('/v1/auth/verify', (req, res) => {
+  r.get('/v1/auth/verify', async (req, res) => {
     const token = typeof req.query.token === 'string' ? req.query.token : '';
     res.set(PAGE_HEADERS);
     if (!token || token.length > 500) {
       res.status(400).type('html').send(invalidLinkPage());
       return;
     }
+    // The page names the account before the button (login CSRF: an attacker's own link, sent to a
+    // victim, would otherwise sign the victim into the attacker's account without a word).
+    const email = await auth.linkEmail(token);
+    if (email === null) {
+      res.status(401).type('html').send(invalidLinkPage());
+      return;
+    }
     res.set(CONFIRM_PAGE_HEADERS);
-    res.status(200).type('html').send(confirmPage(token));
+    res.status(200).type('html').send(confirmPage(token, email));
   });
 
   r.post(
