@@ -55,8 +55,27 @@ function result(
   };
 }
 
-class BlockedTargetError extends Error {
-  readonly code = 'EBLOCKED';
+/**
+ * A hostname that resolved to nothing jobs may reach: no such name, no address, a resolver error, or
+ * an address the policy blocks. One error for all of them, with one stored text and one outcome
+ * (a retryable network error), so that the attempts of a job cannot tell a user which internal names
+ * exist (a blocked answer) and which do not (NXDOMAIN). The detail goes to the server log only.
+ */
+export class UnreachableHostError extends Error {
+  readonly code = 'EDJSUNREACHABLE';
+  constructor(hostname: string) {
+    super(unreachableHostText(hostname));
+  }
+}
+
+/** The stored error of an UnreachableHostError: the same for every reason. */
+export const unreachableHostText = (hostname: string) =>
+  `${hostname} did not resolve to an address this service may reach (unknown name, or not allowed)`;
+
+/** What the guarded lookup refused, for the server log (never stored where a user can read it). */
+export interface RefusedLookup {
+  hostname: string;
+  reason: string;
 }
 
 export interface ExecutorOptions {
@@ -67,22 +86,32 @@ export interface ExecutorOptions {
   connectionsPerOrigin?: number;
   /** DNS resolver (tests inject one that maps names to loopback). */
   lookup?: LookupFn;
+  /** Told why a hostname was refused (for the server log). */
+  onRefusedLookup?: (r: RefusedLookup) => void;
 }
 
-/** Builds the guarded lookup: refuses a hostname if any address it resolves to is blocked. */
-export function guardedLookup(policy: TargetPolicy, base: LookupFn = dns.lookup): LookupFn {
+/**
+ * Builds the guarded lookup: refuses a hostname if any address it resolves to is blocked. Every
+ * refusal, and every failure to resolve, is the same UnreachableHostError (see there).
+ */
+export function guardedLookup(
+  policy: TargetPolicy,
+  base: LookupFn = dns.lookup,
+  onRefused: (r: RefusedLookup) => void = () => {},
+): LookupFn {
   const fn = (hostname: string, options: dns.LookupOptions, callback: (...args: unknown[]) => void) => {
+    const refuse = (reason: string) => {
+      onRefused({ hostname, reason });
+      callback(new UnreachableHostError(hostname));
+    };
     base(hostname, { ...options, all: true }, (err, addresses) => {
-      if (err) return callback(err);
+      if (err) return refuse(`lookup failed: ${err.code ?? err.message}`);
       const list = addresses;
       for (const a of list) {
         const why = blockedAddressReason(a.address, policy);
-        // The address itself is not named: the text is stored and shown to the job's owner, and
-        // would map the internal network for anyone who can create a job.
-        if (why) return callback(new BlockedTargetError(`${hostname} resolves to a ${why}`));
+        if (why) return refuse(`resolves to a ${why}`);
       }
-      if (list.length === 0)
-        return callback(Object.assign(new Error(`no address for ${hostname}`), { code: 'ENOTFOUND' }));
+      if (list.length === 0) return refuse('no address');
       if (options.all) return callback(null, list);
       return callback(null, list[0]!.address, list[0]!.family);
     });
@@ -90,15 +119,11 @@ export function guardedLookup(policy: TargetPolicy, base: LookupFn = dns.lookup)
   return fn as unknown as LookupFn;
 }
 
-function isBlocked(err: unknown): err is Error {
-  for (
-    let e = err as { cause?: unknown; code?: unknown } | undefined, i = 0;
-    e && i < 5;
-    e = e.cause as typeof e, i++
-  ) {
-    if (e instanceof BlockedTargetError || e.code === 'EBLOCKED') return true;
+function unreachableHost(err: unknown): UnreachableHostError | null {
+  for (let e = err as { cause?: unknown } | undefined, i = 0; e && i < 5; e = e.cause as typeof e, i++) {
+    if (e instanceof UnreachableHostError) return e;
   }
-  return false;
+  return null;
 }
 
 function message(err: unknown): string {
@@ -137,7 +162,7 @@ export class Executor {
       // origin would share one multiplexed session (`connections` would no longer bound sockets) and
       // a new https origin's burst would wait behind a single protocol probe.
       allowH2: false,
-      connect: { timeout: 10_000, lookup: guardedLookup(opts.policy, opts.lookup) },
+      connect: { timeout: 10_000, lookup: guardedLookup(opts.policy, opts.lookup, opts.onRefusedLookup) },
     });
   }
 
@@ -277,8 +302,11 @@ export class Executor {
           },
           onResponseError(_ctl, err) {
             if (settled) return;
-            if (isBlocked(err)) {
-              finish({ result: { kind: 'blocked' }, error: `target not allowed: ${message(err)}` });
+            const unreachable = unreachableHost(err);
+            if (unreachable) {
+              // Never sent. The text alone, without undici's wrapping: it must read the same for
+              // every reason (UnreachableHostError).
+              finish({ result: { kind: 'network_error' }, error: unreachable.message });
             } else {
               finish({ result: { kind: 'network_error' }, error: message(err) });
             }

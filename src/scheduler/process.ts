@@ -33,6 +33,8 @@ export async function startSchedulerProcess(config: Config, log: Logger): Promis
     policy: createTargetPolicy(config.TARGET_ALLOWLIST),
     maxResponseBytes: config.RESPONSE_BODY_MAX_BYTES,
     userAgent: USER_AGENT,
+    // Why a target's name was refused stays here: the job's owner sees one text for every reason.
+    onRefusedLookup: (r) => log.info({ host: r.hostname, reason: r.reason }, 'target hostname refused'),
   });
   const scheduler = new Scheduler(
     pool,

@@ -2,7 +2,7 @@
 // their own pools (as separate processes would have), loopback targets allowed unless told otherwise.
 import crypto from 'node:crypto';
 import type { EventEmitter } from 'node:events';
-import type { LookupFn } from '../../src/scheduler/executor.ts';
+import type { LookupFn, RefusedLookup } from '../../src/scheduler/executor.ts';
 import { Executor } from '../../src/scheduler/executor.ts';
 import { Scheduler, type SchedulerOptions } from '../../src/scheduler/scheduler.ts';
 import type { SchedulerEventMap } from '../../src/scheduler/events.ts';
@@ -62,6 +62,7 @@ export async function startScheduler(
   over: Partial<SchedulerOptions> & {
     allowlist?: string[];
     lookup?: LookupFn;
+    onRefusedLookup?: (r: RefusedLookup) => void;
     maxResponseBytes?: number;
   } = {},
 ): Promise<TestScheduler> {
@@ -71,6 +72,7 @@ export async function startScheduler(
     maxResponseBytes: over.maxResponseBytes ?? 8192,
     userAgent: 'dist-job-scheduler/test',
     lookup: over.lookup,
+    onRefusedLookup: over.onRefusedLookup,
   });
   const metrics = new Metrics();
   const scheduler = new Scheduler(

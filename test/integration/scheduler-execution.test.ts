@@ -17,7 +17,7 @@ import {
 } from '../helpers/scheduler.ts';
 import { verifyWebhook } from '../../src/webhooks/signing.ts';
 import { deriveSigningSecret } from '../../src/webhooks/secrets.ts';
-import type { LookupFn } from '../../src/scheduler/executor.ts';
+import { unreachableHostText, type LookupFn, type RefusedLookup } from '../../src/scheduler/executor.ts';
 
 let db: TestDb;
 let userId: string;
@@ -214,19 +214,25 @@ describe('SSRF guard at connect time', () => {
       if (host === 'evil.example.com') return cb(null, [{ address: '127.0.0.1', family: 4 }]);
       return dns.lookup(host, { ...opts, all: true }, cb);
     }) as unknown as LookupFn;
-    sched = await startScheduler(db, { allowlist: [], lookup });
+    const refused: RefusedLookup[] = [];
+    sched = await startScheduler(db, { allowlist: [], lookup, onRefusedLookup: (r) => refused.push(r) });
     const job = await createJob(db, userId, {
       url: `http://evil.example.com:${t.port}/`,
       retry: { strategy: 'linear', max_attempts: 3, base_delay_ms: 0, max_delay_ms: 0 },
     });
     await finished(job.id);
     const ex = await executionsOf(db, job.id);
-    expect(ex.map((e) => e.outcome)).toEqual(['blocked']); // permanent: no retry
-    // The reason is stored and shown to the job's owner: it names the kind, never the address.
-    expect(ex[0]!.error).toMatch(/resolves to a loopback address/);
-    expect(ex[0]!.error).not.toContain('127.0.0.1');
+    // What a name that does not resolve gets (a user must not learn which internal names exist):
+    // a network error, retried like one, never sent; the reason is in the server log only.
+    expect(ex.map((e) => e.outcome)).toEqual(['network_error', 'network_error', 'network_error']);
+    expect(ex[0]!.error).toBe(unreachableHostText('evil.example.com'));
+    expect(ex[0]!.error).not.toMatch(/127\.0\.0\.1|loopback/);
+    expect(refused).toContainEqual({
+      hostname: 'evil.example.com',
+      reason: 'resolves to a loopback address',
+    });
     expect(t.requests).toHaveLength(0);
-    expect(await jobState(db, job.id)).toMatchObject({ status: 'failed', attempts: 1 });
+    expect(await jobState(db, job.id)).toMatchObject({ status: 'failed', attempts: 3 });
   });
 
   it('blocks IP literals that slipped into the table (policy re-checked on every attempt)', async () => {

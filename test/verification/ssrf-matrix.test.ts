@@ -14,7 +14,7 @@ import {
   startScheduler,
   type TestScheduler,
 } from '../helpers/scheduler.ts';
-import type { LookupFn } from '../../src/scheduler/executor.ts';
+import { unreachableHostText, type LookupFn } from '../../src/scheduler/executor.ts';
 
 let db: TestDb;
 let app: TestApp;
@@ -41,6 +41,7 @@ const FAKE_DNS: Record<string, dns.LookupAddress[]> = {
     { address: '127.0.0.1', family: 4 },
   ],
 };
+const NXDOMAIN = 'nothing-here.attacker.example';
 const lookup = ((
   host: string,
   opts: dns.LookupOptions,
@@ -48,6 +49,9 @@ const lookup = ((
 ) => {
   const fake = FAKE_DNS[host];
   if (fake) return cb(null, fake);
+  // A name that does not exist, answered as a resolver does.
+  if (host === NXDOMAIN)
+    return cb(Object.assign(new Error(`getaddrinfo ENOTFOUND ${host}`), { code: 'ENOTFOUND' }), []);
   return dns.lookup(host, { ...opts, all: true }, cb);
 }) as unknown as LookupFn;
 
@@ -131,23 +135,38 @@ describe('SSRF matrix', () => {
     expect((await db.pool.query('SELECT count(*)::int AS n FROM jobs')).rows[0].n).toBe(0);
   });
 
+  // One attempt each (max_attempts 1), so the first refusal is final and the test need not wait.
+  const attemptOnce = async (host: string) => {
+    const create = await request(app.app)
+      .post('/v1/jobs')
+      .set('Authorization', auth)
+      .send({
+        request: { method: 'GET', url: `http://${host}:${receiver.port}/` },
+        retry: { max_attempts: 1 },
+      });
+    // Passes the create-time check (a public-looking name)…
+    expect(create.status).toBe(201);
+    await waitFor(async () => (await jobState(db, create.body.id)).status === 'failed', 'the attempt');
+    const [ex] = await executionsOf(db, create.body.id);
+    return ex!;
+  };
+
   it.each(Object.keys(FAKE_DNS))(
-    'connect time: %s resolves to a blocked address: blocked, never sent',
+    'connect time: %s resolves to a blocked address: never sent, and told apart from no name at all by nothing',
     async (host) => {
-      // Passes the create-time check (a public-looking name)…
-      const create = await request(app.app)
-        .post('/v1/jobs')
-        .set('Authorization', auth)
-        .send({ request: { method: 'GET', url: `http://${host}:${receiver.port}/` } });
-      expect(create.status).toBe(201);
-      // …and is refused when the scheduler resolves it.
-      await waitFor(
-        async () => (await jobState(db, create.body.id)).status === 'failed',
-        'the attempt to be blocked',
+      // …and refused when the scheduler resolves it, with what a name that does not exist gets:
+      // otherwise a user could map which internal names exist (the reason is in the server log only).
+      const blocked = await attemptOnce(host);
+      const missing = await attemptOnce(NXDOMAIN);
+      expect(blocked.outcome).toBe('network_error');
+      expect(blocked.error).toBe(unreachableHostText(host));
+      expect({ outcome: missing.outcome, error: missing.error?.replace(NXDOMAIN, host) }).toEqual({
+        outcome: blocked.outcome,
+        error: blocked.error,
+      });
+      expect(blocked.error!.replace(host, '<host>')).not.toMatch(
+        /\d+\.\d+\.\d+\.\d+|[0-9a-f]*:[0-9a-f]*:|loopback|private|ENOTFOUND/i,
       );
-      const [ex] = await executionsOf(db, create.body.id);
-      expect(ex!.outcome).toBe('blocked');
-      expect(ex!.error).toMatch(/resolves to/);
       expect(receiver.requests).toHaveLength(0);
       await db.pool.query('DELETE FROM jobs');
     },
