@@ -6,7 +6,7 @@
 // secrets too, e.g. chat webhook URLs).
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type * as OtelApi from '@opentelemetry/api';
-import type { SpanExporter } from '@opentelemetry/sdk-trace-base';
+import type { SpanExporter } from '@opentelemetry/sdk-trace';
 
 type Attributes = Record<string, string | number | boolean>;
 
@@ -37,23 +37,25 @@ export function isTracingEnabled(): boolean {
 /** Loads the SDK and registers it globally; does nothing without an endpoint (or a test exporter). */
 export async function initTracing(opts: TracingOptions): Promise<void> {
   if (state || (!opts.endpoint && !opts.exporter)) return;
-  const [api, core, hooks, base, resources, semconv] = await Promise.all([
+  const [api, core, hooks, sdk, resources, semconv] = await Promise.all([
     import('@opentelemetry/api'),
     import('@opentelemetry/core'),
     import('@opentelemetry/context-async-hooks'),
-    import('@opentelemetry/sdk-trace-base'),
+    import('@opentelemetry/sdk-trace'),
     import('@opentelemetry/resources'),
     import('@opentelemetry/semantic-conventions'),
   ]);
+  // SDK 3 reads no environment here: the sampler (parent-based, always on), span limits and batch
+  // settings are its defaults; only the OTLP exporter still reads OTEL_EXPORTER_OTLP_*.
   let processor;
   if (opts.exporter) {
-    processor = new base.SimpleSpanProcessor(opts.exporter);
+    processor = new sdk.SimpleSpanProcessor({ exporter: opts.exporter });
   } else {
     const { OTLPTraceExporter } = await import('@opentelemetry/exporter-trace-otlp-http');
     const url = `${opts.endpoint!.replace(/\/+$/, '')}/v1/traces`;
-    processor = new base.BatchSpanProcessor(new OTLPTraceExporter({ url }));
+    processor = new sdk.BatchSpanProcessor({ exporter: new OTLPTraceExporter({ url }) });
   }
-  const provider = new base.BasicTracerProvider({
+  const provider = new sdk.TracerProvider({
     resource: resources.resourceFromAttributes({
       [semconv.ATTR_SERVICE_NAME]: opts.serviceName,
       ...(opts.serviceVersion ? { [semconv.ATTR_SERVICE_VERSION]: opts.serviceVersion } : {}),

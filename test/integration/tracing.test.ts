@@ -4,7 +4,7 @@
 // the target's path or query string, a header value or the body.
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { InMemorySpanExporter, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import { InMemorySpanExporter, type ReadableSpan } from '@opentelemetry/sdk-trace';
 import { createTestDb, type TestDb } from '../helpers/db.ts';
 import { createTestApp, sessionFor, type TestApp } from '../helpers/app.ts';
 import { startScheduler, waitForStatus, type TestScheduler } from '../helpers/scheduler.ts';
