@@ -79,7 +79,7 @@ export default tseslint.config(
   layer(
     ['src/scheduler/process.ts'],
     forbid('a process root', ['cmd']),
-    // The scheduler's own listener serves the same /healthz, /readyz and /metrics as the API.
+    // The scheduler runs the same operations listener (/metrics, /healthz, /readyz) as the API server.
     // (A regex: a gitignore-style `!` cannot re-include a file whose folder `**/http/**` excludes.)
     {
       regex: '(^|/)http/(?!routes/health\\.ts$)',

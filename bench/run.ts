@@ -296,6 +296,9 @@ async function scenarioApi(adminUrl: string) {
       JWT_SECRET: secret,
       SECRETS_KEY: secret,
       PORT: String(port),
+      // Its operations listener on any free loopback port: 9464 may be taken (npm run dev).
+      METRICS_PORT: '0',
+      METRICS_HOST: '127.0.0.1',
       LOG_LEVEL: 'warn',
       NODE_ENV: 'production',
       MAIL_TRANSPORT: 'log',

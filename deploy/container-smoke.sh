@@ -2,7 +2,8 @@
 # Builds the three images with podman and runs them for real against the PostgreSQL server at
 # 127.0.0.1:5432: the migrate image migrates a fresh database, the server image answers /readyz,
 # and the scheduler image fires a job created through the server's API at a loopback receiver.
-# Also checks that no image runs as root, that /metrics on both processes shows real values, and
+# Also checks that no image runs as root, that /metrics on both processes' METRICS_PORT shows real
+# values while the server's public port answers 404 there and readiness without detail, and
 # prints the image sizes. Called by .ci/run (podman) and GitHub Actions (CONTAINER_ENGINE=docker);
 # usable by hand: bash deploy/container-smoke.sh
 set -euo pipefail
@@ -23,6 +24,7 @@ work=$(mktemp -d)
 server_port=$((20000 + RANDOM % 10000))
 metrics_port=$((server_port + 1))
 receiver_port=$((server_port + 2))
+server_metrics_port=$((server_port + 3))
 
 log() { printf '[container-smoke] %s\n' "$*"; }
 sql() { node -e "const pg=require('pg');(async()=>{const c=new pg.Client('$admin');await c.connect();await c.query(process.argv[1]);await c.end()})().catch(e=>{console.error(e.message);process.exit(1)})" "$1"; }
@@ -58,7 +60,7 @@ podman run --rm --network=host -e DATABASE_URL="$url" dist-job-scheduler-migrate
 
 secret() { node -e "console.log(require('crypto').randomBytes(48).toString('base64'))"; }
 common=(-e DATABASE_URL="$url" -e JWT_SECRET="$(secret)" -e SECRETS_KEY="$(secret)" -e TARGET_ALLOWLIST=127.0.0.0/8 -e LOG_LEVEL=info -e MAIL_TRANSPORT=log)
-podman run -d --name djs-smoke-server --network=host "${common[@]}" -e PORT="$server_port" -e PUBLIC_URL="http://127.0.0.1:$server_port" dist-job-scheduler-server >/dev/null
+podman run -d --name djs-smoke-server --network=host "${common[@]}" -e PORT="$server_port" -e METRICS_PORT="$server_metrics_port" -e PUBLIC_URL="http://127.0.0.1:$server_port" dist-job-scheduler-server >/dev/null
 podman run -d --name djs-smoke-scheduler --network=host "${common[@]}" -e METRICS_PORT="$metrics_port" dist-job-scheduler-scheduler >/dev/null
 
 wait_for() { # url, what
@@ -68,6 +70,13 @@ wait_for() { # url, what
 wait_for "http://127.0.0.1:$server_port/readyz" "server readiness"
 wait_for "http://127.0.0.1:$metrics_port/readyz" "scheduler readiness"
 log "server and scheduler are ready"
+# The public port answers probes with a status only; the detail is on METRICS_PORT.
+public_ready=$(curl -fsS "http://127.0.0.1:$server_port/readyz")
+[ "$public_ready" = '{"status":"ready"}' ] || { echo "public /readyz shows more than a status: $public_ready" >&2; exit 1; }
+curl -fsS "http://127.0.0.1:$server_metrics_port/readyz" | grep -q '"database":"ok"' || { echo "server readiness detail missing on METRICS_PORT" >&2; exit 1; }
+public_metrics=$(curl -sS -o /dev/null -w '%{http_code}' "http://127.0.0.1:$server_port/metrics")
+[ "$public_metrics" = 404 ] || { echo "/metrics on the public port answered $public_metrics, not 404" >&2; exit 1; }
+log "public port: status-only readiness, no /metrics"
 
 # A loopback receiver that records the webhook-id of each delivery.
 node -e "
@@ -111,7 +120,7 @@ smetrics=$(curl -fsS "http://127.0.0.1:$metrics_port/metrics")
 echo "$smetrics" | grep -q 'djs_job_executions_total{outcome="succeeded"} [1-9]' || { echo "scheduler metrics lack the execution" >&2; exit 1; }
 echo "$smetrics" | grep -q 'djs_job_fire_lateness_seconds_count [1-9]' || { echo "scheduler metrics lack fire lateness" >&2; exit 1; }
 echo "$smetrics" | grep -q '^process_cpu_user_seconds_total' || { echo "scheduler metrics lack process metrics" >&2; exit 1; }
-ametrics=$(curl -fsS "$api/metrics")
+ametrics=$(curl -fsS "http://127.0.0.1:$server_metrics_port/metrics")
 echo "$ametrics" | grep -q 'djs_jobs_created_total [1-9]' || { echo "server metrics lack jobs created" >&2; exit 1; }
 echo "$ametrics" | grep -q 'djs_magic_link_emails_sent_total [1-9]' || { echo "server metrics lack mail sent" >&2; exit 1; }
 echo "$ametrics" | grep -q 'djs_http_request_duration_seconds_count{route="/v1/jobs",method="POST",status_class="2xx"} [1-9]' || { echo "server metrics lack the API histogram" >&2; exit 1; }

@@ -137,6 +137,9 @@ const fullSchema = z.object({
   RETENTION_CANCELLED_DAYS: int(0, 36500).default(7),
   RETENTION_FAILED_DAYS: int(0, 36500).default(30),
   RETENTION_INTERVAL_MS: int(1000, 86_400_000).default(60_000),
+  // Each process's operations listener (/metrics, /healthz, /readyz with each check's detail), apart
+  // from the public API port: the server's and each scheduler's, so one name in a shared ConfigMap.
+  // Processes sharing a host need different values (`npm run dev` gives the server this + 1).
   METRICS_PORT: int(0, 65535).default(9464),
   METRICS_HOST: z.string().default('0.0.0.0'),
   // OpenTelemetry traces over OTLP/HTTP (the standard variables). Unset: no tracing, no SDK loaded.
@@ -203,6 +206,11 @@ export function parseConfig(env: Env = process.env, role: ProcessRole = 'server'
     problems.push('JOB_TIMEOUT_DEFAULT_MS must not exceed JOB_TIMEOUT_MAX_MS');
   if (cfg.SCHEDULER_HEARTBEAT_INTERVAL_MS * 2 > cfg.SCHEDULER_LEASE_MS)
     problems.push('SCHEDULER_HEARTBEAT_INTERVAL_MS must be at most half of SCHEDULER_LEASE_MS');
+  // Only the server listens on PORT; the same port for both would fail at start with EADDRINUSE.
+  if (role === 'server' && cfg.METRICS_PORT !== 0 && cfg.METRICS_PORT === cfg.PORT)
+    problems.push(
+      'METRICS_PORT must differ from PORT: metrics and readiness detail stay off the public port',
+    );
   const transport = role === 'server' ? mailTransport(cfg, problems) : 'log';
   if (problems.length) throw new ConfigError(problems);
   return {
@@ -232,6 +240,8 @@ export function parseDevSettings(env: Env = process.env) {
       DEV_PG_PORT: int(1, 65535).default(54329),
       DEV_DATA_DIR: z.string().default('.data'),
       PORT: int(0, 65535).default(3000),
+      // The scheduler's operations listener; the server's is the next port (both run on this host).
+      METRICS_PORT: int(0, 65534).default(9464),
       LOG_LEVEL: logLevel,
     })
     .parse(clean(env));

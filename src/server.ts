@@ -1,7 +1,8 @@
 // The API process's composition root: the one place that builds its services (sealing, sessions,
 // sign-in, jobs, signing secrets), hands them to the app and to the mail worker, and listens. The
 // magic-link Sealer in particular is built once: the service seals with it and the worker opens
-// with it, so the two can never disagree on its key.
+// with it, so the two can never disagree on its key. Besides the public port it runs the operations
+// listener on METRICS_PORT (/metrics, detailed /readyz), as the scheduler does.
 import http from 'node:http';
 import type express from 'express';
 import type { PgBoss } from 'pg-boss';
@@ -26,7 +27,12 @@ import { SigningSecrets } from './webhooks/secrets.ts';
 import { createApp } from './http/app.ts';
 import { defaultConsoleDir } from './http/routes/console.ts';
 import { withClientErrors } from './http/clientError.ts';
-import { databaseReady, type ReadinessCheck } from './http/routes/health.ts';
+import {
+  databaseReady,
+  operationsApp,
+  startMetricsListener,
+  type ReadinessCheck,
+} from './http/routes/health.ts';
 
 export interface ApiDeps {
   config: Config;
@@ -50,8 +56,15 @@ export interface ApiServices {
   authCache: AuthCache<Principal>;
 }
 
-/** Builds the API's services and its app (which never listens); startServer and the tests use it. */
-export function buildApi(deps: ApiDeps): { app: express.Express; services: ApiServices } {
+/**
+ * Builds the API's services, its public app and its operations app (/metrics, detailed /readyz: for
+ * METRICS_PORT, never the public port). Neither listens; startServer and the tests use them.
+ */
+export function buildApi(deps: ApiDeps): {
+  app: express.Express;
+  metricsApp: express.Express;
+  services: ApiServices;
+} {
   const { config, pool, boss, log, metrics, readiness } = deps;
   const sealer = new Sealer(config.SECRETS_KEY, 'magic-link');
   const jobLimits = {
@@ -120,11 +133,14 @@ export function buildApi(deps: ApiDeps): { app: express.Express; services: ApiSe
     apiKeys,
     schedules,
   });
-  return { app, services: { sealer, auth, jobs, secrets, apiKeys, schedules, authCache } };
+  const metricsApp = operationsApp({ checks: readiness, metrics });
+  return { app, metricsApp, services: { sealer, auth, jobs, secrets, apiKeys, schedules, authCache } };
 }
 
 export interface RunningServer {
   url: string;
+  /** The operations listener (METRICS_PORT): /metrics, /healthz, /readyz with each check's detail. */
+  metricsUrl: string;
   stop(): Promise<void>;
 }
 
@@ -140,7 +156,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
   const pool = createPool(databaseUrl, { max: config.PG_POOL_MAX, applicationName: 'djs-server' });
   const metrics = new Metrics({ defaultMetrics: true });
   const boss = await startBoss(databaseUrl, log);
-  const { app, services } = buildApi({
+  const { app, metricsApp, services } = buildApi({
     config,
     pool,
     boss,
@@ -165,6 +181,10 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
   });
   // The auth cache is used only while this connection hears revocations and logouts.
   const revocations = await listenForRevocations(databaseUrl, services.authCache, log);
+  const metricsListener = await startMetricsListener(metricsApp, {
+    port: config.METRICS_PORT,
+    host: config.METRICS_HOST,
+  });
   const server = withClientErrors(http.createServer(app));
   // Longer than a load balancer's idle timeout, so it never reuses a socket we just closed.
   server.keepAliveTimeout = 65_000;
@@ -172,14 +192,17 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
   const addr = server.address();
   const port = typeof addr === 'object' && addr ? addr.port : config.PORT;
   const url = `http://localhost:${port}`;
-  log.info({ url, public_url: config.PUBLIC_URL }, 'API server listening');
+  log.info({ url, public_url: config.PUBLIC_URL, metrics_url: metricsListener.url }, 'API server listening');
   return {
     url,
+    metricsUrl: metricsListener.url,
     async stop() {
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeIdleConnections();
       });
+      // After the public port: the drain stays visible to Prometheus until the last request ends.
+      await metricsListener.close();
       await revocations.stop();
       await boss.stop({ graceful: true, timeout: 10_000 });
       await pool.end();

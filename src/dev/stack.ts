@@ -57,19 +57,26 @@ export async function runStack(): Promise<void> {
     SECRETS_KEY: env.SECRETS_KEY ?? secrets.SECRETS_KEY,
     // Local receivers (nc, a tiny server) are on loopback: let jobs target them in development.
     TARGET_ALLOWLIST: env.TARGET_ALLOWLIST ?? '127.0.0.0/8,::1/128',
-    METRICS_PORT: env.METRICS_PORT ?? '9464',
   };
+  // Both processes run an operations listener (/metrics, detailed /readyz) on METRICS_PORT, and here
+  // they share a host: the scheduler gets METRICS_PORT (9464), the server the next port (9465).
+  // 0 stays 0 for both (the system picks).
+  const schedulerMetricsPort = settings.METRICS_PORT;
+  const serverMetricsPort = schedulerMetricsPort === 0 ? 0 : schedulerMetricsPort + 1;
   const children: ChildProcess[] = [];
   // The console is built into dist/console and rebuilt on every change under web/src (esbuild,
   // well under a second); the server reads it from there.
-  const programs: Record<string, string[]> = {
-    console: [path.join('web', 'build.ts'), '--watch'],
-    server: [path.join('cmd', 'server.ts')],
-    scheduler: [path.join('cmd', 'scheduler.ts')],
+  const programs: Record<string, { args: string[]; env?: Record<string, string> }> = {
+    console: { args: [path.join('web', 'build.ts'), '--watch'] },
+    server: { args: [path.join('cmd', 'server.ts')], env: { METRICS_PORT: String(serverMetricsPort) } },
+    scheduler: {
+      args: [path.join('cmd', 'scheduler.ts')],
+      env: { METRICS_PORT: String(schedulerMetricsPort) },
+    },
   };
-  for (const [name, args] of Object.entries(programs)) {
+  for (const [name, { args, env: own }] of Object.entries(programs)) {
     const child = spawn(process.execPath, ['--import', 'tsx', ...args], {
-      env: childEnv,
+      env: { ...childEnv, ...own },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     readline.createInterface({ input: child.stdout }).on('line', (l) => print(name, l));
@@ -78,6 +85,11 @@ export async function runStack(): Promise<void> {
   }
   const port = env.PORT ?? '3000';
   say(`Console: http://localhost:${port}/   API: http://localhost:${port}/v1  (reference: /docs)`);
+  if (schedulerMetricsPort !== 0)
+    say(
+      `Metrics and readiness detail: API http://localhost:${serverMetricsPort}/metrics, ` +
+        `scheduler http://localhost:${schedulerMetricsPort}/metrics (/readyz on each)`,
+    );
   if (!env.RESEND_API_KEY) {
     say('No RESEND_API_KEY: sign-in links appear right here in this console (look for ✉).');
   }

@@ -17,7 +17,7 @@ import { apiKeysRoutes } from './routes/apiKeys.ts';
 import { schedulesRoutes } from './routes/schedules.ts';
 import type { SchedulesService } from '../schedules/service.ts';
 import type { ApiKeyService } from '../auth/apiKeyService.ts';
-import { healthRoutes, type ReadinessCheck } from './routes/health.ts';
+import { publicHealthRoutes, type ReadinessCheck } from './routes/health.ts';
 import { docsRoutes } from './routes/docs.ts';
 
 export interface AppDeps {
@@ -78,7 +78,8 @@ export function createApp(deps: AppDeps): express.Express {
   // hundreds of kilobytes of nested arrays.
   const smallJson = express.json({ limit: SMALL_JSON_LIMIT, strict: true, verify: requireUtf8 });
   app.use((req, res, next) => (isJobCreate(req) ? next() : smallJson(req, res, next)));
-  app.use(healthRoutes({ checks: deps.readiness, metrics }));
+  // Status only here; the checks' detail and /metrics are on the operations listener (METRICS_PORT).
+  app.use(publicHealthRoutes(deps.readiness));
   app.use(docsRoutes(deps));
   const secure = cookieSecure(config.NODE_ENV, config.PUBLIC_URL);
   const user = requireUser(auth, { secure, publicOrigin: new URL(config.PUBLIC_URL).origin });

@@ -1,7 +1,5 @@
-// Wires the scheduler process: pool, executor, scheduler, and a small HTTP listener on METRICS_PORT
-// for /metrics, /healthz and /readyz.
-import http from 'node:http';
-import express from 'express';
+// Wires the scheduler process: pool, executor, scheduler, and the operations listener on METRICS_PORT
+// (/metrics, /healthz, /readyz with detail: the same one the API server runs).
 import type { Config } from '../config.ts';
 import { createPool } from '../db/pool.ts';
 import { expectedMigration } from '../db/schemaVersion.ts';
@@ -9,7 +7,7 @@ import type { Logger } from '../logger.ts';
 import { Metrics } from '../observability/metrics.ts';
 import { initTracing, shutdownTracing } from '../observability/tracing.ts';
 import { createTargetPolicy } from '../jobs/urlPolicy.ts';
-import { databaseReady, healthRoutes } from '../http/routes/health.ts';
+import { databaseReady, operationsApp, startMetricsListener } from '../http/routes/health.ts';
 import { Executor } from './executor.ts';
 import { Scheduler } from './scheduler.ts';
 import { USER_AGENT, VERSION } from '../version.ts';
@@ -64,8 +62,6 @@ export async function startSchedulerProcess(config: Config, log: Logger): Promis
     log,
     metrics,
   );
-  const app = express();
-  app.disable('x-powered-by');
   const loopAlive = {
     name: 'claim_loop',
     check: () => {
@@ -78,13 +74,11 @@ export async function startSchedulerProcess(config: Config, log: Logger): Promis
       );
     },
   };
-  app.use(
-    healthRoutes({ checks: [databaseReady(pool, await expectedMigration(), log), loopAlive], metrics }),
+  const listener = await startMetricsListener(
+    operationsApp({ checks: [databaseReady(pool, await expectedMigration(), log), loopAlive], metrics }),
+    { port: config.METRICS_PORT, host: config.METRICS_HOST },
   );
-  const server = http.createServer(app);
-  await new Promise<void>((resolve) => server.listen(config.METRICS_PORT, config.METRICS_HOST, resolve));
-  const addr = server.address();
-  const metricsUrl = `http://localhost:${typeof addr === 'object' && addr ? addr.port : config.METRICS_PORT}`;
+  const metricsUrl = listener.url;
   await scheduler.start();
   log.info({ metrics_url: metricsUrl }, 'scheduler metrics and health listening');
   return {
@@ -92,10 +86,7 @@ export async function startSchedulerProcess(config: Config, log: Logger): Promis
     metricsUrl,
     async stop() {
       await scheduler.stop();
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      });
+      await listener.close();
       await executor.close();
       await pool.end();
       // Last: the attempts finished during the stop are flushed too.

@@ -16,7 +16,10 @@ import type { TestDb } from './db.ts';
 export const TEST_JWT_SECRET = Buffer.alloc(48, 7).toString('base64');
 export const TEST_SECRETS_KEY = Buffer.alloc(48, 9).toString('base64');
 
-/** A full config for tests; loopback targets allowed unless overridden. */
+/**
+ * A full config for tests; loopback targets allowed unless overridden. The operations listener (a
+ * startServer's METRICS_PORT) gets a free loopback port, so parallel files never compete for 9464.
+ */
 export function testConfig(databaseUrl: string, overrides: Record<string, string> = {}): Config {
   return parseConfig({
     NODE_ENV: 'test',
@@ -26,12 +29,17 @@ export function testConfig(databaseUrl: string, overrides: Record<string, string
     SECRETS_KEY: TEST_SECRETS_KEY,
     PUBLIC_URL: 'http://localhost:3000',
     TARGET_ALLOWLIST: '127.0.0.0/8,::1/128',
+    METRICS_PORT: '0',
+    METRICS_HOST: '127.0.0.1',
     ...overrides,
   });
 }
 
 export interface TestApp {
+  /** The public app (what PORT serves). */
   app: express.Express;
+  /** The operations app (what METRICS_PORT serves): /metrics, /healthz, detailed /readyz. */
+  metricsApp: express.Express;
   config: Config;
   boss: PgBoss;
   metrics: Metrics;
@@ -46,7 +54,7 @@ export async function createTestApp(
   const config = testConfig(db.url, overrides);
   const boss = await startBoss(db.url, silentLogger, { supervise: false });
   const metrics = new Metrics();
-  const { app } = buildApi({
+  const { app, metricsApp } = buildApi({
     config,
     pool: db.pool,
     boss,
@@ -54,7 +62,7 @@ export async function createTestApp(
     metrics,
     readiness: [databaseReady(db.pool, await expectedMigration())],
   });
-  return { app, config, boss, metrics, close: () => boss.stop({ graceful: false }) };
+  return { app, metricsApp, config, boss, metrics, close: () => boss.stop({ graceful: false }) };
 }
 
 /** Creates (or finds) a user and a valid session token for it, skipping the email round trip. */

@@ -190,8 +190,8 @@ describe('concurrent single creates share one INSERT', () => {
     }
     const queued = [send('q2'), send('q3')];
     await waitFor(() => small.services.jobs.waitingCreates === 2, 'two creates queued');
-    // Operators see the queue: the gauge reads it at scrape time.
-    const scraped = await request(small.app).get('/metrics');
+    // Operators see the queue: the gauge reads it at scrape time (on METRICS_PORT, not the API port).
+    const scraped = await request(small.metricsApp).get('/metrics');
     expect(scraped.text).toMatch(/^djs_job_creates_waiting 2$/m);
     const refused = await send('q4');
     expect(refused.status).toBe(503);

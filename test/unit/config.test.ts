@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, parseConfig, parseSchedulerConfig } from '../../src/config.ts';
+import { ConfigError, parseConfig, parseDevSettings, parseSchedulerConfig } from '../../src/config.ts';
 
 const good = {
   DATABASE_URL: 'postgres://u@localhost:5432/db',
@@ -51,6 +51,18 @@ describe('configuration', () => {
     expect(() =>
       parseConfig({ ...good, SCHEDULER_LEASE_MS: '4000', SCHEDULER_HEARTBEAT_INTERVAL_MS: '3000' }),
     ).toThrow(/HEARTBEAT/);
+  });
+
+  it('keeps the server metrics listener off its public port; the scheduler has no public port', () => {
+    expect(parseConfig(good).METRICS_PORT).toBe(9464);
+    expect(() => parseConfig({ ...good, PORT: '9464' })).toThrow(/METRICS_PORT must differ from PORT/);
+    expect(() => parseConfig({ ...good, METRICS_PORT: '3000' })).toThrow(/METRICS_PORT/);
+    // 0 means "any free port" for each: never the same one.
+    expect(parseConfig({ ...good, PORT: '0', METRICS_PORT: '0' }).METRICS_PORT).toBe(0);
+    expect(parseSchedulerConfig({ ...good, METRICS_PORT: '3000' }).METRICS_PORT).toBe(3000);
+    // npm run dev: the scheduler on METRICS_PORT, the server on the next port (so not 65535).
+    expect(parseDevSettings({}).METRICS_PORT).toBe(9464);
+    expect(() => parseDevSettings({ METRICS_PORT: '65535' })).toThrow();
   });
 
   it('mail transport defaults to resend with a key and to the log without one outside production', () => {

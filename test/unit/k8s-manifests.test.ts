@@ -138,7 +138,36 @@ describe('Kubernetes manifests', () => {
     const ports = (n: string) =>
       podSpec(find('Deployment', n)).containers[0]!.ports!.map((p) => p.containerPort);
     expect(ports('dist-job-scheduler-server')).toContain(Number(cm.data.PORT));
+    expect(ports('dist-job-scheduler-server')).toContain(Number(cm.data.METRICS_PORT));
     expect(ports('dist-job-scheduler-scheduler')).toContain(Number(cm.data.METRICS_PORT));
+  });
+
+  it('Prometheus scrapes both processes on METRICS_PORT, which no Service exposes', () => {
+    const cm = find('ConfigMap', 'dist-job-scheduler-config') as Obj & { data: Record<string, string> };
+    const metricsPort = Number(cm.data.METRICS_PORT);
+    expect(metricsPort).not.toBe(Number(cm.data.PORT));
+    for (const name of ['dist-job-scheduler-server', 'dist-job-scheduler-scheduler']) {
+      const d = find('Deployment', name) as Obj & {
+        spec: { template: { metadata: { annotations?: Record<string, string> } } };
+      };
+      expect(d.spec.template.metadata.annotations, name).toMatchObject({
+        'prometheus.io/scrape': 'true',
+        'prometheus.io/port': String(metricsPort),
+        'prometheus.io/path': '/metrics',
+      });
+      expect(podSpec(d).containers[0]!.ports, name).toContainEqual({
+        name: 'metrics',
+        containerPort: metricsPort,
+      });
+    }
+    // The public Service (what the ingress routes to) reaches the API port only.
+    const svc = find('Service', 'dist-job-scheduler-server') as Obj & {
+      spec: { ports: { port: number; targetPort: string | number }[] };
+    };
+    for (const p of svc.spec.ports) {
+      expect(p.targetPort).not.toBe('metrics');
+      expect(p.targetPort).not.toBe(metricsPort);
+    }
   });
 
   it('provides every setting the processes require, and the settings parse', () => {
@@ -374,10 +403,10 @@ describe('Kubernetes manifests', () => {
       {
         policy: 'dist-job-scheduler-server-ingress',
         deployment: 'dist-job-scheduler-server',
-        // The server's /metrics is on its API port.
+        // The ingress controller reaches the API port only; Prometheus the metrics port only.
         allowed: [
           { ...ingressController, port: Number(cm.data.PORT) },
-          { ...prometheus, port: Number(cm.data.PORT) },
+          { ...prometheus, port: Number(cm.data.METRICS_PORT) },
         ],
       },
       {

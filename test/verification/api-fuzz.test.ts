@@ -631,7 +631,6 @@ const ROUTES: Route[] = [
   { method: 'POST', path: '/v1/signing-secret/rotate', auth: () => auth, limits: SMALL, fields: [] },
   { method: 'GET', path: '/healthz', limits: SMALL, fields: [] },
   { method: 'GET', path: '/readyz', limits: SMALL, fields: [] },
-  { method: 'GET', path: '/metrics', limits: SMALL, fields: [] },
   { method: 'GET', path: '/openapi.json', limits: SMALL, fields: [] },
   { method: 'GET', path: '/docs', limits: SMALL, fields: [] },
 ];

@@ -1,5 +1,9 @@
-// Liveness, readiness and metrics, shared by the server and the scheduler's small listener.
-import { Router } from 'express';
+// Liveness, readiness and metrics, for two audiences. The public port (the API's createApp) answers
+// probes with a status and nothing else: what is wrong inside is no business of the internet. The
+// operations listener on METRICS_PORT, which both processes run (startMetricsListener), adds each
+// check's detail and /metrics; it is meant for Prometheus and operators, never behind the ingress.
+import http from 'node:http';
+import express, { Router } from 'express';
 import type { Pool } from '../../db/pool.ts';
 import type { Logger } from '../../logger.ts';
 import type { Metrics } from '../../observability/metrics.ts';
@@ -12,8 +16,8 @@ export interface ReadinessCheck {
 
 /**
  * A readiness check: the database answers and is migrated to the version this build expects.
- * `/readyz` is public, so a failure to connect answers only "unreachable": driver errors name the
- * host, port, user and database. The detail goes to `log` (when given) for the operator.
+ * A failure to connect answers only "unreachable", even on the operations listener: driver errors
+ * name the host, port, user and database. The detail goes to `log` (when given) for the operator.
  */
 export function databaseReady(pool: Pool, expected: string, log?: Logger): ReadinessCheck {
   return {
@@ -31,21 +35,87 @@ export function databaseReady(pool: Pool, expected: string, log?: Logger): Readi
   };
 }
 
-export function healthRoutes(deps: { checks: ReadinessCheck[]; metrics: Metrics }): Router {
+/** Runs every check at once: each one's verdict (`ok` or why not) and whether all passed. */
+async function readiness(checks: ReadinessCheck[]) {
+  const results = await Promise.all(checks.map(async (c) => [c.name, await c.check()] as const));
+  return {
+    ready: results.every(([, why]) => why === null),
+    checks: Object.fromEntries(results.map(([n, why]) => [n, why ?? 'ok'])),
+  };
+}
+
+/** The public port's probes: `{"status": …}` only (the load balancer needs no more). */
+export function publicHealthRoutes(checks: ReadinessCheck[]): Router {
   const r = Router();
   r.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });
   r.get('/readyz', async (_req, res) => {
-    const results = await Promise.all(deps.checks.map(async (c) => [c.name, await c.check()] as const));
-    const failing = results.filter(([, why]) => why !== null);
-    res.status(failing.length ? 503 : 200).json({
-      status: failing.length ? 'unavailable' : 'ready',
-      checks: Object.fromEntries(results.map(([n, why]) => [n, why ?? 'ok'])),
-    });
+    const { ready } = await readiness(checks);
+    res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'unavailable' });
+  });
+  return r;
+}
+
+/** The operations listener's routes: liveness, readiness with each check's verdict, /metrics. */
+export function operationsRoutes(deps: { checks: ReadinessCheck[]; metrics: Metrics }): Router {
+  const r = Router();
+  r.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+  r.get('/readyz', async (_req, res) => {
+    const { ready, checks } = await readiness(deps.checks);
+    res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'unavailable', checks });
   });
   r.get('/metrics', async (_req, res) => {
     res.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics());
   });
   return r;
+}
+
+/** The operations listener's app (tests drive it with supertest); anything else is a JSON 404. */
+export function operationsApp(deps: { checks: ReadinessCheck[]; metrics: Metrics }): express.Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  app.use(operationsRoutes(deps));
+  app.use((req, res) => {
+    res.status(404).json({ error: { code: 'not_found', message: `no route for ${req.method} ${req.path}` } });
+  });
+  return app;
+}
+
+export interface MetricsListener {
+  /** `http://localhost:<port>` (the port the system chose when METRICS_PORT is 0). */
+  url: string;
+  close(): Promise<void>;
+}
+
+/**
+ * Listens with an operations app on METRICS_PORT/METRICS_HOST: the one way both processes (the API
+ * server and each scheduler) serve /metrics and detailed readiness apart from any public port.
+ */
+export async function startMetricsListener(
+  app: express.Express,
+  at: { port: number; host: string },
+): Promise<MetricsListener> {
+  const server = http.createServer(app);
+  await new Promise<void>((resolve, reject) => {
+    // A port in use fails the start with its reason, instead of an unhandled 'error' event.
+    server.once('error', reject);
+    server.listen(at.port, at.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const addr = server.address();
+  return {
+    url: `http://localhost:${typeof addr === 'object' && addr ? addr.port : at.port}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        // A scrape in flight is not worth waiting for at shutdown.
+        server.closeAllConnections();
+      }),
+  };
 }
