@@ -18,8 +18,8 @@
 
 import { CronExpressionParser } from 'cron-parser';
 import {
+  canonicalTimeZone,
   formatLocal,
-  isKnownTimeZone,
   offsetAt,
   transitionsInYear,
   utcYear,
@@ -38,6 +38,13 @@ const SEARCH_LIMIT = 41 * YEAR;
  */
 const INTERVAL_HORIZON = 28 * YEAR;
 export const MAX_TAKE = 100;
+/**
+ * An expression must fire at least once in every this many years to be accepted (create, edit,
+ * preview). Leap days pass (every 4 years, 8 across 2100); Feb 29 that is a Sunday (28 years) does
+ * not. It bounds every search: next() and take() never walk more than this between two fire times.
+ */
+export const MAX_GAP_YEARS = 10;
+const GREGORIAN_CYCLE_DAYS = 146_097; // 400 years: dates and weekdays repeat exactly
 
 const FIELDS = ['second', 'minute', 'hour', 'dayOfMonth', 'month', 'dayOfWeek'] as const;
 type FieldName = (typeof FIELDS)[number];
@@ -83,8 +90,17 @@ export interface CronSchedule {
   readonly followsElapsedTime: boolean;
   /** The first fire time strictly after `after`, or null if there is none. */
   next(after: Date): Date | null;
-  /** The next `count` (1..MAX_TAKE) fire times strictly after `after`, strictly increasing. */
-  take(after: Date, count: number): Occurrence[];
+  /**
+   * The next `count` (1..MAX_TAKE) fire times strictly after `after`, strictly increasing; with
+   * `until`, only those before it (the search stops there: a bound on its work).
+   */
+  take(after: Date, count: number, until?: Date): Occurrence[];
+  /**
+   * The longest stretch, in days, between two consecutive days with a fire time, over the 400-year
+   * Gregorian cycle (zone-less: a DST change moves a fire by hours, not days). Infinity if no day
+   * ever matches. Costs one pass over 146,097 days (about a millisecond), computed once.
+   */
+  longestGapDays(): number;
   /**
    * The shortest gap, in seconds, between consecutive fire times from `from` on (looking 28 years
    * ahead), DST changes included; see minIntervalSeconds below for the method.
@@ -99,14 +115,32 @@ export type CronParseResult =
 export function parseCronSchedule(cron: string, timezone = 'UTC'): CronParseResult {
   const fields = parseFields(cron);
   if (typeof fields === 'string') return { ok: false, field: 'cron', message: fields };
-  if (!isKnownTimeZone(timezone)) {
+  const zone = canonicalTimeZone(timezone);
+  if (zone === null) {
     return {
       ok: false,
       field: 'timezone',
       message: `Unknown time zone "${timezone}": expected an IANA name such as "Europe/Berlin" or "UTC".`,
     };
   }
-  return { ok: true, schedule: new Schedule(cron, timezone, fields) };
+  // The canonical spelling: every cache below is keyed by it (see zone.ts).
+  return { ok: true, schedule: new Schedule(cron, zone, fields) };
+}
+
+/**
+ * Why an expression is refused as too rare (it fires less than once in MAX_GAP_YEARS years), or
+ * null. A hard cap on the work of any search for its fire times: without it, `0 0 29 2 *\/7` (Feb 29
+ * on a Sunday) had a preview of 100 times search 2,800 years, over a second of CPU on the event loop.
+ */
+export function rarityProblem(schedule: CronSchedule): string | null {
+  const gap = schedule.longestGapDays();
+  if (gap <= MAX_GAP_YEARS * 365) return null;
+  const years = gap === Infinity ? null : Math.round(gap / 365.2425);
+  return (
+    `fires less than once in ${MAX_GAP_YEARS} years` +
+    (years === null ? ' (it never fires)' : ` (up to ${years} years pass between two fire times)`) +
+    `; an expression must fire at least once every ${MAX_GAP_YEARS} years`
+  );
 }
 
 interface Fields {
@@ -230,6 +264,35 @@ class Calendar {
     return this.f.star.dayOfMonth || this.f.star.dayOfWeek ? byDom && byDow : byDom || byDow;
   }
 
+  /** See CronSchedule.longestGapDays. Walks one 400-year cycle from 2000-01-01 (a Saturday). */
+  longestGapDays(): number {
+    let first = -1;
+    let last = -1;
+    let longest = 0;
+    let y = 2000;
+    let m = 1;
+    let d = 1;
+    let dow = 6;
+    for (let day = 0; day < GREGORIAN_CYCLE_DAYS; day++) {
+      if (this.month[m]! && this.dayMatches(d, dow)) {
+        if (first < 0) first = day;
+        else longest = Math.max(longest, day - last);
+        last = day;
+      }
+      dow = dow === 6 ? 0 : dow + 1;
+      if (++d > (m === 2 && !isLeap(y) ? 28 : DAYS_IN_MONTH[m - 1]!)) {
+        d = 1;
+        if (++m > 12) {
+          m = 1;
+          y++;
+        }
+      }
+    }
+    if (first < 0) return Infinity;
+    // The cycle repeats: the stretch from the last matching day round to the first one again.
+    return Math.max(longest, first + GREGORIAN_CYCLE_DAYS - last);
+  }
+
   /** The first matching time of day (seconds since midnight) at or after `sod`, or null. */
   private timeOfDayFrom(sod: number): number | null {
     const h = Math.floor(sod / 3600);
@@ -344,15 +407,22 @@ class Schedule implements CronSchedule {
     return at === null ? null : new Date(at * 1000);
   }
 
-  take(after: Date, count: number): Occurrence[] {
+  private gapDays: number | undefined;
+  longestGapDays(): number {
+    this.gapDays ??= this.calendar.longestGapDays();
+    return this.gapDays;
+  }
+
+  take(after: Date, count: number, until?: Date): Occurrence[] {
     if (!Number.isInteger(count) || count < 1 || count > MAX_TAKE) {
       throw new RangeError(`count must be an integer from 1 to ${MAX_TAKE}`);
     }
     const out: Occurrence[] = [];
     let t = toSeconds(after) + 1;
+    const end = until === undefined ? Infinity : toSeconds(until) - 1;
     while (out.length < count) {
-      const at = this.nextInstant(t);
-      if (at === null) break;
+      const at = this.nextInstant(t, end);
+      if (at === null || at > end) break;
       out.push({ at: new Date(at * 1000), local: formatLocal(at, offsetAt(this.timezone, at)) });
       t = at + 1;
     }
@@ -368,9 +438,9 @@ class Schedule implements CronSchedule {
    * - after a spring-forward at `start`, the skipped walls [start + before, start + offset) fire at
    *   wall − before, i.e. in [start, start + shift): a second, equally ordered stream to merge.
    */
-  private nextInstant(t: number): number | null {
+  private nextInstant(t: number, end = Infinity): number | null {
     const fixed = !this.followsElapsedTime;
-    for (let from = t; from <= t + SEARCH_LIMIT;) {
+    for (let from = t; from <= Math.min(t + SEARCH_LIMIT, end);) {
       const seg = segmentAt(this.timezone, from);
       const o = seg.offset;
       const ownedFrom = fixed ? Math.max(from + o, seg.start + Math.max(o, seg.before)) : from + o;

@@ -2,7 +2,7 @@
 // idempotency, quotas, and the owner-scoped commands. Every change that affects what fires next
 // (create, edit, pause, resume, delete) replaces the pending occurrence in the same transaction.
 import { z } from 'zod';
-import { withTransaction, type Pool, type Queryable } from '../db/pool.ts';
+import { withTransaction, type Pool } from '../db/pool.ts';
 import { AppError, notFound, parseOrThrow, validationFailed } from '../errors.ts';
 import * as sql from '../sql/schedules.ts';
 import { lockUserQuota } from '../sql/users.ts';
@@ -10,13 +10,26 @@ import { DEFAULT_RETRY, parseInstant, requestHash, requestTemplate, type JobLimi
 import type { TargetPolicy } from '../jobs/urlPolicy.ts';
 import { decodeCursor, encodeCursor } from '../jobs/representation.ts';
 import type { JobsService } from '../jobs/service.ts';
-import { describeLocal, MAX_TAKE, parseCronSchedule, type CronSchedule } from './cron.ts';
-import { applyPlans, planFor } from './plans.ts';
+import {
+  describeLocal,
+  MAX_GAP_YEARS,
+  MAX_TAKE,
+  parseCronSchedule,
+  rarityProblem,
+  type CronSchedule,
+} from './cron.ts';
+import { applyPlans } from './plans.ts';
+import { planNext, type MisfirePolicy, type Plan } from './planner.ts';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
-/** Fire times shown with a schedule. */
+/** Fire times shown with a schedule: at most this many, within NEXT_RUNS_YEARS. */
 const NEXT_RUNS = 5;
+const NEXT_RUNS_YEARS = MAX_GAP_YEARS;
+/** A preview searches at most this far past `from`: a bound on the work of one request. */
+export const PREVIEW_HORIZON_YEARS = 50;
+const YEAR_MS = 365.2425 * 86_400_000;
+const yearsAfter = (t: Date, years: number) => new Date(t.getTime() + years * YEAR_MS);
 
 export interface SchedulesServiceDeps {
   pool: Pool;
@@ -104,10 +117,17 @@ export class SchedulesService {
     });
   }
 
-  /** Checks what zod cannot: the expression, the zone, the interval, the window. */
+  /**
+   * Checks what zod cannot: the expression, the zone, how rare and how frequent it fires, the window.
+   * Sets the zone's canonical spelling in `f` (what is stored). Pure CPU, bounded (the rarity cap):
+   * never called while holding a row lock.
+   */
   private checkFields(f: sql.ScheduleFields, now: Date, checkEndInFuture: boolean): CronSchedule {
     const parsed = parseCronSchedule(f.cron, f.timezone);
     if (!parsed.ok) throw validationFailed([{ path: parsed.field, message: parsed.message }]);
+    f.timezone = parsed.schedule.timezone;
+    const rare = rarityProblem(parsed.schedule);
+    if (rare) throw validationFailed([{ path: 'cron', message: rare }]);
     const details: { path: string; message: string }[] = [];
     const min = this.deps.minIntervalSeconds;
     const interval = parsed.schedule.minIntervalSeconds(now);
@@ -152,7 +172,9 @@ export class SchedulesService {
       if (existing) return this.replay(existing, hash!);
     }
     const now = new Date();
-    this.checkFields(fields, now, true);
+    const schedule = this.checkFields(fields, now, true);
+    // The first occurrence is computed before the transaction: no cron search while it holds locks.
+    const plan = fields.paused ? null : await this.planFromNow(fields, schedule);
     const row = await withTransaction(this.deps.pool, async (tx) => {
       await lockUserQuota(tx, userId, 'schedules');
       if ((await sql.countSchedules(tx, userId)) >= this.deps.maxPerUser)
@@ -163,8 +185,10 @@ export class SchedulesService {
         fields,
         idempotencyKey ? { key: idempotencyKey, hash: hash! } : null,
       );
-      if (s && !s.paused) await this.planFromNow(tx, s);
-      return s;
+      if (!s) return null;
+      if (plan) await applyPlans(tx, [{ schedule: s, plan }], this.deps.notifyWithinMs);
+      // The answer is read in the writing transaction: once it commits, nothing can turn it into an error.
+      return sql.findSchedule(tx, userId, { id: s.id });
     });
     if (!row) {
       const existing = await sql.findSchedule(this.deps.pool, userId, { idempotencyKey: idempotencyKey! });
@@ -172,7 +196,7 @@ export class SchedulesService {
         throw new AppError(409, 'idempotency_key_reused', 'the idempotency key is in use; retry');
       return this.replay(existing, hash!);
     }
-    return { schedule: await this.view(userId, row.id), replayed: false };
+    return { schedule: this.json(row), replayed: false };
   }
 
   private replay(existing: sql.ScheduleView, hash: Buffer) {
@@ -185,10 +209,20 @@ export class SchedulesService {
     return { schedule: this.json(existing), replayed: true };
   }
 
-  /** Plans the first occurrence from now (creation, resume, edit): nothing missed is backfilled. */
-  private async planFromNow(tx: Queryable, s: sql.ScheduleRow) {
-    const plan = planFor({ ...s, planned_until: null }, await sql.databaseNow(tx));
-    if (plan) await applyPlans(tx, [{ schedule: s, plan }], this.deps.notifyWithinMs);
+  /**
+   * The first occurrence from now (creation, resume, edit): nothing missed is backfilled. Computed
+   * before the writing transaction, on the database's clock read just before (the scheduler's clock),
+   * so no cron search runs while row locks are held.
+   */
+  private async planFromNow(f: sql.ScheduleFields, schedule: CronSchedule) {
+    return planNext({
+      schedule,
+      startAt: f.startAt,
+      endAt: f.endAt,
+      misfire: f.misfire as MisfirePolicy,
+      plannedUntil: null,
+      now: await sql.databaseNow(this.deps.pool),
+    });
   }
 
   async get(userId: string, id: string) {
@@ -217,12 +251,17 @@ export class SchedulesService {
     };
   }
 
-  /** Changes any fields; `ifMatch` (an ETag) makes it conditional. The pending occurrence is replaced. */
+  /**
+   * Changes any fields; `ifMatch` (an ETag) makes it conditional. The pending occurrence is replaced.
+   * Optimistic: the new fields are checked and the next occurrence computed from the version read
+   * (CPU only, no lock held), then written only if that version is still current; a concurrent change
+   * in between makes it start over (or, with If-Match, answer 412).
+   */
   async patch(userId: string, id: string, body: unknown, ifMatch: string | undefined) {
     if (!UUID.test(id)) throw notFound('schedule');
     const input = parseOrThrow(this.patch_, body);
-    await withTransaction(this.deps.pool, async (tx) => {
-      const cur = await sql.lockSchedule(tx, userId, id);
+    for (let attempt = 1; ; attempt++) {
+      const cur = await sql.findSchedule(this.deps.pool, userId, { id });
       if (!cur) throw notFound('schedule');
       if (ifMatch !== undefined && ifMatch !== etagOf(cur.version) && ifMatch !== '*')
         throw new AppError(
@@ -230,46 +269,76 @@ export class SchedulesService {
           'precondition_failed',
           'the schedule changed since you read it (ETag mismatch)',
         );
+      const was = fieldsOf(cur);
       const f: sql.ScheduleFields = {
-        name: input.name === undefined ? cur.name : input.name,
-        cron: input.cron?.trim() ?? cur.cron,
-        timezone: input.timezone ?? cur.timezone,
-        method: input.request?.method ?? cur.method,
-        url: input.request?.url ?? cur.url,
-        headers: input.request ? (input.request.headers ?? {}) : cur.headers,
-        body: input.request ? (input.request.body ?? null) : cur.body,
-        timeoutMs: input.timeout_ms ?? cur.timeout_ms,
-        retry: input.retry ?? {
-          strategy: cur.retry_strategy,
-          max_attempts: cur.max_attempts,
-          base_delay_ms: cur.base_delay_ms,
-          max_delay_ms: cur.max_delay_ms,
-        },
-        startAt: input.start_at === undefined ? cur.start_at : input.start_at,
-        endAt: input.end_at === undefined ? cur.end_at : input.end_at,
-        overlap: input.overlap ?? cur.overlap,
-        misfire: input.misfire ?? cur.misfire,
-        paused: input.paused ?? cur.paused,
+        ...was,
+        name: input.name === undefined ? was.name : input.name,
+        cron: input.cron?.trim() ?? was.cron,
+        timezone: input.timezone ?? was.timezone,
+        ...(input.request && {
+          method: input.request.method,
+          url: input.request.url,
+          headers: input.request.headers ?? {},
+          body: input.request.body ?? null,
+        }),
+        timeoutMs: input.timeout_ms ?? was.timeoutMs,
+        retry: input.retry ?? was.retry,
+        startAt: input.start_at === undefined ? was.startAt : input.start_at,
+        endAt: input.end_at === undefined ? was.endAt : input.end_at,
+        overlap: input.overlap ?? was.overlap,
+        misfire: input.misfire ?? was.misfire,
+        paused: input.paused ?? was.paused,
       };
-      this.checkFields(f, new Date(), input.end_at !== undefined);
-      await sql.cancelPendingOccurrences(tx, id);
-      const updated = (await sql.updateSchedule(tx, userId, id, cur.version, f))!;
-      if (!updated.paused) await this.planFromNow(tx, updated);
-    });
-    return this.view(userId, id);
+      const schedule = this.checkFields(f, new Date(), input.end_at !== undefined);
+      const plan = f.paused ? null : await this.planFromNow(f, schedule);
+      const row = await withTransaction(this.deps.pool, async (tx) => {
+        const locked = await sql.lockSchedule(tx, userId, id);
+        if (!locked) throw notFound('schedule');
+        if (locked.version !== cur.version) return null; // changed since read: start over
+        await sql.cancelPendingOccurrences(tx, id);
+        const updated = (await sql.updateSchedule(tx, userId, id, cur.version, f))!;
+        if (plan) await applyPlans(tx, [{ schedule: updated, plan }], this.deps.notifyWithinMs);
+        return sql.findSchedule(tx, userId, { id });
+      });
+      if (row) return this.json(row);
+      if (attempt >= 5)
+        throw new AppError(
+          409,
+          'concurrent_change',
+          'the schedule kept changing while this edit was applied; nothing was written, retry',
+        );
+    }
   }
 
+  /** Pauses or resumes (from now: nothing missed is backfilled); the same optimistic write as patch. */
   async setPaused(userId: string, id: string, paused: boolean) {
     if (!UUID.test(id)) throw notFound('schedule');
-    await withTransaction(this.deps.pool, async (tx) => {
-      const cur = await sql.lockSchedule(tx, userId, id);
+    for (let attempt = 1; ; attempt++) {
+      const cur = await sql.findSchedule(this.deps.pool, userId, { id });
       if (!cur) throw notFound('schedule');
-      if (cur.paused === paused) return; // already so: nothing to replace
-      await sql.cancelPendingOccurrences(tx, id);
-      const s = await sql.setPaused(tx, id, paused);
-      if (!paused && !s.finished_at) await this.planFromNow(tx, s);
-    });
-    return this.view(userId, id);
+      if (cur.paused === paused) return this.json(cur); // already so: nothing to replace
+      let plan: Plan | null = null;
+      if (!paused && !cur.finished_at) {
+        const parsed = parseCronSchedule(cur.cron, cur.timezone);
+        if (parsed.ok) plan = await this.planFromNow(fieldsOf(cur), parsed.schedule);
+      }
+      const row = await withTransaction(this.deps.pool, async (tx) => {
+        const locked = await sql.lockSchedule(tx, userId, id);
+        if (!locked) throw notFound('schedule');
+        if (locked.version !== cur.version) return null;
+        await sql.cancelPendingOccurrences(tx, id);
+        const s = await sql.setPaused(tx, id, paused);
+        if (plan) await applyPlans(tx, [{ schedule: s, plan }], this.deps.notifyWithinMs);
+        return sql.findSchedule(tx, userId, { id });
+      });
+      if (row) return this.json(row);
+      if (attempt >= 5)
+        throw new AppError(
+          409,
+          'concurrent_change',
+          'the schedule kept changing meanwhile; nothing was written, retry',
+        );
+    }
   }
 
   /** Deletes the schedule; its pending occurrence is cancelled, past ones keep their history. */
@@ -289,16 +358,28 @@ export class SchedulesService {
     return this.deps.jobs.list(userId, query, id);
   }
 
-  /** The next fire times of an expression, with no side effect: the same code plans real occurrences. */
+  /**
+   * The next fire times of an expression, with no side effect: the same code plans real occurrences.
+   * Its work is bounded: the expression must fire at least once in MAX_GAP_YEARS, and the `count`
+   * times must fall within PREVIEW_HORIZON_YEARS of `from`.
+   */
   preview(query: unknown) {
     const q = parseOrThrow(previewQuery, query);
     const parsed = parseCronSchedule(q.cron.trim(), q.timezone);
     if (!parsed.ok) throw validationFailed([{ path: parsed.field, message: parsed.message }]);
-    return {
-      data: parsed.schedule
-        .take(q.from ?? new Date(), q.count)
-        .map((o) => ({ at: o.at.toISOString(), local: o.local })),
-    };
+    const rare = rarityProblem(parsed.schedule);
+    if (rare) throw validationFailed([{ path: 'cron', message: rare }]);
+    const from = q.from ?? new Date();
+    const times = parsed.schedule.take(from, q.count, yearsAfter(from, PREVIEW_HORIZON_YEARS));
+    // A cron expression repeats forever: fewer times than asked means the horizon cut the search.
+    if (times.length < q.count)
+      throw validationFailed([
+        {
+          path: 'count',
+          message: `the next ${q.count} fire times reach past ${PREVIEW_HORIZON_YEARS} years after from (the most one preview searches); ${times.length} fall within it, ask for at most that many`,
+        },
+      ]);
+    return { data: times.map((o) => ({ at: o.at.toISOString(), local: o.local })) };
   }
 
   json(s: sql.ScheduleView) {
@@ -308,7 +389,7 @@ export class SchedulesService {
     if (status === 'active' && parsed.ok) {
       const from = Math.max(Date.now(), s.start_at ? s.start_at.getTime() - 1 : 0);
       nextRuns = parsed.schedule
-        .take(new Date(from), NEXT_RUNS)
+        .take(new Date(from), NEXT_RUNS, yearsAfter(new Date(from), NEXT_RUNS_YEARS))
         .filter((o) => !s.end_at || o.at < s.end_at)
         .map((o) => ({ at: o.at.toISOString(), local: describeLocal(o.at, s.timezone) }));
     }
@@ -338,6 +419,31 @@ export class SchedulesService {
       updated_at: s.updated_at.toISOString(),
     };
   }
+}
+
+/** A stored schedule's fields, as a write would give them. */
+function fieldsOf(cur: sql.ScheduleRow): sql.ScheduleFields {
+  return {
+    name: cur.name,
+    cron: cur.cron,
+    timezone: cur.timezone,
+    method: cur.method,
+    url: cur.url,
+    headers: cur.headers,
+    body: cur.body,
+    timeoutMs: cur.timeout_ms,
+    retry: {
+      strategy: cur.retry_strategy,
+      max_attempts: cur.max_attempts,
+      base_delay_ms: cur.base_delay_ms,
+      max_delay_ms: cur.max_delay_ms,
+    },
+    startAt: cur.start_at,
+    endAt: cur.end_at,
+    overlap: cur.overlap,
+    misfire: cur.misfire,
+    paused: cur.paused,
+  };
 }
 
 /** A schedule's ETag: its version, which every change bumps. */

@@ -11,32 +11,46 @@ export interface Transition {
   after: number;
 }
 
+// Caches are keyed by the zone's canonical spelling only: Intl accepts any capitalisation
+// ("eUrOpE/bErLiN"), and a cache keyed by what users type would grow without bound. Canonical names
+// are a fixed set (about 600), so the formatter cache is bounded by it; the map from spellings to
+// canonical names is bounded explicitly.
 const formatters = new Map<string, Intl.DateTimeFormat>();
-
-function formatter(zone: string): Intl.DateTimeFormat {
-  let f = formatters.get(zone);
-  if (!f) {
-    // `longOffset` prints just "GMT+02:00" for the zone name: one format call gives the offset,
-    // about 5 times faster than luxon's IANAZone.offset (formatToParts plus date arithmetic).
-    f = new Intl.DateTimeFormat('en-US', { timeZone: zone, timeZoneName: 'longOffset' });
-    formatters.set(zone, f);
-  }
-  return f;
-}
+const spellings = new Map<string, string | null>();
+const SPELLING_CACHE_LIMIT = 2_000;
 
 /**
- * True for a time zone name the runtime knows ("Europe/Berlin", "UTC", "Etc/GMT+5"). Offset strings
- * such as "+02:00" are refused even though Intl accepts them: a fixed offset has no DST rules, and a
- * stored zone should be a name a person recognises.
+ * The runtime's canonical spelling of a time zone name ("europe/berlin" → "Europe/Berlin"), or null
+ * for a name it does not know. Offset strings such as "+02:00" are refused even though Intl accepts
+ * them: a fixed offset has no DST rules, and a stored zone should be a name a person recognises.
  */
-export function isKnownTimeZone(name: string): boolean {
-  if (!/^[A-Za-z][A-Za-z0-9_+\-/]*$/.test(name)) return false;
-  try {
-    formatter(name);
-    return true;
-  } catch {
-    return false;
+export function canonicalTimeZone(name: string): string | null {
+  const known = spellings.get(name);
+  if (known !== undefined) return known;
+  let canonical: string | null = null;
+  if (/^[A-Za-z][A-Za-z0-9_+\-/]*$/.test(name) && name.length <= 64) {
+    try {
+      // `longOffset` prints just "GMT+02:00" for the zone name: one format call gives the offset,
+      // about 5 times faster than luxon's IANAZone.offset (formatToParts plus date arithmetic).
+      const f = new Intl.DateTimeFormat('en-US', { timeZone: name, timeZoneName: 'longOffset' });
+      canonical = f.resolvedOptions().timeZone;
+      if (!formatters.has(canonical)) formatters.set(canonical, f);
+    } catch {
+      canonical = null;
+    }
   }
+  // Dropping every spelling when full keeps memory bounded without an LRU; they are cheap to redo.
+  if (spellings.size >= SPELLING_CACHE_LIMIT) spellings.clear();
+  spellings.set(name, canonical);
+  return canonical;
+}
+
+function formatter(zone: string): Intl.DateTimeFormat {
+  const f = formatters.get(zone);
+  if (f) return f;
+  const canonical = canonicalTimeZone(zone);
+  if (canonical === null) throw new RangeError(`unknown time zone: ${zone}`);
+  return formatters.get(canonical)!;
 }
 
 /** Seconds east of UTC in `zone` at the instant `at` (seconds). */
@@ -49,17 +63,26 @@ export function offsetAt(zone: string, at: number): number {
 }
 
 const transitionCache = new Map<string, readonly Transition[]>();
-const TRANSITION_CACHE_LIMIT = 10_000;
+// About 600 zones × 150 years; an entry is a short array (two changes a year at most, mostly none).
+const TRANSITION_CACHE_LIMIT = 100_000;
+/**
+ * From this year on, offsets are compared a week apart (see transitionsInYear). Checked against a
+ * one-day step for every zone the runtime knows (418), 1900–2100: the same changes to the second
+ * (test/unit/zone.test.ts keeps checking a sample); a two-week step already missed some (Brazil
+ * 2000, Gaza 2054). Earlier years keep the one-day step.
+ */
+export const WEEKLY_SCAN_FROM_YEAR = 1900;
 
 /**
  * The offset changes with `at` in (Jan 1 `year`, Jan 1 `year`+1] UTC — half-open that way so a change
- * exactly at midnight UTC on Jan 1 belongs to one year only. Found by comparing offsets a day apart
- * and bisecting to the second where they differ; this assumes a zone never changes its offset twice
- * within one day (true of every rule in the tz database for the years we schedule in).
+ * exactly at midnight UTC on Jan 1 belongs to one year only. Found by comparing offsets `step` apart
+ * and bisecting to the second where they differ. This assumes a zone never changes its offset twice
+ * within one step: a week from 1900 on (checked, see WEEKLY_SCAN_FROM_YEAR), a day before. The week makes a year cost ~75
+ * offset reads instead of ~400: cold years are what a cron search over decades mostly pays for.
  */
-export function transitionsInYear(zone: string, year: number): readonly Transition[] {
+export function transitionsInYear(zone: string, year: number, step = scanStep(year)): readonly Transition[] {
   const key = `${zone}\u0000${year}`;
-  const cached = transitionCache.get(key);
+  const cached = step === scanStep(year) ? transitionCache.get(key) : undefined;
   if (cached) return cached;
   const start = Date.UTC(year, 0, 1) / 1000;
   const end = Date.UTC(year + 1, 0, 1) / 1000;
@@ -67,7 +90,7 @@ export function transitionsInYear(zone: string, year: number): readonly Transiti
   let a = start;
   let oa = offsetAt(zone, a);
   while (a < end) {
-    const b = Math.min(a + DAY, end);
+    const b = Math.min(a + step, end);
     const ob = offsetAt(zone, b);
     if (ob !== oa) {
       let lo = a;
@@ -82,11 +105,19 @@ export function transitionsInYear(zone: string, year: number): readonly Transiti
     a = b;
     oa = ob;
   }
+  if (step !== scanStep(year)) return found; // a check of the method, not cached
   // The cache only saves work; dropping it all when it grows keeps memory bounded without an LRU.
   if (transitionCache.size >= TRANSITION_CACHE_LIMIT) transitionCache.clear();
   transitionCache.set(key, found);
   return found;
 }
+
+/** How many entries each cache holds (tests check that they stay bounded). */
+export function zoneCacheSizes() {
+  return { formatters: formatters.size, spellings: spellings.size, transitions: transitionCache.size };
+}
+
+const scanStep = (year: number) => (year >= WEEKLY_SCAN_FROM_YEAR ? 7 * DAY : DAY);
 
 /** The UTC year whose transition list (see transitionsInYear) covers the instant `at`. */
 export function utcYear(at: number): number {

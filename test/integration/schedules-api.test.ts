@@ -98,6 +98,12 @@ describe('POST /v1/schedules', () => {
       /after start_at/,
     ],
     ['end in the past', { end_at: '2001-01-01T00:00:00Z' }, 'end_at', /future/],
+    [
+      'fires less than once in 10 years (Feb 29 that is a Sunday)',
+      { cron: '0 0 29 2 */7' },
+      'cron',
+      /^fires less than once in 10 years \(up to 40 years pass between two fire times\)/,
+    ],
     ['bad misfire', { misfire: 'sometimes' }, 'misfire', /./],
     ['SSRF target', { request: { method: 'POST', url: 'http://169.254.169.254/' } }, 'request.url', /./],
     [
@@ -169,11 +175,58 @@ describe('preview', () => {
       { cron: '* * * * *', count: '101' },
       { cron: '* * * * *', timezone: 'X/Y' },
       { cron: '* * * * *', from: 'yesterday' },
+      { cron: '0 0 29 2 */7', count: '100' },
     ]) {
       const bad = await request(t.app).get('/v1/schedules/preview').query(q).set('Authorization', alice.auth);
       expect(bad.status, JSON.stringify(q)).toBe(400);
       expect(bad.body.error.code).toBe('validation_failed');
     }
+  });
+});
+
+describe('bounded work: rare expressions, zone spellings', () => {
+  it('preview refuses an expression firing less than once in 10 years, and counts past 50 years', async () => {
+    const get = (q: Record<string, string>) =>
+      request(t.app).get('/v1/schedules/preview').query(q).set('Authorization', alice.auth);
+    const rare = await get({ cron: '0 0 29 2 */7', count: '100' });
+    expect(rare.status).toBe(400);
+    expect(rare.body.error.details).toEqual([
+      {
+        path: 'cron',
+        message: expect.stringMatching(/^fires less than once in 10 years/),
+      },
+    ]);
+    // Leap days fire every 4 years (8 across 2100): accepted, but 100 of them span 400 years.
+    const leap = await get({ cron: '0 0 29 2 *', from: '2026-01-01T00:00:00Z', count: '100' });
+    expect(leap.status).toBe(400);
+    expect(leap.body.error.details[0]).toMatchObject({ path: 'count' });
+    expect(leap.body.error.details[0].message).toMatch(/past 50 years after from.*12 fall within it/);
+    const fits = await get({ cron: '0 0 29 2 *', from: '2026-01-01T00:00:00Z', count: '12' });
+    expect(fits.status).toBe(200);
+    expect(fits.body.data.at(-1).at).toBe('2072-02-29T00:00:00.000Z');
+    // A yearly expression: 50 fit.
+    expect((await get({ cron: '0 0 1 1 *', count: '50' })).status).toBe(200);
+  });
+
+  it('a zone in any capitalisation is stored and computed in its canonical spelling', async () => {
+    const res = await post(alice.auth, daily({ timezone: 'eUrOpE/bErLiN' }));
+    expect(res.status).toBe(201);
+    expect(res.body.timezone).toBe('Europe/Berlin');
+    const { rows } = await db.pool.query('SELECT timezone FROM schedules WHERE id = $1', [res.body.id]);
+    expect(rows[0].timezone).toBe('Europe/Berlin');
+    const patched = await request(t.app)
+      .patch(`/v1/schedules/${res.body.id}`)
+      .set('Authorization', alice.auth)
+      .send({ timezone: 'america/new_york' });
+    expect(patched.body.timezone).toBe('America/New_York');
+    const preview = await request(t.app)
+      .get('/v1/schedules/preview')
+      .query({ cron: '0 9 * * *', timezone: 'asia/TOKYO', from: '2027-01-01T00:00:00Z', count: '1' })
+      .set('Authorization', alice.auth);
+    // Strictly after from: the next morning in Tokyo.
+    expect(preview.body.data).toEqual([
+      { at: '2027-01-02T00:00:00.000Z', local: '2027-01-02T09:00:00+09:00' },
+    ]);
   });
 });
 

@@ -1,6 +1,12 @@
 import { DateTime } from 'luxon';
 import { describe, expect, it } from 'vitest';
-import { describeLocal, parseCronSchedule, type CronSchedule } from '../../src/schedules/cron.ts';
+import {
+  describeLocal,
+  MAX_GAP_YEARS,
+  parseCronSchedule,
+  rarityProblem,
+  type CronSchedule,
+} from '../../src/schedules/cron.ts';
 
 function schedule(cron: string, timezone?: string): CronSchedule {
   const r = parseCronSchedule(cron, timezone);
@@ -478,5 +484,43 @@ describe('minIntervalSeconds', () => {
     expect(min('* * * * * *', 'Europe/Berlin')).toBe(1);
     expect(min('*/15 * * * *', 'America/New_York')).toBe(900);
     expect(min('0 * * * *', 'Australia/Lord_Howe')).toBe(3600);
+  });
+});
+
+describe('bounded work: how rare an expression may be', () => {
+  const parse = (cron: string, tz = 'UTC') => {
+    const p = parseCronSchedule(cron, tz);
+    if (!p.ok) throw new Error(p.message);
+    return p.schedule;
+  };
+  it.each([
+    ['* * * * *', 1],
+    ['0 0 1 1 *', 366],
+    ['0 0 13 * 5', 7], // OR rule: the 13th or any Friday
+    ['0 0 29 2 *', 2921], // leap days: 8 years across 2100 (2096-02-29 to 2104-02-29)
+    ['0 0 29 2 */7', 14_609], // Feb 29 on a Sunday: up to 40 years
+  ])('%s: longest gap %i days', (cron, days) => {
+    expect(parse(cron).longestGapDays()).toBe(days);
+  });
+
+  it('refuses an expression firing less than once in MAX_GAP_YEARS, saying why; accepts leap days', () => {
+    expect(MAX_GAP_YEARS).toBe(10);
+    expect(rarityProblem(parse('0 0 29 2 *'))).toBeNull();
+    expect(rarityProblem(parse('0 0 29 2 */7'))).toBe(
+      'fires less than once in 10 years (up to 40 years pass between two fire times); an expression must fire at least once every 10 years',
+    );
+  });
+
+  it('take() stops at `until`: its search never walks past it', () => {
+    const s = parse('0 0 29 2 *', 'Europe/Berlin');
+    const from = new Date('2026-01-01T00:00:00Z');
+    const all = s.take(from, 5);
+    expect(all.map((o) => o.at.getUTCFullYear())).toEqual([2028, 2032, 2036, 2040, 2044]);
+    const cut = s.take(from, 5, new Date('2036-02-28T23:00:00Z'));
+    expect(cut.map((o) => o.at.getUTCFullYear())).toEqual([2028, 2032]);
+  });
+
+  it('a zone is kept in its canonical spelling', () => {
+    expect(parse('0 9 * * *', 'europe/berlin').timezone).toBe('Europe/Berlin');
   });
 });
