@@ -129,6 +129,15 @@ function toAppError(err: unknown): AppError | null {
   return null;
 }
 
+/**
+ * Whether a credential grants `scope`: a session every scope, a key the ones it carries; no credential
+ * none. For what a route shows rather than whether it runs (jobAsSeenBy); requireScope gates routes.
+ */
+export function credentialAllows(credential: Credential | undefined, scope: Scope): boolean {
+  if (credential === undefined) return false;
+  return credential.kind === 'session' || hasScope(credential.scopes, scope);
+}
+
 /** Lets a request through only if its credential grants `scope` (a session grants every scope). */
 export function requireScope(scope: Scope): RequestHandler {
   return (req, _res, next) => {

@@ -29,6 +29,8 @@ export function jobJson(j: JobRow & Partial<Pick<JobWithLast, 'last_execution'>>
     name: j.name,
     status: j.status,
     request: { method: j.method, url: j.url, headers: j.headers, body: j.body },
+    /** True when the request template is withheld from this credential (jobAsSeenBy). */
+    redacted: false,
     fire_at: iso(j.fire_at),
     next_attempt_at: j.status === 'scheduled' || j.status === 'retrying' ? iso(j.next_attempt_at) : null,
     timeout_ms: j.timeout_ms,
@@ -57,6 +59,27 @@ export function jobJson(j: JobRow & Partial<Pick<JobWithLast, 'last_execution'>>
         }
       : null,
   };
+}
+
+export type JobJson = ReturnType<typeof jobJson>;
+
+/** What every header value of a withheld request template reads. */
+export const REDACTED = '[redacted]';
+
+/**
+ * A job as a credential sees it. A schedule's occurrence fires the schedule's request template, and
+ * that template is schedules data: it often carries a credential of its own (an Authorization header,
+ * a token in the body), which a credential that may not read schedules must not get through the jobs
+ * routes. Such a credential (an API key without schedules:read) still sees the occurrence — status,
+ * times, attempts and outcomes are jobs data — but its header values read REDACTED (names kept), its
+ * body is null and `redacted` is true. Method, URL and everything else stay; one-off jobs are never
+ * touched. `mayReadSchedules`: a session, or a key with schedules:read.
+ */
+export function jobAsSeenBy(job: JobJson, mayReadSchedules: boolean): JobJson {
+  if (mayReadSchedules || job.schedule_id === null) return job;
+  // fromEntries defines the keys as own properties: a header named __proto__ stays a header.
+  const headers = Object.fromEntries(Object.keys(job.request.headers).map((name) => [name, REDACTED]));
+  return { ...job, request: { ...job.request, headers, body: null }, redacted: true };
 }
 
 /** Opaque keyset cursor: base64url of "v1:<seq>". */

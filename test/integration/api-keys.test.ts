@@ -1,5 +1,7 @@
 // API keys end to end on the real app: lifecycle, the scope matrix, one answer for every bad key,
-// session-only routes, ownership, last_used_at throttling, per-user limits, and keys never logged.
+// session-only routes, what /v1/me says a key may do, schedule occurrences' request templates withheld
+// from keys without schedules:read, ownership, last_used_at throttling, per-user limits, and keys
+// never logged.
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import request from 'supertest';
@@ -7,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDb, type TestDb } from '../helpers/db.ts';
 import { createTestApp, sessionFor, type TestApp } from '../helpers/app.ts';
 import { waitFor } from '../helpers/http.ts';
+import { forceJobState } from '../helpers/scheduler.ts';
 
 let db: TestDb;
 let t: TestApp;
@@ -225,6 +228,147 @@ describe('scopes', () => {
     const me = await request(t.app).get('/v1/me').set('Authorization', key);
     expect(me.status).toBe(200);
     expect(me.body.email).toBe('alice-keys@example.com');
+  });
+});
+
+describe('/v1/me says what the credential may do', () => {
+  it('a session: kind session; a key: its id and scopes', async () => {
+    const me = await request(t.app).get('/v1/me').set('Authorization', alice.auth);
+    expect(me.status).toBe(200);
+    expect(me.body).toEqual({
+      id: alice.user.id,
+      email: 'alice-keys@example.com',
+      created_at: expect.stringMatching(/Z$/),
+      credential: { kind: 'session' },
+    });
+    const created = (await newKey(alice.auth, { name: 'me', scopes: ['jobs:write', 'schedules:read'] })).body;
+    const viaKey = await request(t.app)
+      .get('/v1/me')
+      .set('Authorization', `Bearer ${created.key as string}`);
+    expect(viaKey.status).toBe(200);
+    expect(viaKey.body).toEqual({
+      ...me.body,
+      credential: { kind: 'api_key', key_id: created.id, scopes: ['jobs:write', 'schedules:read'] },
+    });
+  });
+});
+
+describe('schedule occurrences: the request template is schedules data', () => {
+  // A schedule whose template carries a credential of its own; creating it plans its first occurrence
+  // as a job (no scheduler needed).
+  const SECRET_HEADER = 'Bearer target-secret-5c1e';
+  const SECRET_BODY = '{"token":"body-secret-9f2a"}';
+  const template = {
+    method: 'POST',
+    url: 'https://example.com/occurrence',
+    headers: { authorization: SECRET_HEADER, 'x-tenant': 'acme' },
+    body: SECRET_BODY,
+  };
+  const withheld = {
+    method: 'POST',
+    url: 'https://example.com/occurrence',
+    headers: { authorization: '[redacted]', 'x-tenant': '[redacted]' },
+    body: null,
+  };
+  const oneOffRequest = {
+    method: 'POST',
+    url: 'https://example.com/one-off',
+    headers: { authorization: 'Bearer one-off-secret' },
+    body: '{"one":"off"}',
+  };
+  const occurrenceOf = async (scheduleName: string) => {
+    const s = await request(t.app)
+      .post('/v1/schedules')
+      .set('Authorization', alice.auth)
+      .send({ name: scheduleName, cron: '0 9 * * *', timezone: 'UTC', request: template });
+    expect(s.status).toBe(201);
+    const { rows } = await db.pool.query<{ id: string }>(`SELECT id FROM jobs WHERE schedule_id = $1`, [
+      s.body.id,
+    ]);
+    expect(rows).toHaveLength(1);
+    return { scheduleId: s.body.id as string, jobId: rows[0]!.id };
+  };
+  const get = (auth: string, path: string) => request(t.app).get(path).set('Authorization', auth);
+
+  it('a jobs:read key lists and gets occurrences with header values and body withheld; one-off jobs in full', async () => {
+    const occ = await occurrenceOf('withheld list');
+    const oneOff = await request(t.app)
+      .post('/v1/jobs')
+      .set('Authorization', alice.auth)
+      .send({ request: oneOffRequest, delay_seconds: 3600 });
+    expect(oneOff.status).toBe(201);
+    expect(oneOff.body.redacted).toBe(false);
+    const jobsOnly = await keyWith(['jobs:read']);
+
+    const list = await get(jobsOnly, '/v1/jobs?limit=100');
+    expect(list.status).toBe(200);
+    const listed = (id: string) => list.body.data.find((j: { id: string }) => j.id === id);
+    expect(listed(occ.jobId)).toMatchObject({
+      status: 'scheduled',
+      schedule_id: occ.scheduleId,
+      scheduled_for: expect.stringMatching(/Z$/),
+      request: withheld,
+      redacted: true,
+    });
+    expect(listed(oneOff.body.id)).toMatchObject({ request: oneOffRequest, redacted: false });
+    for (const j of list.body.data as { schedule_id: string | null; redacted: boolean }[])
+      expect(j.redacted).toBe(j.schedule_id !== null);
+    expect(list.text).not.toContain('target-secret');
+    expect(list.text).not.toContain('body-secret');
+
+    const one = await get(jobsOnly, `/v1/jobs/${occ.jobId}`);
+    expect(one.status).toBe(200);
+    expect(one.body).toMatchObject({ schedule_id: occ.scheduleId, request: withheld, redacted: true });
+    expect(one.text).not.toContain('secret');
+    expect((await get(jobsOnly, `/v1/jobs/${oneOff.body.id}`)).body).toMatchObject({
+      request: oneOffRequest,
+      redacted: false,
+    });
+    // Still counted and still with their attempts: that is jobs data.
+    const counts = await get(jobsOnly, '/v1/jobs/counts?name=withheld');
+    expect(counts.body.counts.scheduled).toBe(1);
+    expect((await get(jobsOnly, `/v1/jobs/${occ.jobId}/executions`)).status).toBe(200);
+    // The schedule itself stays refused.
+    expect((await get(jobsOnly, `/v1/schedules/${occ.scheduleId}`)).status).toBe(403);
+  });
+
+  it('a key that may also read schedules, and a session, see occurrences in full', async () => {
+    const occ = await occurrenceOf('full view');
+    const both = await keyWith(['jobs:read', 'schedules:read']);
+    for (const auth of [both, alice.auth]) {
+      const list = await get(auth, '/v1/jobs?name=full+view');
+      expect(list.body.data).toEqual([
+        expect.objectContaining({ id: occ.jobId, request: template, redacted: false }),
+      ]);
+      expect((await get(auth, `/v1/jobs/${occ.jobId}`)).body).toMatchObject({
+        request: template,
+        redacted: false,
+      });
+    }
+    const occurrences = await get(await keyWith(['schedules:read']), `/v1/schedules/${occ.scheduleId}/jobs`);
+    expect(occurrences.body.data).toEqual([
+      expect.objectContaining({ id: occ.jobId, request: template, redacted: false }),
+    ]);
+  });
+
+  it('re-drive and cancel answers withhold the template from a jobs:write key without schedules:read', async () => {
+    const occ = await occurrenceOf('withheld commands');
+    await forceJobState(db, occ.jobId, 'failed');
+    const writeOnly = await keyWith(['jobs:write']);
+    const retried = await request(t.app).post(`/v1/jobs/${occ.jobId}/retry`).set('Authorization', writeOnly);
+    expect(retried.status).toBe(200);
+    expect(retried.body).toMatchObject({ status: 'scheduled', request: withheld, redacted: true });
+    const cancelled = await request(t.app)
+      .post(`/v1/jobs/${occ.jobId}/cancel`)
+      .set('Authorization', writeOnly);
+    expect(cancelled.status).toBe(200);
+    expect(cancelled.body).toMatchObject({ status: 'cancelled', request: withheld, redacted: true });
+    expect(retried.text + cancelled.text).not.toContain('secret');
+    // With schedules:read the same answer is in full.
+    const again = await request(t.app)
+      .post(`/v1/jobs/${occ.jobId}/cancel`)
+      .set('Authorization', await keyWith(['jobs:write', 'schedules:read']));
+    expect(again.body).toMatchObject({ status: 'cancelled', request: template, redacted: false });
   });
 });
 

@@ -81,6 +81,7 @@ describe('magic-link sign-in', () => {
       id: res.body.user.id,
       email: 'alice@example.com',
       created_at: expect.any(String),
+      credential: { kind: 'session' },
     });
 
     const again = await request(t.app).post('/v1/auth/session').send({ token });

@@ -130,6 +130,11 @@ export interface Job {
   name: string | null;
   status: JobStatus;
   request: JobRequest;
+  /**
+   * True on a schedule occurrence shown to an API key without schedules:read (header values
+   * "[redacted]", body null). The console signs in with a session, so it always sees false.
+   */
+  redacted: boolean;
   fire_at: string;
   next_attempt_at: string | null;
   timeout_ms: number;
@@ -190,4 +195,6 @@ export interface Me {
   id: string;
   email: string;
   created_at: string;
+  /** The console's is always a session; an API key's names its id and scopes. */
+  credential: { kind: 'session' } | { kind: 'api_key'; key_id: string; scopes: string[] };
 }

@@ -88,6 +88,7 @@ const MESSAGES: Record<string, string> = {
   not_found: 'job not found',
   idempotency_key_reused: 'this Idempotency-Key was used with a different request body',
   precondition_failed: 'the schedule changed since you read it (ETag mismatch)',
+  concurrent_change: 'the schedule kept changing while this edit was applied; nothing was written, retry',
   payload_too_large: 'the request body is too large',
   unsupported_media_type: 'send the body as application/json',
   rate_limited: 'too many requests',
@@ -273,7 +274,10 @@ backoff, signed with Standard Webhooks.
 - an **API key** (\`djs_…\`, from \`POST /v1/api-keys\`), limited to its scopes: ${SCOPES.map((s) => `\`${s}\``).join(', ')}.
   Scopes do not imply each other (write does not include read). Keys cannot manage keys, the signing
   secret or sessions (403 \`session_required\`). Each operation lists the scope it needs (\`x-scopes\`,
-  and the \`apiKey\` security requirement).
+  and the \`apiKey\` security requirement). A schedule's occurrences are jobs, but their request
+  template is schedules data: to a key without \`schedules:read\` every header value of it reads
+  \`[redacted]\` (names kept) and its \`body\` is null, marked \`"redacted": true\`.
+  \`GET /v1/me\` names the credential a request uses and, for a key, its scopes.
 
 **Errors** are \`{"error": {"code", "message", "details"?}}\` (schema \`Error\`); \`code\` is stable,
 \`message\` is for people. Each operation lists the codes it can answer with. Besides those, any request
@@ -310,7 +314,10 @@ export function openApiDocument(opts: { publicUrl: string; version: string; sche
         name: 'signing-secret',
         description: 'The Standard Webhooks secret your receivers verify (session only)',
       },
-      { name: 'operations', description: 'Probes and metrics' },
+      {
+        name: 'operations',
+        description: 'Probes (status only; metrics and readiness detail are on the operator port)',
+      },
       { name: 'docs', description: 'This document and its reference page' },
     ],
     paths,

@@ -100,6 +100,7 @@ export const examples = {
     name: 'nightly report',
     status: 'scheduled',
     request: REQUEST,
+    redacted: false,
     fire_at: '2026-11-24T09:00:00.000Z',
     next_attempt_at: '2026-11-24T09:00:00.000Z',
     timeout_ms: 30_000,
@@ -315,13 +316,20 @@ export function operations(s: RequestSchemas): OperationSpec[] {
       path: '/v1/me',
       operationId: 'getMe',
       tag: 'auth',
-      summary: 'The signed-in user',
+      summary: 'The signed-in user, and what the credential used may call',
+      description:
+        '`credential` is `{"kind": "session"}` (every route) or `{"kind": "api_key", "key_id", "scopes"}`: the routes whose scope the key carries, with schedule occurrences\' request templates withheld unless it carries `schedules:read`.',
       access: { kind: 'any' },
       responses: {
         200: {
-          description: 'the user',
+          description: 'the user and the credential',
           schema: 'Me',
-          example: { id: USER_ID, email: 'ada@example.com', created_at: '2026-11-01T10:00:00.000Z' },
+          example: {
+            id: USER_ID,
+            email: 'ada@example.com',
+            created_at: '2026-11-01T10:00:00.000Z',
+            credential: { kind: 'api_key', key_id: KEY_ID, scopes: ['jobs:read', 'jobs:write'] },
+          },
         },
       },
     },
@@ -586,7 +594,8 @@ export function operations(s: RequestSchemas): OperationSpec[] {
       operationId: 'previewSchedule',
       tag: 'schedules',
       summary: 'The next fire times of a cron expression',
-      description: 'No side effects; the same code plans real occurrences.',
+      description:
+        'No side effects; the same code plans real occurrences. Bounded work: 400 for an expression that fires less than once in 10 years, or when the `count` fire times reach past 50 years after `from`. The zone may be spelled in any case; times are computed in its canonical name.',
       access: schedulesRead,
       query: {
         schema: s.preview,
@@ -609,7 +618,7 @@ export function operations(s: RequestSchemas): OperationSpec[] {
       tag: 'schedules',
       summary: 'Create a recurring request',
       description:
-        'The same request template, validation, SSRF policy and idempotency as a job. Refused (400) for a bad expression or zone, or one firing more often than SCHEDULE_MIN_INTERVAL_SECONDS.',
+        'The same request template, validation, SSRF policy and idempotency as a job. Refused (400) for a bad expression or zone, one firing more often than SCHEDULE_MIN_INTERVAL_SECONDS, or less than once in 10 years. The zone is stored in its canonical spelling ("europe/berlin" → "Europe/Berlin").',
       access: schedulesWrite,
       requestHeaders: ['Idempotency-Key'],
       body: { schema: s.scheduleCreate, example: examples.scheduleCreate },
@@ -661,7 +670,7 @@ export function operations(s: RequestSchemas): OperationSpec[] {
       requestHeaders: ['If-Match'],
       body: { schema: s.schedulePatch, example: { cron: '30 8 * * 1-5' } },
       responses: { 200: scheduleResponse('the changed schedule') },
-      errors: { 404: ['not_found'], 412: ['precondition_failed'] },
+      errors: { 404: ['not_found'], 409: ['concurrent_change'], 412: ['precondition_failed'] },
     },
     {
       method: 'post',
@@ -681,7 +690,7 @@ export function operations(s: RequestSchemas): OperationSpec[] {
           etag: '"v2"',
         }),
       },
-      errors: { 404: ['not_found'] },
+      errors: { 404: ['not_found'], 409: ['concurrent_change'] },
     },
     {
       method: 'post',
@@ -693,7 +702,7 @@ export function operations(s: RequestSchemas): OperationSpec[] {
       access: schedulesWrite,
       id: SCHEDULE_ID_DOC,
       responses: { 200: scheduleResponse('the active schedule') },
-      errors: { 404: ['not_found'] },
+      errors: { 404: ['not_found'], 409: ['concurrent_change'] },
     },
     {
       method: 'delete',
@@ -748,34 +757,12 @@ export function operations(s: RequestSchemas): OperationSpec[] {
       operationId: 'readiness',
       tag: 'operations',
       summary: 'Readiness: the database answers and is migrated to the version this build expects',
+      description:
+        'The status only. Which check fails, and why, is on the operator port (METRICS_PORT), with the Prometheus metrics; neither is part of this API.',
       access: { kind: 'public' },
       responses: {
-        200: {
-          description: 'ready',
-          schema: 'Readiness',
-          example: { status: 'ready', checks: { database: 'ok' } },
-        },
-        503: {
-          description: 'not ready: the failing checks say why',
-          schema: 'Readiness',
-          example: { status: 'unavailable', checks: { database: 'unreachable' } },
-        },
-      },
-      database: false,
-    },
-    {
-      method: 'get',
-      path: '/metrics',
-      operationId: 'metrics',
-      tag: 'operations',
-      summary: 'Prometheus metrics',
-      access: { kind: 'public' },
-      responses: {
-        200: {
-          description: 'the Prometheus text exposition format',
-          contentType: 'text/plain',
-          schema: { type: 'string' },
-        },
+        200: { description: 'ready', schema: 'Readiness', example: { status: 'ready' } },
+        503: { description: 'not ready', schema: 'Readiness', example: { status: 'unavailable' } },
       },
       database: false,
     },

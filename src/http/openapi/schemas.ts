@@ -70,6 +70,11 @@ export const Job = z
     name: z.string().nullable(),
     status: z.enum(JOB_STATUSES),
     request: StoredRequest,
+    redacted: z
+      .boolean()
+      .describe(
+        "true on a schedule's occurrence shown to an API key without `schedules:read`: the request template is schedules data, so every header value reads `[redacted]` (names kept) and `body` is null",
+      ),
     fire_at: instant.describe('when the job was asked to fire'),
     next_attempt_at: nullableInstant.describe('set while scheduled or retrying'),
     timeout_ms: z.int(),
@@ -180,7 +185,19 @@ export const Session = z
   })
   .register(components, { id: 'Session' });
 export const Me = z
-  .strictObject({ id: uuid, email: z.string(), created_at: instant })
+  .strictObject({
+    id: uuid,
+    email: z.string(),
+    created_at: instant,
+    credential: z
+      .discriminatedUnion('kind', [
+        z.strictObject({ kind: z.literal('session') }),
+        z.strictObject({ kind: z.literal('api_key'), key_id: uuid, scopes: z.array(z.enum(SCOPES)) }),
+      ])
+      .describe(
+        'what this request authenticated with: a session may call every route; an API key, the routes its scopes allow (never the session-only ones)',
+      ),
+  })
   .register(components, { id: 'Me' });
 export const LinkSent = z
   .strictObject({ status: z.literal('sent') })
@@ -198,11 +215,9 @@ export const SigningSecret = z
   .register(components, { id: 'SigningSecret' });
 
 export const Health = z.strictObject({ status: z.literal('ok') }).register(components, { id: 'Health' });
+// The status only: each check's verdict is on the operator port (METRICS_PORT), never the public one.
 export const Readiness = z
-  .strictObject({
-    status: z.enum(['ready', 'unavailable']),
-    checks: z.record(z.string(), z.string()).describe('`ok`, or why not, per check'),
-  })
+  .strictObject({ status: z.enum(['ready', 'unavailable']) })
   .register(components, { id: 'Readiness' });
 
 export const ValidationDetail = z

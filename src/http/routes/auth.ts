@@ -129,9 +129,17 @@ export function authRoutes(deps: {
     res.status(204).end();
   });
 
+  // Who is calling, and with what: a session may call every route; a key, the routes its scopes allow.
   r.get('/v1/me', requireUser, (req, res) => {
     const u = req.user!;
-    res.json({ id: u.id, email: u.email, created_at: u.created_at.toISOString() });
+    const c = req.credential!;
+    res.json({
+      id: u.id,
+      email: u.email,
+      created_at: u.created_at.toISOString(),
+      credential:
+        c.kind === 'session' ? { kind: 'session' } : { kind: 'api_key', key_id: c.keyId, scopes: c.scopes },
+    });
   });
 
   return r;
