@@ -677,7 +677,7 @@ async function scenarioSchedules(adminUrl: string, target: Target) {
   const pool = createPool(url, { max: 4 });
   const t0 = performance.now();
   const { planned } = await new OccurrencePlanner(
-    { repairIntervalMs: 60_000, notifyWithinMs: 5000 },
+    { repairIntervalMs: 60_000, notifyWithinMs: 5000, maxActivePerUser: 100_000 },
     { pool, log: silentLogger },
   ).repairOnce();
   const initialMs = performance.now() - t0;

@@ -53,6 +53,11 @@ export class Metrics {
     'djs_reaper_rescues_total',
     'Running jobs whose lease expired and that the reaper took back',
   );
+  readonly occurrencesSkipped = this.counter(
+    'djs_occurrences_skipped_total',
+    'Schedule occurrences skipped instead of fired, by reason (overlap, misfire, quota)',
+    ['reason'],
+  );
   readonly superseded = this.counter(
     'djs_superseded_results_total',
     'Attempt results that arrived after their lease was lost and changed nothing',

@@ -24,17 +24,68 @@ export interface OccurrencePlannerOptions {
   repairBatch?: number;
   /** Jitter source for the first repair pass. Default Math.random. */
   random?: () => number;
+  /** JOB_MAX_ACTIVE_PER_USER: occurrences count against it like creates (see afterClaim). */
+  maxActivePerUser: number;
 }
+
+export type SkipReason = 'overlap' | 'misfire' | 'quota';
+
+/** How long a user's counted active jobs are trusted before counting again (as the API does). */
+const QUOTA_CACHE_MS = 2_000;
 
 const OVERLAP_REASON = 'skipped: the previous occurrence was still running or retrying (overlap: skip)';
 const MISFIRE_REASON = 'skipped: missed by more than a minute while no scheduler ran (misfire: skip)';
+const quotaReason = (max: number) =>
+  `skipped: the user already had ${max} active jobs, the most JOB_MAX_ACTIVE_PER_USER allows (this occurrence would exceed it)`;
 
 export class OccurrencePlanner extends PeriodicService {
+  /** Per user: active jobs counted, when, and occurrences claimed since (bumped locally). */
+  private readonly activeCounts = new Map<string, { n: number; at: number }>();
+
   constructor(
     private readonly opts: OccurrencePlannerOptions,
-    private readonly deps: { pool: Pool; log: Logger },
+    private readonly deps: {
+      pool: Pool;
+      log: Logger;
+      onSkipped?: (reason: SkipReason, n: number) => void;
+      now?: () => number;
+    },
   ) {
     super();
+  }
+
+  /**
+   * The fresh occurrences in `jobs` that would take their user past maxActivePerUser. Occurrences
+   * count like creates: a per-second schedule retrying against a dead target would otherwise pile up
+   * active jobs without limit. Counted in the claim's transaction, one statement for every user not
+   * counted in the last QUOTA_CACHE_MS (or near the limit); between replicas the limit can overshoot
+   * by what the others claim within that time, as for API creates.
+   */
+  private async overQuota(tx: Queryable, jobs: ClaimedJob[]): Promise<Set<string>> {
+    const max = this.opts.maxActivePerUser;
+    const now = this.deps.now ? this.deps.now() : performance.now();
+    const byUser = new Map<string, ClaimedJob[]>();
+    for (const j of jobs) byUser.set(j.user_id, [...(byUser.get(j.user_id) ?? []), j]);
+    const stale = [...byUser].flatMap(([u, js]) => {
+      const c = this.activeCounts.get(u);
+      return !c || now - c.at >= QUOTA_CACHE_MS || c.n + js.length > max ? [u] : [];
+    });
+    if (stale.length) {
+      if (this.activeCounts.size > 100_000) this.activeCounts.clear();
+      // The claimed occurrences are running now, so counted already: the cache then adds nothing.
+      for (const [u, n] of await sql.countActiveJobs(tx, stale, max + 1))
+        this.activeCounts.set(u, { n, at: now });
+    }
+    const over = new Set<string>();
+    for (const [u, js] of byUser) {
+      const c = this.activeCounts.get(u)!;
+      if (!stale.includes(u)) c.n += js.length; // counted before this claim: add what it claimed
+      // The claimed ones are part of c.n: the newest beyond the limit are the ones to skip.
+      const excess = Math.min(js.length, c.n - max);
+      for (const j of js.slice(js.length - Math.max(0, excess))) over.add(j.id);
+      c.n -= Math.max(0, excess);
+    }
+    return over;
   }
 
   /**
@@ -64,16 +115,21 @@ export class OccurrencePlanner extends PeriodicService {
       tx,
       mayOverlap.map((j) => j.id),
     );
-    const skips: { id: string; leaseToken: string; attempt: number; reason: string }[] = [];
+    const skips: { id: string; leaseToken: string; attempt: number; reason: string; why: SkipReason }[] = [];
+    const overQuota = await this.overQuota(
+      tx,
+      fresh.filter((j) => !busy.has(j.id)),
+    );
     const catchUps: string[] = [];
     const latest = new Map<string, ClaimedJob>();
     for (const j of fresh) {
       const s = schedules.get(j.schedule_id!);
       const late = current(j) && !j.catch_up && j.scheduled_for!.getTime() < now.getTime() - MISFIRE_GRACE_MS;
-      if (busy.has(j.id))
-        skips.push({ id: j.id, leaseToken: j.lease_token, attempt: j.attempts, reason: OVERLAP_REASON });
-      else if (late && s?.misfire === 'skip')
-        skips.push({ id: j.id, leaseToken: j.lease_token, attempt: j.attempts, reason: MISFIRE_REASON });
+      const skip = (reason: string, why: SkipReason) =>
+        skips.push({ id: j.id, leaseToken: j.lease_token, attempt: j.attempts, reason, why });
+      if (busy.has(j.id)) skip(OVERLAP_REASON, 'overlap');
+      else if (late && s?.misfire === 'skip') skip(MISFIRE_REASON, 'misfire');
+      else if (overQuota.has(j.id)) skip(quotaReason(this.opts.maxActivePerUser), 'quota');
       else if (late) catchUps.push(j.id);
       const l = latest.get(j.schedule_id!);
       if (!l || j.scheduled_for! > l.scheduled_for!) latest.set(j.schedule_id!, j);
@@ -89,6 +145,12 @@ export class OccurrencePlanner extends PeriodicService {
     }
     await applyPlans(tx, plans, null);
     await sql.skipOccurrences(tx, skips);
+    // Counted before the claim commits: a claim that then rolls back (rare) over-counts.
+    if (skips.length && this.deps.onSkipped) {
+      const counts = new Map<SkipReason, number>();
+      for (const k of skips) counts.set(k.why, (counts.get(k.why) ?? 0) + 1);
+      counts.forEach((n, why) => this.deps.onSkipped!(why, n));
+    }
     if (catchUps.length) await sql.markCatchUp(tx, catchUps);
     const skipped = new Set(skips.map((s) => s.id));
     for (const j of jobs) if (catchUps.includes(j.id)) j.catch_up = true;

@@ -50,6 +50,7 @@ export async function startSchedulerProcess(config: Config, log: Logger): Promis
       shutdownGraceMs: config.SCHEDULER_SHUTDOWN_GRACE_MS,
       secretsKey: config.SECRETS_KEY,
       planRepairIntervalMs: config.SCHEDULER_PLAN_REPAIR_INTERVAL_MS,
+      maxActivePerUser: config.JOB_MAX_ACTIVE_PER_USER,
       cleaner: {
         retentionDays: {
           succeeded: config.RETENTION_SUCCEEDED_DAYS,

@@ -52,6 +52,11 @@ export interface SchedulerOptions {
   cappedPollMs?: number;
   /** How often schedules whose plan broke are planned again (default 2 000). */
   planRepairIntervalMs?: number;
+  /**
+   * Active jobs per user (JOB_MAX_ACTIVE_PER_USER, as the API enforces on creates; default 100 000):
+   * an occurrence that would exceed it is skipped, with the reason recorded.
+   */
+  maxActivePerUser?: number;
   /** The retention cleaner's settings; defaults in DEFAULT_CLEANER_OPTIONS. */
   cleaner?: Partial<CleanerOptions>;
   /** Jitter source for retry delays and first runs; tests pass a constant to make schedules exact. */
@@ -125,8 +130,9 @@ export class Scheduler {
         repairIntervalMs: opts.planRepairIntervalMs ?? 2_000,
         notifyWithinMs: opts.pollIntervalMs,
         random: opts.random,
+        maxActivePerUser: opts.maxActivePerUser ?? 100_000,
       },
-      { pool, log },
+      { pool, log, onSkipped: (reason, n) => metrics.occurrencesSkipped.inc({ reason }, n) },
     );
     this.heartbeater = new Heartbeater(
       { intervalMs: opts.heartbeatIntervalMs, leaseMs: opts.leaseMs },

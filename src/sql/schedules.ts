@@ -4,7 +4,7 @@
 // each occurrence exist once whatever races.
 import { queryOne, type Queryable } from '../db/pool.ts';
 import type { RequestColumns, RetryColumns } from './jobs.ts';
-import { RELEASE_LEASE, holdsLease, notifyDue } from './fragments.ts';
+import { RELEASE_LEASE, WAITING, holdsLease, notifyDue } from './fragments.ts';
 
 export interface ScheduleRow extends RetryColumns, RequestColumns {
   id: string;
@@ -286,6 +286,25 @@ export async function busyOccurrences(db: Queryable, jobIds: string[]): Promise<
     [jobIds],
   );
   return new Set(rows.map((r) => r.id));
+}
+
+/**
+ * Each user's active jobs (waiting or running), counting at most `cap` per user (an index scan that
+ * stops there: a user far past any limit costs no more than one at it).
+ */
+export async function countActiveJobs(
+  db: Queryable,
+  userIds: string[],
+  cap: number,
+): Promise<Map<string, number>> {
+  const { rows } = await db.query<{ user_id: string; n: number }>(
+    `SELECT u.user_id,
+            ((SELECT count(*) FROM (SELECT 1 FROM jobs WHERE user_id = u.user_id AND ${WAITING} LIMIT $2) w)
+             + (SELECT count(*) FROM jobs WHERE user_id = u.user_id AND status = 'running'))::int AS n
+       FROM unnest($1::uuid[]) AS u(user_id)`,
+    [userIds, cap],
+  );
+  return new Map(rows.map((r) => [r.user_id, r.n]));
 }
 
 /**

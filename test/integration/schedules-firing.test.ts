@@ -91,6 +91,56 @@ describe('firing schedules', () => {
     expect(skipped.every((r) => r.status === 'cancelled')).toBe(true);
   });
 
+  it('occurrences count against JOB_MAX_ACTIVE_PER_USER: one that would exceed it is skipped, saying why, and counted', async () => {
+    const hang = await target((_q, res) => {
+      const timer = setTimeout(() => res.writeHead(204).end(), 5000);
+      res.on('close', () => clearTimeout(timer));
+    });
+    // A user of its own, with 2 one-off jobs waiting: the schedule's occurrences fill the quota of 4.
+    const u = await sessionFor(db, t.config);
+    for (const name of ['a', 'b']) {
+      const job = await request(t.app)
+        .post('/v1/jobs')
+        .set('Authorization', u.auth)
+        .send({ name, request: { method: 'POST', url: hang.url }, delay_seconds: 3600 });
+      expect(job.status).toBe(201);
+    }
+    sched = await startScheduler(db, { random: () => 0.5, maxActivePerUser: 4 });
+    const res = await request(t.app)
+      .post('/v1/schedules')
+      .set('Authorization', u.auth)
+      .send({ cron: '* * * * * *', request: { method: 'POST', url: hang.url } });
+    expect(res.status).toBe(201);
+    const s = res.body as { id: string };
+    await waitFor(
+      async () => (await outcomes(s.id)).some((r) => r.outcomes.includes('skipped')),
+      'an occurrence skipped for the quota',
+      10_000,
+    );
+    // Two occurrences hang (running), with two one-offs waiting: the quota is full, so the third is
+    // skipped instead of piling up; never silently: its execution says why.
+    const { rows } = await db.pool.query<{ error: string }>(
+      `SELECT e.error FROM job_executions e JOIN jobs j ON j.id = e.job_id
+        WHERE j.schedule_id = $1 AND e.outcome = 'skipped'`,
+      [s.id],
+    );
+    expect(rows[0]!.error).toBe(
+      'skipped: the user already had 4 active jobs, the most JOB_MAX_ACTIVE_PER_USER allows (this occurrence would exceed it)',
+    );
+    expect(hang.requests.length).toBe(2);
+    const active = await db.pool.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM jobs j JOIN users u ON u.id = j.user_id
+        WHERE u.id = $1 AND j.status IN ('scheduled', 'retrying', 'running') AND j.scheduled_for IS DISTINCT FROM (
+          SELECT max(scheduled_for) FROM jobs WHERE schedule_id = $2)`,
+      [u.user.id, s.id],
+    );
+    expect(active.rows[0]!.n).toBeLessThanOrEqual(4); // the pending next occurrence aside
+    const metric = await sched.metrics.registry.getSingleMetricAsString('djs_occurrences_skipped_total');
+    expect(metric).toMatch(/djs_occurrences_skipped_total\{reason="quota"\} [1-9]/);
+    const view = await request(t.app).get(`/v1/schedules/${s.id}`).set('Authorization', u.auth);
+    expect(view.body.skipped_count).toBeGreaterThanOrEqual(1);
+  });
+
   it('a user-cancelled pending occurrence: the plan is repaired and the schedule goes on', async () => {
     const recv = await target((_q, res) => void res.writeHead(204).end());
     const s = await create({ cron: '* * * * * *', request: { method: 'POST', url: recv.url } });
