@@ -264,8 +264,30 @@ class Calendar {
     return this.f.star.dayOfMonth || this.f.star.dayOfWeek ? byDom && byDow : byDom || byDow;
   }
 
-  /** See CronSchedule.longestGapDays. Walks one 400-year cycle from 2000-01-01 (a Saturday). */
+  /**
+   * See CronSchedule.longestGapDays. Walks one 400-year cycle from 2000-01-01 (a Saturday), a month
+   * at a time where the month does not match. Remembered per day rule: only the month, day-of-month
+   * and day-of-week fields decide it, and a few distinct rules cover almost every expression.
+   */
   longestGapDays(): number {
+    const { values, star } = this.f;
+    const key = JSON.stringify([
+      values.month,
+      values.dayOfMonth,
+      values.dayOfWeek,
+      star.dayOfMonth,
+      star.dayOfWeek,
+    ]);
+    let gap = gapByDayRule.get(key);
+    if (gap === undefined) {
+      gap = this.walkCycle();
+      if (gapByDayRule.size >= GAP_CACHE_LIMIT) gapByDayRule.clear();
+      gapByDayRule.set(key, gap);
+    }
+    return gap;
+  }
+
+  private walkCycle(): number {
     let first = -1;
     let last = -1;
     let longest = 0;
@@ -273,14 +295,18 @@ class Calendar {
     let m = 1;
     let d = 1;
     let dow = 6;
-    for (let day = 0; day < GREGORIAN_CYCLE_DAYS; day++) {
-      if (this.month[m]! && this.dayMatches(d, dow)) {
+    for (let day = 0; day < GREGORIAN_CYCLE_DAYS;) {
+      const monthDays = m === 2 && !isLeap(y) ? 28 : DAYS_IN_MONTH[m - 1]!;
+      const step = this.month[m]! ? 1 : monthDays - d + 1;
+      if (step === 1 && this.dayMatches(d, dow)) {
         if (first < 0) first = day;
         else longest = Math.max(longest, day - last);
         last = day;
       }
-      dow = dow === 6 ? 0 : dow + 1;
-      if (++d > (m === 2 && !isLeap(y) ? 28 : DAYS_IN_MONTH[m - 1]!)) {
+      day += step;
+      dow = (dow + step) % 7;
+      d += step;
+      if (d > monthDays) {
         d = 1;
         if (++m > 12) {
           m = 1;
@@ -346,6 +372,9 @@ class Calendar {
     return null;
   }
 }
+
+const gapByDayRule = new Map<string, number>();
+const GAP_CACHE_LIMIT = 1_000;
 
 const isLeap = (y: number) => (y % 4 === 0 && y % 100 !== 0) || y % 400 === 0;
 

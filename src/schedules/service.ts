@@ -17,7 +17,9 @@ import {
   parseCronSchedule,
   rarityProblem,
   type CronSchedule,
+  type Occurrence,
 } from './cron.ts';
+import { CpuSlices } from '../lib/cpuSlices.ts';
 import { applyPlans } from './plans.ts';
 import { planNext, type MisfirePolicy, type Plan } from './planner.ts';
 
@@ -245,8 +247,15 @@ export class SchedulesService {
     }
     const rows = await sql.listSchedules(this.deps.pool, userId, { beforeSeq, limit: q.limit });
     const page = rows.slice(0, q.limit);
+    // Each schedule's next_runs is a cron search: a page of them yields between slices.
+    const data = [];
+    const slices = new CpuSlices();
+    for (const s of page) {
+      data.push(this.json(s));
+      await slices.yieldIfDue();
+    }
     return {
-      data: page.map((s) => this.json(s)),
+      data,
       next_cursor: rows.length > q.limit ? encodeCursor(page.at(-1)!.seq) : null,
     };
   }
@@ -363,14 +372,24 @@ export class SchedulesService {
    * Its work is bounded: the expression must fire at least once in MAX_GAP_YEARS, and the `count`
    * times must fall within PREVIEW_HORIZON_YEARS of `from`.
    */
-  preview(query: unknown) {
+  async preview(query: unknown) {
     const q = parseOrThrow(previewQuery, query);
     const parsed = parseCronSchedule(q.cron.trim(), q.timezone);
     if (!parsed.ok) throw validationFailed([{ path: parsed.field, message: parsed.message }]);
     const rare = rarityProblem(parsed.schedule);
     if (rare) throw validationFailed([{ path: 'cron', message: rare }]);
     const from = q.from ?? new Date();
-    const times = parsed.schedule.take(from, q.count, yearsAfter(from, PREVIEW_HORIZON_YEARS));
+    const until = yearsAfter(from, PREVIEW_HORIZON_YEARS);
+    // One fire time at a time, yielding between slices (see CpuSlices).
+    const times: Occurrence[] = [];
+    const slices = new CpuSlices();
+    for (let after = from; times.length < q.count;) {
+      const [next] = parsed.schedule.take(after, 1, until);
+      if (!next) break;
+      times.push(next);
+      after = next.at;
+      await slices.yieldIfDue();
+    }
     // A cron expression repeats forever: fewer times than asked means the horizon cut the search.
     if (times.length < q.count)
       throw validationFailed([

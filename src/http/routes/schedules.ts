@@ -4,6 +4,7 @@ import { Router, type RequestHandler, type Response } from 'express';
 import type { SchedulesService } from '../../schedules/service.ts';
 import type { Logger } from '../../logger.ts';
 import { requireJson, requireScope } from '../middleware.ts';
+import { jobsSeenBy } from './jobs.ts';
 
 export function schedulesRoutes(deps: {
   /** Authenticates (bearer or console cookie): see middleware.ts. */
@@ -22,8 +23,8 @@ export function schedulesRoutes(deps: {
   r.use('/v1/schedules', deps.requireUser);
 
   // Before /:id, which would otherwise take "preview" as an id.
-  r.get('/v1/schedules/preview', read, (req, res) => {
-    res.json(schedules.preview(req.query));
+  r.get('/v1/schedules/preview', read, async (req, res) => {
+    res.json(await schedules.preview(req.query));
   });
   r.post('/v1/schedules', write, requireJson(), async (req, res) => {
     const { schedule, replayed } = await schedules.create(req.user!.id, req.body, req.get('idempotency-key'));
@@ -52,7 +53,9 @@ export function schedulesRoutes(deps: {
     res.status(204).end();
   });
   r.get('/v1/schedules/:id/jobs', read, async (req, res) => {
-    res.json(await schedules.occurrences(req.user!.id, String(req.params.id), req.query));
+    // schedules:read was required, so these are in full; the one rule applies all the same.
+    const page = await schedules.occurrences(req.user!.id, String(req.params.id), req.query);
+    res.json({ ...page, data: page.data.map(jobsSeenBy(req)) });
   });
   return r;
 }
