@@ -1,8 +1,8 @@
-// `npm run bench`: eight scenarios, our scheduler side by side with pg-boss and graphile-worker, on
+// `npm run bench`: nine scenarios, our scheduler side by side with pg-boss and graphile-worker, on
 // the same machine, the same Postgres and the same loopback target, in one run. Prints a markdown
 // table and writes bench/results/<timestamp>.json. Not part of CI (timings are the point here).
 //   BENCH_DATABASE_URL / DATABASE_URL: a server to use (default: an embedded Postgres started here)
-//   BENCH_ONLY=drain,precision,api,scale,retention,schedules,memory,tenant: run a subset; BENCH_QUICK=1: smaller sizes
+//   BENCH_ONLY=drain,precision,api,freeze,scale,retention,schedules,memory,tenant: run a subset; BENCH_QUICK=1: smaller sizes
 //   BENCH_NODE_FLAGS: Node flags of the scheduler processes (default: those of Dockerfile.scheduler's CMD)
 import { execSync, fork, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -18,7 +18,7 @@ import { graphile, ours, pgboss, type System } from './systems.ts';
 
 const QUICK = process.env.BENCH_QUICK === '1';
 const ONLY = new Set(
-  (process.env.BENCH_ONLY ?? 'drain,precision,api,scale,retention,schedules,memory,tenant').split(','),
+  (process.env.BENCH_ONLY ?? 'drain,precision,api,freeze,scale,retention,schedules,memory,tenant').split(','),
 );
 const N_DRAIN = QUICK ? 5000 : 20_000;
 const DRAIN_ROUNDS = QUICK ? 1 : 3;
@@ -36,6 +36,7 @@ const SCHEDULE_TICKS = 2;
 const N_MEMORY = QUICK ? 10_000 : 100_000;
 const API_SECONDS = QUICK ? 5 : 10;
 const API_ROUNDS = QUICK ? 1 : 3;
+const FREEZE_SECONDS = QUICK ? 4 : 10;
 
 const results: Record<string, unknown> = {
   machine: {
@@ -285,8 +286,9 @@ async function scenarioPrecision(adminUrl: string, target: Target) {
   );
 }
 
-async function scenarioApi(adminUrl: string) {
-  const url = await freshDatabase(adminUrl, 'bench_api');
+/** The compiled API server on a fresh database, and a session token for one user of it. */
+async function startApiServer(adminUrl: string, dbName: string) {
+  const url = await freshDatabase(adminUrl, dbName);
   const port = await freePort();
   const secret = Buffer.alloc(48, 5).toString('base64');
   const server = spawn(process.execPath, ['dist/cmd/server.js'], {
@@ -308,6 +310,10 @@ async function scenarioApi(adminUrl: string) {
     },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
+  const stop = async () => {
+    server.kill('SIGTERM');
+    await new Promise((r) => server.once('exit', r));
+  };
   try {
     const base = `http://127.0.0.1:${port}`;
     for (let i = 0; ; i++) {
@@ -333,6 +339,16 @@ async function scenarioApi(adminUrl: string) {
         3600,
       ).issue(user.id, 0)
     ).token;
+    return { url, base, token, user, stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
+
+async function scenarioApi(adminUrl: string) {
+  const { url, base, token, user, stop } = await startApiServer(adminUrl, 'bench_api');
+  try {
     const body = JSON.stringify({
       request: { method: 'POST', url: 'https://example.com/hook', body: '{"a":1}' },
       delay_seconds: 86400,
@@ -465,8 +481,55 @@ async function scenarioApi(adminUrl: string) {
       '',
     );
   } finally {
-    server.kill('SIGTERM');
-    await new Promise((r) => server.once('exit', r));
+    await stop();
+  }
+}
+
+/**
+ * Freeze: can one user's expensive requests hold up everyone's? /healthz is probed while 20 clients
+ * (another process) send cron previews: cheap ones (a baseline), the hardening issue's reproduction
+ * (`0 0 29 2 *\/7`, count 100: ~1.2 s of event loop each before the work was bounded), and valid ones
+ * over decades that miss every cache. The bar: p99 under 200 ms.
+ */
+async function scenarioFreeze(adminUrl: string) {
+  const { base, token, stop } = await startApiServer(adminUrl, 'bench_freeze');
+  const { healthUnderLoad, heavyPreviewUrls } = await import('../test/helpers/eventLoopProbe.ts');
+  try {
+    const loads = [
+      ['idle (no other clients)', [] as string[]],
+      ['cheap previews (`* * * * *`, count 5)', [`${base}/v1/schedules/preview?cron=*+*+*+*+*`]],
+      ['the reproduction (`0 0 29 2 */7`, count 100)', heavyPreviewUrls(base, 4000, 'repro')],
+      ['uncached decades (4 kinds, random zones and years)', heavyPreviewUrls(base, 4000)],
+    ] as const;
+    const out: Record<string, unknown> = {};
+    lines.push(
+      `### Freeze (/healthz probed every 10 ms while 20 clients send previews, ${FREEZE_SECONDS} s each)`,
+      '',
+      '| load | previews answered | /healthz p50 ms | p99 ms | max ms | p99 < 200 ms |',
+      '| --- | ---: | ---: | ---: | ---: | :---: |',
+    );
+    for (const [name, urls] of loads) {
+      log(`freeze: ${name}…`);
+      const r = await healthUnderLoad({
+        base,
+        auth: `Bearer ${token}`,
+        urls: urls.length ? [...urls] : [`${base}/healthz`],
+        clients: urls.length ? 20 : 0,
+        durationMs: FREEZE_SECONDS * 1000,
+      });
+      out[name] = r;
+      lines.push(
+        `| ${name} | ${r.requests} (${Object.entries(r.statuses)
+          .map(([k, v]) => `${v}× ${k}`)
+          .join(
+            ', ',
+          )}) | ${r.p50.toFixed(1)} | ${r.p99.toFixed(1)} | ${r.max.toFixed(1)} | ${r.p99 < 200 ? 'yes' : '**no**'} |`,
+      );
+    }
+    lines.push('');
+    results.freeze = out;
+  } finally {
+    await stop();
   }
 }
 
@@ -937,6 +1000,7 @@ async function main() {
     await section('drain', () => scenarioDrain(adminUrl, target));
     await section('precision', () => scenarioPrecision(adminUrl, target));
     await section('api', () => scenarioApi(adminUrl));
+    await section('freeze', () => scenarioFreeze(adminUrl));
     await section('scale', () => scenarioScale(adminUrl, target));
     await section('retention', () => scenarioRetention(adminUrl, target));
     await section('schedules', () => scenarioSchedules(adminUrl, target));

@@ -7,7 +7,7 @@ import { setImmediate as nextTurn } from 'node:timers/promises';
 /** Slices of about `sliceMs` of CPU: call yieldIfDue() between units of work. */
 export class CpuSlices {
   private sliceStart = performance.now();
-  constructor(private readonly sliceMs = 2) {}
+  constructor(private readonly sliceMs = 1) {}
 
   /** Yields the event loop (one turn) when this slice has run for `sliceMs` or more. */
   async yieldIfDue(): Promise<void> {
