@@ -2,6 +2,7 @@
 // idempotency, quotas, and the owner-scoped commands. Every change that affects what fires next
 // (create, edit, pause, resume, delete) replaces the pending occurrence in the same transaction.
 import { z } from 'zod';
+import type pg from 'pg';
 import { withTransaction, type Pool } from '../db/pool.ts';
 import { AppError, notFound, parseOrThrow, validationFailed } from '../errors.ts';
 import * as sql from '../sql/schedules.ts';
@@ -300,15 +301,13 @@ export class SchedulesService {
       };
       const schedule = this.checkFields(f, new Date(), input.end_at !== undefined);
       const plan = f.paused ? null : await this.planFromNow(f, schedule);
-      const row = await withTransaction(this.deps.pool, async (tx) => {
-        const locked = await sql.lockSchedule(tx, userId, id);
-        if (!locked) throw notFound('schedule');
-        if (locked.version !== cur.version) return null; // changed since read: start over
-        await sql.cancelPendingOccurrences(tx, id);
-        const updated = (await sql.updateSchedule(tx, userId, id, cur.version, f))!;
-        if (plan) await applyPlans(tx, [{ schedule: updated, plan }], this.deps.notifyWithinMs);
-        return sql.findSchedule(tx, userId, { id });
-      });
+      const row = await this.replaceIfUnchanged(
+        userId,
+        id,
+        cur.version,
+        plan,
+        async (tx) => (await sql.updateSchedule(tx, userId, id, cur.version, f))!,
+      );
       if (row) return this.json(row);
       if (attempt >= 5)
         throw new AppError(
@@ -317,6 +316,29 @@ export class SchedulesService {
           'the schedule kept changing while this edit was applied; nothing was written, retry',
         );
     }
+  }
+
+  /**
+   * The write of patch and setPaused: under the row lock, only if the schedule is still at `version`
+   * (null otherwise: the caller starts over), the pending occurrence replaced by `plan`; the answer is
+   * read in the same transaction.
+   */
+  private async replaceIfUnchanged(
+    userId: string,
+    id: string,
+    version: number,
+    plan: Plan | null,
+    write: (tx: pg.PoolClient) => Promise<sql.ScheduleRow>,
+  ): Promise<sql.ScheduleView | null> {
+    return withTransaction(this.deps.pool, async (tx) => {
+      const locked = await sql.lockSchedule(tx, userId, id);
+      if (!locked) throw notFound('schedule');
+      if (locked.version !== version) return null; // changed since read: start over
+      await sql.cancelPendingOccurrences(tx, id);
+      const written = await write(tx);
+      if (plan) await applyPlans(tx, [{ schedule: written, plan }], this.deps.notifyWithinMs);
+      return sql.findSchedule(tx, userId, { id });
+    });
   }
 
   /** Pauses or resumes (from now: nothing missed is backfilled); the same optimistic write as patch. */
@@ -331,15 +353,9 @@ export class SchedulesService {
         const parsed = parseCronSchedule(cur.cron, cur.timezone);
         if (parsed.ok) plan = await this.planFromNow(fieldsOf(cur), parsed.schedule);
       }
-      const row = await withTransaction(this.deps.pool, async (tx) => {
-        const locked = await sql.lockSchedule(tx, userId, id);
-        if (!locked) throw notFound('schedule');
-        if (locked.version !== cur.version) return null;
-        await sql.cancelPendingOccurrences(tx, id);
-        const s = await sql.setPaused(tx, id, paused);
-        if (plan) await applyPlans(tx, [{ schedule: s, plan }], this.deps.notifyWithinMs);
-        return sql.findSchedule(tx, userId, { id });
-      });
+      const row = await this.replaceIfUnchanged(userId, id, cur.version, plan, (tx) =>
+        sql.setPaused(tx, id, paused),
+      );
       if (row) return this.json(row);
       if (attempt >= 5)
         throw new AppError(
