@@ -39,6 +39,13 @@ const SEARCH_LIMIT = 41 * YEAR;
 const INTERVAL_HORIZON = 28 * YEAR;
 export const MAX_TAKE = 100;
 /**
+ * The last instant a fire time may fall on: 9999-12-31T09:59:59Z, still the year 9999 locally in
+ * every zone (offsets reach +14:00). RFC 3339 writes four-digit years, so a later time could be
+ * neither answered readably ("+010000-…", "10000-01-01T00:00:00+14:00") nor sent back.
+ */
+export const LAST_INSTANT = new Date('9999-12-31T09:59:59Z');
+const LAST_SECOND = LAST_INSTANT.getTime() / 1000;
+/**
  * An expression must fire at least once in every this many years to be accepted (create, edit,
  * preview). Leap days pass (every 4 years, 8 across 2100); Feb 29 that is a Sunday (28 years) does
  * not. It bounds every search: next() and take() never walk more than this between two fire times.
@@ -88,7 +95,7 @@ export interface CronSchedule {
   readonly timezone: string;
   // True when the hour field is `*` or `*/n`: the schedule follows elapsed time across DST changes.
   readonly followsElapsedTime: boolean;
-  /** The first fire time strictly after `after`, or null if there is none. */
+  /** The first fire time strictly after `after`, or null if there is none before LAST_INSTANT. */
   next(after: Date): Date | null;
   /**
    * The next `count` (1..MAX_TAKE) fire times strictly after `after`, strictly increasing; with
@@ -432,8 +439,8 @@ class Schedule implements CronSchedule {
   }
 
   next(after: Date): Date | null {
-    const at = this.nextInstant(toSeconds(after) + 1);
-    return at === null ? null : new Date(at * 1000);
+    const at = this.nextInstant(toSeconds(after) + 1, LAST_SECOND);
+    return at === null || at > LAST_SECOND ? null : new Date(at * 1000);
   }
 
   private gapDays: number | undefined;
@@ -448,7 +455,7 @@ class Schedule implements CronSchedule {
     }
     const out: Occurrence[] = [];
     let t = toSeconds(after) + 1;
-    const end = until === undefined ? Infinity : toSeconds(until) - 1;
+    const end = Math.min(LAST_SECOND, until === undefined ? Infinity : toSeconds(until) - 1);
     while (out.length < count) {
       const at = this.nextInstant(t, end);
       if (at === null || at > end) break;

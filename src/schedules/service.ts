@@ -13,6 +13,7 @@ import { decodeCursor, encodeCursor } from '../jobs/representation.ts';
 import type { JobsService } from '../jobs/service.ts';
 import {
   describeLocal,
+  LAST_INSTANT,
   MAX_GAP_YEARS,
   MAX_TAKE,
   parseCronSchedule,
@@ -49,6 +50,14 @@ const instant = z.string().transform((s, ctx) => {
   const dt = parseInstant(s);
   if (!dt) {
     ctx.addIssue({ code: 'custom', message: 'must be an ISO-8601 date-time with an offset or Z' });
+    return z.NEVER;
+  }
+  // Later instants are the year 10000 somewhere, which no answer could write back (cron.ts).
+  if (dt.toMillis() > LAST_INSTANT.getTime()) {
+    ctx.addIssue({
+      code: 'custom',
+      message: `must be at most ${LAST_INSTANT.toISOString().replace('.000', '')}`,
+    });
     return z.NEVER;
   }
   return dt.toJSDate();
@@ -395,7 +404,8 @@ export class SchedulesService {
     const rare = rarityProblem(parsed.schedule);
     if (rare) throw validationFailed([{ path: 'cron', message: rare }]);
     const from = q.from ?? new Date();
-    const until = yearsAfter(from, PREVIEW_HORIZON_YEARS);
+    const horizon = yearsAfter(from, PREVIEW_HORIZON_YEARS);
+    const until = horizon < LAST_INSTANT ? horizon : LAST_INSTANT;
     // One fire time at a time, yielding between slices (see CpuSlices).
     const times: Occurrence[] = [];
     const slices = new CpuSlices();
@@ -411,7 +421,10 @@ export class SchedulesService {
       throw validationFailed([
         {
           path: 'count',
-          message: `the next ${q.count} fire times reach past ${PREVIEW_HORIZON_YEARS} years after from (the most one preview searches); ${times.length} fall within it, ask for at most that many`,
+          message:
+            until === LAST_INSTANT
+              ? `the next ${q.count} fire times reach past the year 9999 (the last a date-time can be written in); ${times.length} fall before it, ask for at most that many`
+              : `the next ${q.count} fire times reach past ${PREVIEW_HORIZON_YEARS} years after from (the most one preview searches); ${times.length} fall within it, ask for at most that many`,
         },
       ]);
     return { data: times.map((o) => ({ at: o.at.toISOString(), local: o.local })) };

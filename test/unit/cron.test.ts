@@ -2,6 +2,7 @@ import { DateTime } from 'luxon';
 import { describe, expect, it } from 'vitest';
 import {
   describeLocal,
+  LAST_INSTANT,
   MAX_GAP_YEARS,
   parseCronSchedule,
   rarityProblem,
@@ -259,6 +260,19 @@ describe('next and take', () => {
     expect(() => s.take(new Date(), 101)).toThrow(RangeError);
     expect(() => s.take(new Date(), 1.5)).toThrow(RangeError);
     expect(() => s.next(new Date(Number.NaN))).toThrow(RangeError);
+  });
+
+  it('no fire time after LAST_INSTANT, the year 9999 in every zone (RFC 3339 has four-digit years)', () => {
+    expect(LAST_INSTANT.toISOString()).toBe('9999-12-31T09:59:59.000Z');
+    // Pacific/Kiritimati (+14:00) reaches the year 10000 at 9999-12-31T10:00:00Z.
+    expect(schedule('0 0 1 1 *', 'Pacific/Kiritimati').next(new Date('9999-06-01T00:00:00Z'))).toBeNull();
+    const last = schedule('59 23 * * *');
+    expect(last.next(new Date('9999-12-30T00:00:00Z'))).toEqual(new Date('9999-12-30T23:59:00Z'));
+    expect(last.next(new Date('9999-12-30T23:59:00Z'))).toBeNull();
+    expect(last.take(new Date('9999-12-30T23:59:00Z'), 1)).toEqual([]);
+    const list = schedule('0 9 * * *', 'Pacific/Kiritimati').take(new Date('9999-12-25T00:00:00Z'), 100);
+    expect(list.map((o) => o.local).at(-1)).toBe('9999-12-31T09:00:00+14:00');
+    expect(list).toHaveLength(6); // 12-26 to 12-31 local (12-25 09:00 local is before `from`)
   });
 
   it('sparse schedules: yearly, Feb 29 (skipping 2100), the last hours of a year', () => {

@@ -11,7 +11,6 @@
 // Seeds are fixed: a failure names route, field, generator and value, and reproduces.
 import fs from 'node:fs';
 import fc from 'fast-check';
-import { pino } from 'pino';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDb, type TestDb } from '../helpers/db.ts';
@@ -29,6 +28,7 @@ import {
   type Generator,
   type Hostile,
 } from '../helpers/hostile.ts';
+import { auditedWrites, capturingLogger, envelopeProblem, installWriteAudit } from '../helpers/fuzzAudit.ts';
 import { startServer, type RunningServer } from '../../src/server.ts';
 import type { Config } from '../../src/config.ts';
 import { encodeCursor, encodeExecutionCursor } from '../../src/jobs/representation.ts';
@@ -49,43 +49,12 @@ let cancelJobId: string;
 let scheduleId: string;
 let apiKeyId: string;
 
-// Error and warning lines of the server's log, to name the cause of a 5xx by its request id.
-const serverLog: {
-  level: number;
-  request_id?: string;
-  msg?: string;
-  err?: { message?: string; stack?: string };
-}[] = [];
-const captureLog = pino(
-  { level: 'warn' },
-  {
-    write(line: string) {
-      if (serverLog.length < 1000) serverLog.push(JSON.parse(line));
-    },
-  },
-);
+const { logger: captureLog, causeOf } = capturingLogger();
 
 beforeAll(async () => {
   db = await createTestDb();
   // Every row written to our tables bumps one counter: a rejected request must leave it unchanged.
-  // Row-level, so a statement that matches nothing (a bad sign-in token) writes nothing.
-  await db.pool.query(`
-    CREATE SCHEMA fuzz_audit;
-    CREATE TABLE fuzz_audit.writes (n bigint NOT NULL, last text);
-    INSERT INTO fuzz_audit.writes VALUES (0, NULL);
-    CREATE FUNCTION fuzz_audit.count_write() RETURNS trigger LANGUAGE plpgsql AS $$
-    BEGIN
-      UPDATE fuzz_audit.writes SET n = n + 1, last = TG_OP || ' ' || TG_TABLE_NAME;
-      RETURN NULL;
-    END $$;
-    DO $$
-    DECLARE t text;
-    BEGIN
-      FOR t IN SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'pgmigrations' LOOP
-        EXECUTE format('CREATE TRIGGER fuzz_count_write AFTER INSERT OR UPDATE OR DELETE ON public.%I
-                          FOR EACH ROW EXECUTE FUNCTION fuzz_audit.count_write()', t);
-      END LOOP;
-    END $$;`);
+  await installWriteAudit(db.pool);
   config = testConfig(db.url, {
     HOST: '127.0.0.1',
     PORT: '0',
@@ -122,37 +91,7 @@ afterAll(async () => {
   await db?.drop();
 });
 
-const writes = async () =>
-  (await db.pool.query<{ n: string; last: string | null }>('SELECT n, last FROM fuzz_audit.writes')).rows[0]!;
-
-/** The cause of a 5xx as the server logged it (error middleware: `unhandled error` with the stack). */
-const causeOf = (requestId: string | undefined) => {
-  const lines = serverLog.filter((l) => requestId && l.request_id === requestId);
-  return lines.length
-    ? lines.map(
-        (l) => `${l.msg}: ${(l.err?.stack ?? l.err?.message ?? '').split('\n').slice(0, 4).join(' | ')}`,
-      )
-    : ['(nothing logged for this request id)'];
-};
-
-const ENVELOPE_CODE = /^[a-z][a-z0-9]*(_[a-z0-9]+)*$/;
-/** The verdict on a 4xx body: null when it is the error envelope, else what is wrong. */
-function envelopeProblem(contentType: string | undefined, text: string, htmlAllowed: boolean): string | null {
-  if (htmlAllowed && /^text\/html/.test(contentType ?? '')) return null;
-  if (!/^application\/json/.test(contentType ?? ''))
-    return `content-type ${JSON.stringify(contentType ?? null)}, body ${JSON.stringify(text.slice(0, 60))}`;
-  let body: unknown;
-  try {
-    body = JSON.parse(text);
-  } catch {
-    return `body is not JSON: ${JSON.stringify(text.slice(0, 60))}`;
-  }
-  const e = (body as { error?: { code?: unknown; message?: unknown } } | null)?.error;
-  if (!e || typeof e.code !== 'string' || typeof e.message !== 'string' || !e.message)
-    return `no {"error":{"code","message"}}: ${text.slice(0, 100)}`;
-  if (!ENVELOPE_CODE.test(e.code) || e.code.length > 40) return `unstable code ${JSON.stringify(e.code)}`;
-  return null;
-}
+const writes = () => auditedWrites(db.pool);
 
 // ---------------------------------------------------------------------------------------------------
 // Part 1: random requests (supertest over real HTTP).
