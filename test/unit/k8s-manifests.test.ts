@@ -170,6 +170,95 @@ describe('Kubernetes manifests', () => {
     }
   });
 
+  it('prometheus-operator: the monitoring overlay adds a PodMonitor per process on its metrics port', () => {
+    const overlay = parseAllDocuments(
+      fs.readFileSync(path.join(DIR, 'monitoring', 'kustomization.yaml'), 'utf8'),
+    )[0]!.toJS() as { resources: string[] };
+    expect(overlay.resources).toEqual(['..', 'podmonitors.yaml']);
+    const monitors = parseAllDocuments(
+      fs.readFileSync(path.join(DIR, 'monitoring', 'podmonitors.yaml'), 'utf8'),
+    ).map(
+      (d) =>
+        d.toJS() as Obj & {
+          spec: {
+            selector: { matchLabels: Record<string, string> };
+            podMetricsEndpoints: { port: string; path: string }[];
+          };
+        },
+    );
+    const cm = find('ConfigMap', 'dist-job-scheduler-config') as Obj & { data: Record<string, string> };
+    for (const name of ['dist-job-scheduler-server', 'dist-job-scheduler-scheduler']) {
+      const m = monitors.find((o) => o.metadata.name === name)!;
+      expect(m, name).toBeDefined();
+      expect(`${m.apiVersion}/${m.kind}`).toBe('monitoring.coreos.com/v1/PodMonitor');
+      // It selects exactly this Deployment's pods (and the other's labels do not match it).
+      const d = find('Deployment', name) as Obj & {
+        spec: { template: { metadata: { labels: Record<string, string> } } };
+      };
+      expect(d.spec.template.metadata.labels).toMatchObject(m.spec.selector.matchLabels);
+      for (const other of workloads.filter((w) => w.metadata.name !== name && w.kind === 'Deployment'))
+        expect((other.spec as typeof d.spec).template.metadata.labels).not.toMatchObject(
+          m.spec.selector.matchLabels,
+        );
+      // The named port is the operations listener, never the public one.
+      for (const e of m.spec.podMetricsEndpoints) {
+        const port = podSpec(d).containers[0]!.ports!.find((p) => p.name === e.port);
+        expect(port?.containerPort, `${name} ${e.port}`).toBe(Number(cm.data.METRICS_PORT));
+        expect(e.path).toBe('/metrics');
+      }
+    }
+  });
+
+  it('plain Prometheus: the scrape job keeps annotated pods and rewrites the address to their metrics port', () => {
+    const [job] = parseAllDocuments(fs.readFileSync('deploy/prometheus/scrape.yaml', 'utf8'))[0]!.toJS() as {
+      relabel_configs: {
+        source_labels?: string[];
+        action?: string;
+        regex?: string;
+        replacement?: string;
+        target_label?: string;
+      }[];
+    }[];
+    // Prometheus's relabelling (anchored RE2, `;`-joined sources, $n replacement) applied to one pod.
+    const relabel = (labels: Record<string, string>) => {
+      const out = { ...labels };
+      for (const r of job!.relabel_configs) {
+        const value = (r.source_labels ?? []).map((l) => out[l] ?? '').join(';');
+        const m = new RegExp(`^(?:${r.regex ?? '(.*)'})$`).exec(value);
+        if (r.action === 'keep') {
+          if (!m) return null;
+          continue;
+        }
+        if (m && r.target_label)
+          out[r.target_label] = (r.replacement ?? '$1').replace(
+            /\$(\d)/g,
+            (_, i: string) => m[Number(i)] ?? '',
+          );
+      }
+      return out;
+    };
+    const server = find('Deployment', 'dist-job-scheduler-server') as Obj & {
+      spec: { template: { metadata: { annotations: Record<string, string> } } };
+    };
+    const a = server.spec.template.metadata.annotations;
+    const pod = {
+      __address__: '10.1.2.3:3000', // Kubernetes discovery names the first declared port
+      __meta_kubernetes_pod_annotation_prometheus_io_scrape: a['prometheus.io/scrape']!,
+      __meta_kubernetes_pod_annotation_prometheus_io_port: a['prometheus.io/port']!,
+      __meta_kubernetes_pod_annotation_prometheus_io_path: a['prometheus.io/path']!,
+      __meta_kubernetes_namespace: 'dist-job-scheduler',
+      __meta_kubernetes_pod_name: 'dist-job-scheduler-server-5d9c7-abcde',
+    };
+    const cm = find('ConfigMap', 'dist-job-scheduler-config') as Obj & { data: Record<string, string> };
+    expect(relabel(pod)).toMatchObject({
+      __address__: `10.1.2.3:${cm.data.METRICS_PORT}`,
+      __metrics_path__: '/metrics',
+      namespace: 'dist-job-scheduler',
+      pod: 'dist-job-scheduler-server-5d9c7-abcde',
+    });
+    expect(relabel({ ...pod, __meta_kubernetes_pod_annotation_prometheus_io_scrape: '' })).toBeNull();
+  });
+
   it('provides every setting the processes require, and the settings parse', () => {
     const cm = find('ConfigMap', 'dist-job-scheduler-config') as Obj & { data: Record<string, string> };
     const secret = find('Secret', 'dist-job-scheduler-secrets') as Obj & {
