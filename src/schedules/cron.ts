@@ -1,11 +1,11 @@
 // Cron schedules in an IANA time zone: parse once, then compute fire times. Pure (no clock, no I/O);
 // the only outside input is the tz database that Intl carries (see zone.ts).
 //
-// cron-parser expands each field (lists, ranges, steps, names) and checks ranges. We do not use its
-// iteration: its DST handling is not the one we promise (below), and it walks candidate times step
-// by step. Instead, walls ("wall-clock seconds": local date and time counted as if they were UTC) are
-// searched field by field on the calendar (nextWall), and the zone's offset changes cut the timeline
-// into segments of constant offset, inside which instant = wall − offset exactly.
+// Three parts: cronFields.ts parses the fields (cron-parser expands each one); calendar.ts searches
+// walls ("wall-clock seconds": local date and time counted as if they were UTC) field by field; this
+// file maps walls onto instants in a zone. We do not use cron-parser's iteration: its DST handling is
+// not the one we promise (below), and it walks candidate times step by step. The zone's offset
+// changes cut the timeline into segments of constant offset, inside which instant = wall − offset.
 //
 // Time zones and DST follow RFC 5545 (§3.3.5) for expressions with a fixed hour:
 // - a local time that does not exist (spring-forward gap) fires with the offset in effect before the
@@ -16,7 +16,8 @@
 // skipped one — and never twice for one instant. Every other hour field (a value, list, range or
 // `a-b/n`) names particular hours of the day, so it is "fixed".
 
-import { CronExpressionParser } from 'cron-parser';
+import { Calendar } from './calendar.ts';
+import { parseFields, type Fields } from './cronFields.ts';
 import {
   canonicalTimeZone,
   formatLocal,
@@ -51,37 +52,6 @@ const LAST_SECOND = LAST_INSTANT.getTime() / 1000;
  * not. It bounds every search: next() and take() never walk more than this between two fire times.
  */
 export const MAX_GAP_YEARS = 10;
-const GREGORIAN_CYCLE_DAYS = 146_097; // 400 years: dates and weekdays repeat exactly
-
-const FIELDS = ['second', 'minute', 'hour', 'dayOfMonth', 'month', 'dayOfWeek'] as const;
-type FieldName = (typeof FIELDS)[number];
-const LABELS: Record<FieldName, string> = {
-  second: 'second',
-  minute: 'minute',
-  hour: 'hour',
-  dayOfMonth: 'day-of-month',
-  month: 'month',
-  dayOfWeek: 'day-of-week',
-};
-const NAMES: Partial<Record<FieldName, readonly string[]>> = {
-  month: ['jan', 'feb', 'mar', 'apr', 'may', 'jun', 'jul', 'aug', 'sep', 'oct', 'nov', 'dec'],
-  dayOfWeek: ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'],
-};
-// cron-parser knows more macros (@minutely, @secondly, @weekdays…) but not @midnight; we accept the
-// classic set only, so a stored expression means the same thing in any cron.
-const MACROS: Record<string, string> = {
-  '@yearly': '0 0 1 1 *',
-  '@annually': '0 0 1 1 *',
-  '@monthly': '0 0 1 * *',
-  '@weekly': '0 0 * * 0',
-  '@daily': '0 0 * * *',
-  '@midnight': '0 0 * * *',
-  '@hourly': '0 * * * *',
-};
-const SHAPE_HINT =
-  'expected 5 fields (minute hour day-of-month month day-of-week), 6 with a leading seconds field, ' +
-  `or one of ${Object.keys(MACROS).join(', ')}`;
-const DAYS_IN_MONTH = [31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
 
 export interface Occurrence {
   /** The fire time (a UTC instant). */
@@ -149,241 +119,6 @@ export function rarityProblem(schedule: CronSchedule): string | null {
     `; an expression must fire at least once every ${MAX_GAP_YEARS} years`
   );
 }
-
-interface Fields {
-  values: Record<FieldName, number[]>;
-  // Written as `*` or `*/n`: see the day rule in Calendar.dayMatches and the DST rule at the top.
-  star: Record<'hour' | 'dayOfMonth' | 'dayOfWeek', boolean>;
-}
-
-/** The expanded fields, or an error message naming the field at fault. */
-function parseFields(cron: string): Fields | string {
-  let text = cron.trim();
-  if (text === '') return `The cron expression is empty: ${SHAPE_HINT}.`;
-  // Each list item costs a parse; listing every value of every field takes about 500 characters.
-  if (text.length > 1024) return 'The cron expression is too long (at most 1024 characters).';
-  if (text.startsWith('@')) {
-    const expanded = MACROS[text.toLowerCase()];
-    if (!expanded) return `Unknown cron macro "${text}": ${SHAPE_HINT}.`;
-    text = expanded;
-  }
-  const parts = text.split(/\s+/);
-  if (parts.length !== 5 && parts.length !== 6) {
-    return `The cron expression has ${parts.length} field${parts.length === 1 ? '' : 's'}: ${SHAPE_HINT}.`;
-  }
-  const raw = parts.length === 5 ? ['0', ...parts] : parts;
-  const values = {} as Record<FieldName, number[]>;
-  for (const [i, name] of FIELDS.entries()) {
-    const expanded = expandField(name, raw[i] ?? '');
-    if (typeof expanded === 'string') return `Invalid ${LABELS[name]} field "${raw[i]}": ${expanded}.`;
-    values[name] = expanded;
-  }
-  const isStar = (i: number) => /^\*(\/\d+)?$/.test(raw[i] ?? '');
-  const star = { hour: isStar(2), dayOfMonth: isStar(3), dayOfWeek: isStar(5) };
-  // A day of month that no chosen month has never fires (unless the day of week rescues it, OR rule).
-  // cron-parser refuses these too, without saying why.
-  const firstDay = Math.min(...values.dayOfMonth);
-  if (!star.dayOfMonth && star.dayOfWeek && values.month.every((m) => firstDay > DAYS_IN_MONTH[m - 1]!)) {
-    return `Invalid day-of-month field "${raw[3]}": day ${firstDay} never occurs in month ${raw[4]}, so the schedule would never fire.`;
-  }
-  return { values, star };
-}
-
-/**
- * One field's values (day of week 7 folded onto 0), or what is wrong with it. We check the shape
- * ourselves — plain cron only: no `?`, `L`, `W`, `#` or Jenkins' `H` (random), which cron-parser
- * would accept — then let cron-parser expand the field inside an expression where every other field
- * is `*`, so its (terse) error can only be about this field.
- */
-function expandField(name: FieldName, raw: string): number[] | string {
-  const names = NAMES[name];
-  const value = names ? '(?:\\d+|[a-z]+)' : '\\d+';
-  const item = new RegExp(`^(?:\\*|${value}(?:-${value})?)(?:/\\d+)?$`, 'i');
-  for (const part of raw.split(',')) {
-    if (!item.test(part)) {
-      return `"${part}" is not a value, a range (a-b), "*" or a step (*/n, a-b/n)${names ? ` (names: ${names[0]}, ${names[1]}, …)` : ''}`;
-    }
-    for (const word of part.match(/[a-z]+/gi) ?? []) {
-      if (!names?.includes(word.toLowerCase())) {
-        return `unknown name "${word}" (use ${names?.join(', ')})`;
-      }
-    }
-  }
-  // Names become numbers here rather than in cron-parser, which reads `fri-sun` as the empty 5-0:
-  // Sunday ending a range is 7.
-  const numeric = names
-    ? raw.replace(/(-?)([a-z]+)/gi, (_, dash: string, word: string) => {
-        const n = names.indexOf(word.toLowerCase()) + (name === 'month' ? 1 : 0);
-        return `${dash}${dash && name === 'dayOfWeek' && n === 0 ? 7 : n}`;
-      })
-    : raw;
-  // Item by item: cron-parser refuses a list whose items overlap (`1-5,3`, even `0,7` for Sunday),
-  // which cron allows.
-  const values = new Set<number>();
-  for (const part of numeric.split(',')) {
-    const probe = FIELDS.map((f) => (f === name ? part : f === 'second' ? '0' : '*')).join(' ');
-    try {
-      // Typed as unions of literal ranges (0 | 1 | … | 59); plain numbers are all we need.
-      const expanded: readonly (number | string)[] = CronExpressionParser.parse(probe).fields[name].values;
-      for (const v of expanded) if (typeof v === 'number') values.add(name === 'dayOfWeek' ? v % 7 : v);
-    } catch (err) {
-      return (err as Error).message.replace(/^(Constraint|Validation) error, /, '');
-    }
-  }
-  return [...values].sort((a, b) => a - b);
-}
-
-/** Which wall-clock times match the fields, on a zone-less calendar. */
-class Calendar {
-  private readonly month: boolean[];
-  private readonly dom: boolean[];
-  private readonly dow: boolean[];
-  /** For each value v: the smallest allowed value ≥ v, or -1 (index max+1 is always -1). */
-  private readonly nextHour: number[];
-  private readonly nextMinute: number[];
-  private readonly nextSecond: number[];
-  readonly hours: readonly number[];
-  readonly minutes: readonly number[];
-  readonly seconds: readonly number[];
-
-  constructor(private readonly f: Fields) {
-    const { values } = f;
-    const flags = (vs: number[], size: number) => Array.from({ length: size }, (_, i) => vs.includes(i));
-    const nextOf = (vs: number[], size: number) =>
-      Array.from({ length: size + 1 }, (_, i) => vs.find((v) => v >= i) ?? -1);
-    this.month = flags(values.month, 13);
-    this.dom = flags(values.dayOfMonth, 32);
-    this.dow = flags(values.dayOfWeek, 7);
-    this.nextHour = nextOf(values.hour, 24);
-    this.nextMinute = nextOf(values.minute, 60);
-    this.nextSecond = nextOf(values.second, 60);
-    this.hours = values.hour;
-    this.minutes = values.minute;
-    this.seconds = values.second;
-  }
-
-  // The day rule of Vixie cron (and crontab.guru): when day of month and day of week are both
-  // restricted, a day matches if EITHER matches; a field written `*` or `*/n` does not count as
-  // restricted, and then both must match (so `0 0 */2 * 1` is odd days that are Mondays).
-  private dayMatches(d: number, dow: number): boolean {
-    const byDom = this.dom[d]!;
-    const byDow = this.dow[dow]!;
-    return this.f.star.dayOfMonth || this.f.star.dayOfWeek ? byDom && byDow : byDom || byDow;
-  }
-
-  /**
-   * See CronSchedule.longestGapDays. Walks one 400-year cycle from 2000-01-01 (a Saturday), a month
-   * at a time where the month does not match. Remembered per day rule: only the month, day-of-month
-   * and day-of-week fields decide it, and a few distinct rules cover almost every expression.
-   */
-  longestGapDays(): number {
-    const { values, star } = this.f;
-    const key = JSON.stringify([
-      values.month,
-      values.dayOfMonth,
-      values.dayOfWeek,
-      star.dayOfMonth,
-      star.dayOfWeek,
-    ]);
-    let gap = gapByDayRule.get(key);
-    if (gap === undefined) {
-      gap = this.walkCycle();
-      if (gapByDayRule.size >= GAP_CACHE_LIMIT) gapByDayRule.clear();
-      gapByDayRule.set(key, gap);
-    }
-    return gap;
-  }
-
-  private walkCycle(): number {
-    let first = -1;
-    let last = -1;
-    let longest = 0;
-    let y = 2000;
-    let m = 1;
-    let d = 1;
-    let dow = 6;
-    for (let day = 0; day < GREGORIAN_CYCLE_DAYS;) {
-      const monthDays = m === 2 && !isLeap(y) ? 28 : DAYS_IN_MONTH[m - 1]!;
-      const step = this.month[m]! ? 1 : monthDays - d + 1;
-      if (step === 1 && this.dayMatches(d, dow)) {
-        if (first < 0) first = day;
-        else longest = Math.max(longest, day - last);
-        last = day;
-      }
-      day += step;
-      dow = (dow + step) % 7;
-      d += step;
-      if (d > monthDays) {
-        d = 1;
-        if (++m > 12) {
-          m = 1;
-          y++;
-        }
-      }
-    }
-    if (first < 0) return Infinity;
-    // The cycle repeats: the stretch from the last matching day round to the first one again.
-    return Math.max(longest, first + GREGORIAN_CYCLE_DAYS - last);
-  }
-
-  /** The first matching time of day (seconds since midnight) at or after `sod`, or null. */
-  private timeOfDayFrom(sod: number): number | null {
-    const h = Math.floor(sod / 3600);
-    const m = Math.floor((sod % 3600) / 60);
-    if (this.nextHour[h] === h) {
-      if (this.nextMinute[m] === m) {
-        const s = this.nextSecond[sod % 60]!;
-        if (s >= 0) return h * 3600 + m * 60 + s;
-      }
-      const m2 = this.nextMinute[m + 1]!;
-      if (m2 >= 0) return h * 3600 + m2 * 60 + this.seconds[0]!;
-    }
-    const h2 = this.nextHour[h + 1]!;
-    return h2 >= 0 ? h2 * 3600 + this.minutes[0]! * 60 + this.seconds[0]! : null;
-  }
-
-  /**
-   * The first matching wall in [lo, hi], or null. Skips whole months and days, so a sparse schedule
-   * costs at most a few hundred steps per year searched.
-   */
-  nextWall(lo: number, hi: number): number | null {
-    let day = Math.floor(lo / DAY);
-    let sod = lo - day * DAY;
-    const lastDay = Math.floor(hi / DAY);
-    const date = new Date(day * DAY * 1000);
-    let y = date.getUTCFullYear();
-    let m = date.getUTCMonth() + 1;
-    let d = date.getUTCDate();
-    let dow = date.getUTCDay();
-    while (day <= lastDay) {
-      const monthDays = m === 2 && !isLeap(y) ? 28 : DAYS_IN_MONTH[m - 1]!;
-      const inMonth = this.month[m]!;
-      if (inMonth && this.dayMatches(d, dow)) {
-        const t = this.timeOfDayFrom(sod);
-        if (t !== null) {
-          const wall = day * DAY + t;
-          return wall <= hi ? wall : null;
-        }
-      }
-      const advance = inMonth ? 1 : monthDays - d + 1; // to the 1st of the next month
-      day += advance;
-      dow = (dow + advance) % 7;
-      d += advance;
-      sod = 0;
-      if (d > monthDays) {
-        d = 1;
-        m = m === 12 ? 1 : m + 1;
-        if (m === 1) y++;
-      }
-    }
-    return null;
-  }
-}
-
-const gapByDayRule = new Map<string, number>();
-const GAP_CACHE_LIMIT = 1_000;
-
-const isLeap = (y: number) => (y % 4 === 0 && y % 100 !== 0) || y % 400 === 0;
 
 /** A stretch of time with one UTC offset: [start, end). `start` is -Infinity if no change is near. */
 interface Segment {
