@@ -65,7 +65,11 @@ export const SQLSTATE = {
   CHECK_VIOLATION: '23514',
   SERIALIZATION_FAILURE: '40001',
   DEADLOCK_DETECTED: '40P01',
+  /** A write on a standby, on a session with default_transaction_read_only, or LISTEN during recovery. */
+  READ_ONLY_SQL_TRANSACTION: '25006',
   ADMIN_SHUTDOWN: '57P01',
+  CRASH_SHUTDOWN: '57P02',
+  /** The server is starting, shutting down or in recovery ("the database system is in recovery mode"). */
   CANNOT_CONNECT_NOW: '57P03',
 } as const;
 
@@ -75,17 +79,35 @@ export function isDeterministicWriteError(err: unknown): boolean {
   return typeof code === 'string' && /^(22|23)[0-9A-Z]{3}$/.test(code);
 }
 
-/** True when the error means the database cannot be reached right now (connection refused, shutdown…). */
+/** True for a deadlock or serialization failure: the transaction lost a race, was rolled back, and may simply run again. */
+export function isTransactionConflict(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return code === SQLSTATE.DEADLOCK_DETECTED || code === SQLSTATE.SERIALIZATION_FAILURE;
+}
+
+/** Server states of a failover or restart: the node is read-only, shutting down or not up yet. */
+const UNAVAILABLE_SQLSTATES: ReadonlySet<string> = new Set([
+  SQLSTATE.READ_ONLY_SQL_TRANSACTION,
+  SQLSTATE.ADMIN_SHUTDOWN,
+  SQLSTATE.CRASH_SHUTDOWN,
+  SQLSTATE.CANNOT_CONNECT_NOW,
+]);
+
+/**
+ * True when the error means no writable database can be reached right now: connection refused or
+ * lost, the server shutting down or starting, or a read-only node (a standby, a demoted primary: the
+ * window of a failover). The API answers these with 503 and Retry-After, and a connection that
+ * raised one is never reused (withTransaction). The messages cover errors re-wrapped without a code.
+ */
 export function isDatabaseUnavailable(err: unknown): boolean {
   if (!err || typeof err !== 'object') return false;
   const e = err as { code?: unknown; message?: unknown };
   const code = typeof e.code === 'string' ? e.code : '';
   if (['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN'].includes(code))
     return true;
-  if (code.startsWith('08') || code === SQLSTATE.ADMIN_SHUTDOWN || code === SQLSTATE.CANNOT_CONNECT_NOW)
-    return true;
+  if (code.startsWith('08') || UNAVAILABLE_SQLSTATES.has(code)) return true;
   const msg = typeof e.message === 'string' ? e.message : '';
-  return /Connection terminated|connection timeout|timeout exceeded when trying to connect|Client has encountered a connection error|Query read timeout/i.test(
+  return /Connection terminated|connection timeout|timeout exceeded when trying to connect|Client has encountered a connection error|Query read timeout|the database system is (?:in recovery mode|starting up|shutting down|not yet accepting connections)|in a read-only transaction|during recovery/i.test(
     msg,
   );
 }

@@ -199,6 +199,11 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     async stop() {
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
+        // close() closes the keep-alive sockets idle now; a socket whose request is still running
+        // goes idle when its answer is sent, and would then hold the stop until the client gave up
+        // (keepAliveTimeout, 65 s). Close those as they go idle too.
+        const idle = setInterval(() => server.closeIdleConnections(), 100);
+        server.once('close', () => clearInterval(idle));
         server.closeIdleConnections();
       });
       // After the public port: the drain stays visible to Prometheus until the last request ends.

@@ -1,9 +1,11 @@
 // A dedicated LISTEN connection (NOTIFY needs a session, not a pooled client). Reconnects with
-// backoff when the database goes away, and reports each (re)connect so the caller can rescan for
-// anything notified while it was deaf, and each loss so it can stop trusting what it cached.
+// backoff when the database goes away or the connection lands on a read-only node (a failover: it
+// retries until it finds the writable primary), and reports each (re)connect so the caller can
+// rescan for anything notified while it was deaf, and each loss so it can stop trusting what it cached.
 // Used by the scheduler (due jobs, cancels) and the API server (auth revocations).
 import pg from 'pg';
 import type { Logger } from '../logger.ts';
+import { requireWritable } from './pool.ts';
 
 export class Listener {
   private client: pg.Client | null = null;
@@ -45,6 +47,10 @@ export class Listener {
     client.on('notification', (n) => this.onNotify(n.channel, n.payload ?? ''));
     try {
       await client.connect();
+      // Only a writable primary will ever notify: NOTIFY is not replicated, and writers move with the
+      // primary. A standby refuses LISTEN, but a read-only session on a node being demoted takes it
+      // and would stay deaf. Either way this is a failed attempt: retry until the primary is found.
+      await requireWritable(client);
       for (const ch of this.channels) await client.query(`LISTEN ${ch}`);
     } catch (err) {
       client.removeAllListeners('end');
@@ -103,8 +109,8 @@ export class Listener {
     this.backoffMs = Math.min(this.backoffMs * 2, 5_000);
     this.retryTimer = setTimeout(() => {
       this.retryTimer = null;
-      this.connect().catch((err: Error) => {
-        this.log.debug({ err: { message: err.message } }, 'LISTEN reconnect failed');
+      this.connect().catch((err: Error & { code?: string }) => {
+        this.log.debug({ err: { message: err.message, code: err.code } }, 'LISTEN reconnect failed');
         this.scheduleReconnect();
       });
     }, delay);

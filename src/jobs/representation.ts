@@ -8,6 +8,7 @@ const iso = (d: Date | string | null) =>
 export function executionJson(e: ExecutionRow) {
   const started = e.started_at ? new Date(e.started_at) : null;
   return {
+    round: e.round,
     attempt: e.attempt,
     started_at: iso(e.started_at),
     finished_at: iso(e.finished_at),
@@ -41,6 +42,7 @@ export function jobJson(j: JobRow & Partial<Pick<JobWithLast, 'last_execution'>>
       max_delay_ms: j.max_delay_ms,
     },
     attempts: j.attempts,
+    round: j.round,
     schedule_id: j.schedule_id,
     scheduled_for: iso(j.scheduled_for),
     catch_up: j.catch_up,
@@ -49,6 +51,7 @@ export function jobJson(j: JobRow & Partial<Pick<JobWithLast, 'last_execution'>>
     completed_at: iso(j.completed_at),
     last_execution: last
       ? {
+          round: last.round,
           attempt: last.attempt,
           started_at: iso(last.started_at),
           finished_at: iso(last.finished_at),
@@ -96,22 +99,29 @@ export function decodeCursor(cursor: string): number | null {
   return Number.isSafeInteger(n) && n > 0 ? n : null;
 }
 
-/** Position in a job's attempt list: attempts are ordered by (attempt, id). */
+/** Position in a job's attempt list: attempts are ordered by (round, attempt, id). */
 export interface ExecutionCursor {
+  round: number;
   attempt: number;
   id: number;
 }
 
-/** Opaque cursor after an execution: base64url of "e1:<attempt>:<id>". */
-export function encodeExecutionCursor(e: { attempt: number; id: number | string }): string {
-  return Buffer.from(`e1:${e.attempt}:${e.id}`).toString('base64url');
+/** Opaque cursor after an execution: base64url of "e2:<round>:<attempt>:<id>". */
+export function encodeExecutionCursor(e: { round: number; attempt: number; id: number | string }): string {
+  return Buffer.from(`e2:${e.round}:${e.attempt}:${e.id}`).toString('base64url');
 }
 
+/**
+ * Decodes an execution cursor, or null when it is not one of ours. "e1:<attempt>:<id>", from before
+ * rounds, reads as round 1: a client paging across the upgrade is not refused.
+ */
 export function decodeExecutionCursor(cursor: string): ExecutionCursor | null {
   if (!/^[A-Za-z0-9_-]{1,64}$/.test(cursor)) return null;
-  const m = /^e1:(\d{1,9}):(\d{1,18})$/.exec(Buffer.from(cursor, 'base64url').toString('utf8'));
+  const text = Buffer.from(cursor, 'base64url').toString('utf8');
+  const m = /^e2:(\d{1,9}):(\d{1,9}):(\d{1,18})$/.exec(text) ?? /^e1:()(\d{1,9}):(\d{1,18})$/.exec(text);
   if (!m) return null;
-  const attempt = Number(m[1]);
-  const id = Number(m[2]);
-  return Number.isSafeInteger(id) && id > 0 && attempt > 0 ? { attempt, id } : null;
+  const round = m[1] === '' ? 1 : Number(m[1]);
+  const attempt = Number(m[2]);
+  const id = Number(m[3]);
+  return Number.isSafeInteger(id) && id > 0 && attempt > 0 && round > 0 ? { round, attempt, id } : null;
 }

@@ -43,7 +43,10 @@ const plainText = (s: string, ctx: z.RefinementCtx) => {
 const MAX_HEADERS = 50;
 const MAX_HEADER_BYTES = 16 * 1024;
 // Requires an explicit offset: "2026-12-01T09:00:00" would mean a different instant on each server.
-const ISO_WITH_OFFSET = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}(:?\d{2})?)$/i;
+// The parts are captured so that their ranges are checked here (RFC 3339): luxon itself reads 24:00
+// as the next day's midnight and takes any offset (+24:00, +99:99) as that many hours.
+const ISO_WITH_OFFSET =
+  /^\d{4}-\d{2}-\d{2}T(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?(?:Z|[+-](\d{2})(?::?(\d{2}))?)$/i;
 
 export interface JobLimits {
   timeoutDefaultMs: number;
@@ -52,11 +55,25 @@ export interface JobLimits {
   fireAtMaxDays: number;
 }
 
-/** Parses an ISO-8601 instant with an offset; returns null when malformed or offset-less. */
+/**
+ * Parses an RFC 3339 instant (ISO-8601 with an offset: seconds optional, offset also as +hhmm or
+ * +hh); null when malformed, out of range (hour 24, minute or second 60, offset beyond ±23:59, a
+ * day the month lacks) or offset-less. Instants are kept to the millisecond (a JS Date): further
+ * digits round up to the next millisecond. Rounding up, unlike dropping them, never makes a job due
+ * before the instant given and changes no comparison with a millisecond-precise time, so every
+ * bound (fire_at_from, fire_at_to, start_at, end_at) selects what the full instant would.
+ */
 export function parseInstant(s: string): DateTime | null {
-  if (!ISO_WITH_OFFSET.test(s)) return null;
-  const dt = DateTime.fromISO(s, { setZone: true });
-  return dt.isValid ? dt.toUTC() : null;
+  const m = ISO_WITH_OFFSET.exec(s);
+  if (!m) return null;
+  const [, hour, minute, second = '00', fraction = '', offsetHours = '00', offsetMinutes = '00'] = m;
+  if (+hour! > 23 || +minute! > 59 || +second > 59 || +offsetHours > 23 || +offsetMinutes > 59) return null;
+  const beyondMs = fraction.slice(3);
+  const dt = DateTime.fromISO(beyondMs ? s.replace(`.${fraction}`, `.${fraction.slice(0, 3)}`) : s, {
+    setZone: true,
+  });
+  if (!dt.isValid) return null;
+  return (/[1-9]/.test(beyondMs) ? dt.plus({ milliseconds: 1 }) : dt).toUTC();
 }
 
 /** Defaults of a job's retry policy when the request gives none. */

@@ -511,7 +511,7 @@ export class JobsService {
     return { counts, total: rows.reduce((sum, r) => sum + r.n, 0) };
   }
 
-  /** A job's attempts in order (attempt, then write order), a page at a time. */
+  /** A job's attempts in the order they happened (round, attempt, then write order), a page at a time. */
   async executions(userId: string, id: string, query: unknown = {}) {
     if (!UUID.test(id)) throw notFound('job');
     const q = parseOrThrow(executionsQuery, query);
@@ -530,6 +530,12 @@ export class JobsService {
     };
   }
 
+  /**
+   * Cancels a live job. Whichever commits first wins: a result written before the cancel makes it a
+   * 409 (`before` is read under the row lock, so it is the committed status); a cancel before the
+   * result wins, and `attempt_in_flight` says an attempt was running then: its request may already
+   * have reached the target (its execution is recorded as `cancelled`, whatever the target answered).
+   */
   async cancel(userId: string, id: string) {
     if (!UUID.test(id)) throw notFound('job');
     const r = await jobsSql.cancelJob(this.pool, userId, id);
@@ -541,7 +547,7 @@ export class JobsService {
         `the job already ${r.before === 'succeeded' ? 'succeeded' : 'failed'}; it cannot be cancelled`,
       );
     }
-    return jobJson(r.job);
+    return { ...jobJson(r.job), attempt_in_flight: r.before === 'running' };
   }
 
   /** Re-drives a failed job: it becomes active again, so it counts like a create (rate and quota). */

@@ -55,7 +55,7 @@ export class Metrics {
   );
   readonly occurrencesSkipped = this.counter(
     'djs_occurrences_skipped_total',
-    'Schedule occurrences skipped instead of fired, by reason (overlap, misfire, quota)',
+    'Schedule fire times skipped instead of fired, by reason (overlap, misfire, quota); misfire counts missed times that never became occurrences too',
     ['reason'],
   );
   readonly superseded = this.counter(

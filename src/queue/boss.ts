@@ -21,7 +21,14 @@ export async function startBoss(
     max: 4,
     useListenNotify: true,
   });
-  boss.on('error', (err) => log.warn({ err: { message: err.message } }, 'pg-boss error'));
+  // pg-boss reports what failed in its loops (fetches, completions, maintenance) here and carries on:
+  // during a failover each fetch fails (connection lost, or 25006 on a read-only node) until the new
+  // primary answers, and its pool, like ours, destroys a connection whose query failed. Logged, never
+  // fatal (an 'error' event nobody hears would throw): the workers resume with the database, no restart.
+  boss.on('error', (err) => {
+    const e = err as Error & { code?: unknown; queue?: unknown };
+    log.warn({ err: { message: e.message, code: e.code }, queue: e.queue }, 'pg-boss error');
+  });
   await boss.start();
   return boss;
 }

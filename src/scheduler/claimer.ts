@@ -6,7 +6,7 @@
 import { withTransaction, type Pool, type Queryable } from '../db/pool.ts';
 import type { Logger } from '../logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
-import { isDatabaseUnavailable } from '../errors.ts';
+import { isDatabaseUnavailable, isTransactionConflict } from '../errors.ts';
 import { claimDueJobs, nextDue, settleDue, type ClaimedJob } from '../sql/scheduler.ts';
 import type { SchedulerEvents } from './events.ts';
 import { WakeableSleep } from './wakeableSleep.ts';
@@ -48,6 +48,11 @@ export interface ClaimerDeps {
   afterClaim(tx: Queryable, jobs: ClaimedJob[]): Promise<ClaimedJob[]>;
 }
 
+/**
+ * Claims that lost a lock race (deadlock, serialization failure) retried at once, in a row; after
+ * that the loop backs off as after any error. Such a claim was rolled back whole: nothing to undo.
+ */
+const CONFLICT_RETRIES = 3;
 /** How long to wait before looking again when a due job could not be claimed twice in a row. */
 const STUCK_RETRY_MS = 50;
 /** Stale users (see nextDue) that make a look settle them at once, and the most it settles. */
@@ -69,6 +74,7 @@ export class Claimer {
   /** Database-clock epoch ms of the job the loop sleeps towards (null: none known, any NOTIFY wakes). */
   private sleepingUntilDbMs: number | null = null;
   private errorBackoffMs = 0;
+  private conflictsInARow = 0;
   private emptyClaimsWhileDue = 0;
   /**
    * Jobs are due whose users are at the cap: the scheduler wakes the loop when it records a result
@@ -196,12 +202,18 @@ export class Claimer {
       try {
         delay = await this.claimOnce();
         this.errorBackoffMs = 0;
+        this.conflictsInARow = 0;
       } catch (err) {
-        this.errorBackoffMs = Math.min(Math.max(this.errorBackoffMs * 2, 100), 5_000);
-        delay = this.errorBackoffMs;
-        this.deps.log[isDatabaseUnavailable(err) ? 'warn' : 'error'](
+        const conflict = isTransactionConflict(err);
+        if (conflict && ++this.conflictsInARow <= CONFLICT_RETRIES) {
+          delay = 0;
+        } else {
+          this.errorBackoffMs = Math.min(Math.max(this.errorBackoffMs * 2, 100), 5_000);
+          delay = this.errorBackoffMs;
+        }
+        this.deps.log[conflict || isDatabaseUnavailable(err) ? 'warn' : 'error'](
           { err: { message: (err as Error).message }, retry_in_ms: delay },
-          'claim failed; backing off',
+          delay === 0 ? 'claim lost a lock race; claiming again at once' : 'claim failed; backing off',
         );
       }
       this.lastLoopAt = performance.now();

@@ -122,6 +122,7 @@ export class Dispatcher {
         deps.completer.push({
           id: job.id,
           leaseToken: job.lease_token,
+          round: job.round,
           attempt: job.attempts,
           newStatus: step.status,
           retryDelayMs: step.delayMs,

@@ -33,7 +33,7 @@ export interface ExecutionResult {
   responseEncoding: BodyEncoding;
   responseTruncated: boolean;
   retryAfterMs: number | null;
-  /** performance.now() when the request was handed to undici. */
+  /** performance.now() (the executor's clock) when the request was handed to undici. */
   sentAt: number;
   durationMs: number;
 }
@@ -41,6 +41,7 @@ export interface ExecutionResult {
 function result(
   sentAt: number,
   r: Partial<ExecutionResult> & Pick<ExecutionResult, 'result'>,
+  endedAt: number,
 ): ExecutionResult {
   return {
     statusCode: null,
@@ -51,7 +52,7 @@ function result(
     sentAt,
     ...r,
     error: r.error == null ? null : cleanText(r.error, MAX_ERROR_CHARS),
-    durationMs: Math.round(performance.now() - sentAt),
+    durationMs: Math.round(endedAt - sentAt),
   };
 }
 
@@ -88,6 +89,8 @@ export interface ExecutorOptions {
   lookup?: LookupFn;
   /** Told why a hostname was refused (for the server log). */
   onRefusedLookup?: (r: RefusedLookup) => void;
+  /** The monotonic clock deadlines and durations are measured on (tests move it; default performance.now). */
+  now?: () => number;
 }
 
 /**
@@ -152,7 +155,9 @@ export function redirectError(location: string | string[] | undefined): string {
 
 export class Executor {
   readonly agent: Agent;
+  private readonly now: () => number;
   constructor(private readonly opts: ExecutorOptions) {
+    this.now = opts.now ?? (() => performance.now());
     this.agent = new Agent({
       connections: opts.connectionsPerOrigin ?? 128,
       keepAliveTimeout: 4_000,
@@ -171,11 +176,12 @@ export class Executor {
    * low-level dispatch (no response stream objects) because this is the per-job hot path.
    */
   execute(req: OutboundRequest, signal: AbortSignal): Promise<ExecutionResult> {
-    const sentAt = performance.now();
+    const { now } = this;
+    const sentAt = now();
     const check = this.checkUrl(req.url);
     if (!check.ok) {
       return Promise.resolve(
-        result(sentAt, { result: { kind: 'blocked' }, error: `target not allowed: ${check.reason}` }),
+        result(sentAt, { result: { kind: 'blocked' }, error: `target not allowed: ${check.reason}` }, now()),
       );
     }
     const url = check.url;
@@ -194,12 +200,23 @@ export class Executor {
       let size = 0;
       let truncated = false;
 
+      const timedOut = (): Partial<ExecutionResult> & Pick<ExecutionResult, 'result'> => ({
+        result: { kind: 'timeout' },
+        error: `timed out after ${req.timeoutMs} ms`,
+      });
+      // The deadline covers the whole exchange: whatever ends at or after it (the last body byte, a
+      // reset) is a timeout, even when it is handled before the deadline's timer has run (a timer
+      // fires late when the event loop is busy, and the response's I/O may come first). Decided on
+      // the same reading of the clock as the recorded duration, so a succeeded attempt never reads
+      // longer than its timeout_ms. An abort (cancel, lost lease, shutdown) stays what it is.
       const finish = (r: Partial<ExecutionResult> & Pick<ExecutionResult, 'result'>) => {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
         signal.removeEventListener('abort', onAbort);
-        resolve(result(sentAt, r));
+        const endedAt = now();
+        const late = r.result.kind !== 'aborted' && endedAt - sentAt >= req.timeoutMs;
+        resolve(result(sentAt, late ? timedOut() : r, endedAt));
       };
       const response = () => {
         const ra = responseHeaders['retry-after'];
@@ -246,12 +263,12 @@ export class Executor {
       // attempt must never be cut short (its recorded duration would read 1999 ms for a 2000 ms
       // timeout), so an early firing waits out the remainder.
       const onDeadline = () => {
-        const left = req.timeoutMs - (performance.now() - sentAt);
+        const left = req.timeoutMs - (now() - sentAt);
         if (left > 0) {
           timer = setTimeout(onDeadline, Math.ceil(left));
           return;
         }
-        finish({ result: { kind: 'timeout' }, error: `timed out after ${req.timeoutMs} ms` });
+        finish(timedOut());
         controller?.abort(new Error('deadline'));
       };
       let timer = setTimeout(onDeadline, req.timeoutMs);

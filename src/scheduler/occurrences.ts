@@ -4,12 +4,12 @@
 //   schedule is claimed, the next one is created in the same commit (no double occurrence with many
 //   schedulers — the unique index; none lost if this process dies — nothing commits without it). It
 //   also applies overlap (skip an occurrence while the previous one still runs or retries) and
-//   misfire (an occurrence claimed more than a minute after its time).
+//   misfire (an occurrence claimed after its grace — the schedule's period, at least 5 s, at most 60 s: planner.ts).
 // - repairOnce() runs periodically in every scheduler: a schedule whose plan broke (its pending
 //   occurrence was cancelled by the user) is planned again.
 import { withTransaction, type Pool, type Queryable } from '../db/pool.ts';
 import type { Logger } from '../logger.ts';
-import { MISFIRE_GRACE_MS, type Plan } from '../schedules/planner.ts';
+import { RUN_ALL_CAP, type MisfirePolicy, type Plan } from '../schedules/planner.ts';
 import { applyPlans, planFor } from '../schedules/plans.ts';
 import type { ClaimedJob } from '../sql/scheduler.ts';
 import * as sql from '../sql/schedules.ts';
@@ -34,7 +34,12 @@ export type SkipReason = 'overlap' | 'misfire' | 'quota';
 const QUOTA_CACHE_MS = 2_000;
 
 const OVERLAP_REASON = 'skipped: the previous occurrence was still running or retrying (overlap: skip)';
-const MISFIRE_REASON = 'skipped: missed by more than a minute while no scheduler ran (misfire: skip)';
+const missedReason = (policy: MisfirePolicy) =>
+  policy === 'skip'
+    ? 'skipped: missed, not fired before its next fire time was due or within a minute (misfire: skip)'
+    : policy === 'run_once'
+      ? 'skipped: missed; misfire run_once runs only the latest missed time'
+      : `skipped: missed; misfire run_all runs only the latest ${RUN_ALL_CAP} missed times`;
 const quotaReason = (max: number) =>
   `skipped: the user already had ${max} active jobs, the most JOB_MAX_ACTIVE_PER_USER allows (this occurrence would exceed it)`;
 
@@ -94,8 +99,10 @@ export class OccurrencePlanner extends PeriodicService {
    * skip) into skipped ones. Returns the claimed jobs that should run.
    */
   async afterClaim(tx: Queryable, jobs: ClaimedJob[]): Promise<ClaimedJob[]> {
-    // Only first attempts are occurrences being fired; retries of one are plain retries.
-    const fresh = jobs.filter((j) => j.schedule_id !== null && j.attempts === 1);
+    // Occurrences being fired: first attempts of the first round. A retry is a plain retry, and a
+    // re-drive (a later round) runs as the user asked: neither is judged (overlap, misfire, quota)
+    // nor plans anything, whatever its schedule does meanwhile (paused, finished, deleted).
+    const fresh = jobs.filter((j) => j.schedule_id !== null && j.attempts === 1 && j.round === 1);
     if (fresh.length === 0) return jobs;
     const now = fresh[0]!.db_now;
     const schedules = new Map(
@@ -104,13 +111,23 @@ export class OccurrencePlanner extends PeriodicService {
         s,
       ]),
     );
-    // Overlap and misfire concern the schedule's current occurrence (the one at planned_until). An
-    // older one is a catch-up already decided, or one a user re-drove: it runs as asked.
-    const current = (j: ClaimedJob) => {
+    // The occurrence at a live schedule's planned_until is its current one: its claim plans the next
+    // and decides its fate (misfire, see planner.ts). An older one (handed back by a stopping
+    // scheduler) runs as it is.
+    const plans = new Map<string, { schedule: sql.ScheduleRow & { locked: boolean }; plan: Plan }>();
+    const planned = new Set<string>(); // one plan per schedule
+    for (const j of fresh) {
       const s = schedules.get(j.schedule_id!);
-      return !!s && (!s.planned_until || j.scheduled_for! >= s.planned_until);
-    };
-    const mayOverlap = fresh.filter((j) => current(j) && schedules.get(j.schedule_id!)!.overlap === 'skip');
+      if (!s || s.paused || s.finished_at || planned.has(s.id)) continue;
+      if (s.planned_until && j.scheduled_for! < s.planned_until) continue;
+      const plan = planFor(s, now, !s.planned_until ? null : j.catch_up ? 'catch_up' : 'first_firing');
+      if (plan) plans.set(j.id, { schedule: s, plan });
+      planned.add(s.id);
+    }
+    // Overlap concerns current occurrences, catch-ups aside (they run one after another).
+    const mayOverlap = fresh.filter(
+      (j) => plans.has(j.id) && !j.catch_up && schedules.get(j.schedule_id!)!.overlap === 'skip',
+    );
     const busy = await sql.busyOccurrences(
       tx,
       mayOverlap.map((j) => j.id),
@@ -121,34 +138,28 @@ export class OccurrencePlanner extends PeriodicService {
       fresh.filter((j) => !busy.has(j.id)),
     );
     const catchUps: string[] = [];
-    const latest = new Map<string, ClaimedJob>();
     for (const j of fresh) {
-      const s = schedules.get(j.schedule_id!);
-      const late = current(j) && !j.catch_up && j.scheduled_for!.getTime() < now.getTime() - MISFIRE_GRACE_MS;
+      const current = plans.get(j.id);
+      const fate = current?.plan.claimed ?? 'run';
       const skip = (reason: string, why: SkipReason) =>
         skips.push({ id: j.id, leaseToken: j.lease_token, attempt: j.attempts, reason, why });
       if (busy.has(j.id)) skip(OVERLAP_REASON, 'overlap');
-      else if (late && s?.misfire === 'skip') skip(MISFIRE_REASON, 'misfire');
+      else if (fate === 'skip') skip(missedReason(current!.schedule.misfire), 'misfire');
       else if (overQuota.has(j.id)) skip(quotaReason(this.opts.maxActivePerUser), 'quota');
-      else if (late) catchUps.push(j.id);
-      const l = latest.get(j.schedule_id!);
-      if (!l || j.scheduled_for! > l.scheduled_for!) latest.set(j.schedule_id!, j);
+      else if (fate === 'catch_up') catchUps.push(j.id);
     }
-    const plans: { schedule: sql.ScheduleRow; plan: Plan }[] = [];
-    for (const [id, j] of latest) {
-      const s = schedules.get(id);
-      // Plan only from the latest planned time: an older occurrence (a catch-up) changes nothing.
-      if (!s || s.paused || s.finished_at || (s.planned_until && j.scheduled_for! < s.planned_until))
-        continue;
-      const plan = planFor(s, now, catchUps.includes(j.id) ? 1 : 0);
-      if (plan) plans.push({ schedule: s, plan });
-    }
-    await applyPlans(tx, plans, null);
+    // Plans only of schedules this claim holds (never waited for: lock order, CLAUDE.md): an edit,
+    // pause or delete replaces the plan itself; otherwise the repair pass plans it.
+    const held = [...plans.values()].filter((p) => p.schedule.locked);
+    await applyPlans(tx, held, null);
     await sql.skipOccurrences(tx, skips);
     // Counted before the claim commits: a claim that then rolls back (rare) over-counts.
-    if (skips.length && this.deps.onSkipped) {
+    if (this.deps.onSkipped) {
       const counts = new Map<SkipReason, number>();
       for (const k of skips) counts.set(k.why, (counts.get(k.why) ?? 0) + 1);
+      // Missed times skipped without ever being occurrences count too.
+      const missed = held.reduce((n, p) => n + p.plan.skipped, 0);
+      if (missed) counts.set('misfire', (counts.get('misfire') ?? 0) + missed);
       counts.forEach((n, why) => this.deps.onSkipped!(why, n));
     }
     if (catchUps.length) await sql.markCatchUp(tx, catchUps);
@@ -168,6 +179,8 @@ export class OccurrencePlanner extends PeriodicService {
           const plan = planFor(s, now);
           return plan ? [{ schedule: s, plan }] : [];
         });
+        const missed = plans.reduce((n, p) => n + p.plan.skipped, 0);
+        if (missed) this.deps.onSkipped?.('misfire', missed);
         return { did: await applyPlans(tx, plans, this.opts.notifyWithinMs), saw: broken.length };
       }),
     );

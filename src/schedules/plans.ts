@@ -4,10 +4,13 @@
 import type { Queryable } from '../db/pool.ts';
 import * as sql from '../sql/schedules.ts';
 import { parseCronSchedule } from './cron.ts';
-import { planNext, type Plan } from './planner.ts';
+import { planNext, type ClaimedOccurrence, type Plan } from './planner.ts';
 
-/** The plan for a schedule row from its planned_until, or null when its expression no longer parses. */
-export function planFor(s: sql.ScheduleRow, now: Date, catchUpsDone = 0): Plan | null {
+/**
+ * The plan for a schedule row from its planned_until, or null when its expression no longer parses.
+ * `claimed`: what the occurrence at planned_until is, when its claim asks (see planNext).
+ */
+export function planFor(s: sql.ScheduleRow, now: Date, claimed: ClaimedOccurrence = null): Plan | null {
   const parsed = parseCronSchedule(s.cron, s.timezone);
   if (!parsed.ok) return null;
   return planNext({
@@ -17,12 +20,13 @@ export function planFor(s: sql.ScheduleRow, now: Date, catchUpsDone = 0): Plan |
     misfire: s.misfire,
     plannedUntil: s.planned_until,
     now,
-    catchUpsDone,
+    claimed,
   });
 }
 
 /**
- * Creates the occurrences of `plans` and records how far each schedule is planned. `notifyWithinMs`:
+ * Creates the occurrences of `plans` and records how far each schedule is planned (and how many
+ * missed times it skipped without an occurrence). `notifyWithinMs`:
  * wake sleeping schedulers for an occurrence due that soon (null inside a claim: the claimer looks
  * for the next due job itself right after).
  */
@@ -42,6 +46,7 @@ export async function applyPlans(
       id: schedule.id,
       plannedUntil: plan.plannedUntil,
       finished: plan.finished,
+      skipped: plan.skipped,
     })),
   );
   return inserted;

@@ -1,6 +1,7 @@
 // Schedules use cases: validation (cron, zone, minimum interval, the same request template as a job),
 // idempotency, quotas, and the owner-scoped commands. Every change that affects what fires next
 // (create, edit, pause, resume, delete) replaces the pending occurrence in the same transaction.
+import { isDeepStrictEqual } from 'node:util';
 import { z } from 'zod';
 import type pg from 'pg';
 import { withTransaction, type Pool } from '../db/pool.ts';
@@ -34,6 +35,9 @@ const NEXT_RUNS_YEARS = MAX_GAP_YEARS;
 export const PREVIEW_HORIZON_YEARS = 50;
 const YEAR_MS = 365.2425 * 86_400_000;
 const yearsAfter = (t: Date, years: number) => new Date(t.getTime() + years * YEAR_MS);
+
+/** A fire time as answers show it. */
+type NextRun = { at: string; local: string };
 
 export interface SchedulesServiceDeps {
   pool: Pool;
@@ -185,10 +189,20 @@ export class SchedulesService {
     }
     const now = new Date();
     const schedule = this.checkFields(fields, now, true);
-    // The first occurrence is computed before the transaction: no cron search while it holds locks.
+    // The first occurrence and the answer's fire times are computed before the transaction: no cron
+    // search while it holds locks.
     const plan = fields.paused ? null : await this.planFromNow(fields, schedule);
-    const row = await withTransaction(this.deps.pool, async (tx) => {
+    const runs = fields.paused ? [] : this.nextRuns(schedule, fields.startAt, fields.endAt);
+    // The whole answer is made in the writing transaction: once it commits, nothing is left to fail
+    // (a second connection, which a busy pool can refuse, would answer 503 for a saved schedule).
+    return withTransaction(this.deps.pool, async (tx) => {
+      // Creates of one user queue here, so a create with the same key that committed meanwhile is
+      // seen below: it is replayed (a concurrent duplicate is never refused, nor created twice).
       await lockUserQuota(tx, userId, 'schedules');
+      if (idempotencyKey) {
+        const existing = await sql.findSchedule(tx, userId, { idempotencyKey });
+        if (existing) return this.replay(existing, hash!);
+      }
       if ((await sql.countSchedules(tx, userId)) >= this.deps.maxPerUser)
         throw new AppError(429, 'quota_exceeded', `at most ${this.deps.maxPerUser} schedules per user`);
       const s = await sql.insertSchedule(
@@ -197,18 +211,11 @@ export class SchedulesService {
         fields,
         idempotencyKey ? { key: idempotencyKey, hash: hash! } : null,
       );
-      if (!s) return null;
+      if (!s) throw new Error('schedule insert conflicted on a key no schedule holds'); // creates hold the lock above
       if (plan) await applyPlans(tx, [{ schedule: s, plan }], this.deps.notifyWithinMs);
-      // The answer is read in the writing transaction: once it commits, nothing can turn it into an error.
-      return sql.findSchedule(tx, userId, { id: s.id });
+      const row = await sql.findSchedule(tx, userId, { id: s.id });
+      return { schedule: this.json(row!, runs), replayed: false };
     });
-    if (!row) {
-      const existing = await sql.findSchedule(this.deps.pool, userId, { idempotencyKey: idempotencyKey! });
-      if (!existing)
-        throw new AppError(409, 'idempotency_key_reused', 'the idempotency key is in use; retry');
-      return this.replay(existing, hash!);
-    }
-    return { schedule: this.json(row), replayed: false };
   }
 
   private replay(existing: sql.ScheduleView, hash: Buffer) {
@@ -282,12 +289,7 @@ export class SchedulesService {
     for (let attempt = 1; ; attempt++) {
       const cur = await sql.findSchedule(this.deps.pool, userId, { id });
       if (!cur) throw notFound('schedule');
-      if (ifMatch !== undefined && ifMatch !== etagOf(cur.version) && ifMatch !== '*')
-        throw new AppError(
-          412,
-          'precondition_failed',
-          'the schedule changed since you read it (ETag mismatch)',
-        );
+      if (ifMatch !== undefined && !ifMatchAllows(ifMatch, etagOf(cur.version))) throw preconditionFailed();
       const was = fieldsOf(cur);
       const f: sql.ScheduleFields = {
         ...was,
@@ -309,15 +311,21 @@ export class SchedulesService {
         paused: input.paused ?? was.paused,
       };
       const schedule = this.checkFields(f, new Date(), input.end_at !== undefined);
-      const plan = f.paused ? null : await this.planFromNow(f, schedule);
+      // Same fire times, same request (`{}`, a name, overlap, misfire): the pending occurrence stays.
+      const replace = !sameOccurrences(was, f);
+      const plan = replace && !f.paused ? await this.planFromNow(f, schedule) : null;
+      const runs = f.paused ? [] : this.nextRuns(schedule, f.startAt, f.endAt);
       const row = await this.replaceIfUnchanged(
         userId,
         id,
-        cur.version,
-        plan,
-        async (tx) => (await sql.updateSchedule(tx, userId, id, cur.version, f))!,
+        { version: cur.version, replace, plan, runs },
+        async (tx) => {
+          const written = (await sql.updateSchedule(tx, userId, id, cur.version, f, !replace))!;
+          if (!replace && f.name !== was.name) await sql.renamePendingOccurrences(tx, id, f.name);
+          return written;
+        },
       );
-      if (row) return this.json(row);
+      if (row) return row;
       if (attempt >= 5)
         throw new AppError(
           409,
@@ -329,24 +337,26 @@ export class SchedulesService {
 
   /**
    * The write of patch and setPaused: under the row lock, only if the schedule is still at `version`
-   * (null otherwise: the caller starts over), the pending occurrence replaced by `plan`; the answer is
-   * read in the same transaction.
+   * (null otherwise: the caller starts over), the pending occurrence cancelled when `replace` and
+   * `plan` (if any) planned. The answer is made in the same transaction, with the fire times `runs`
+   * computed before it: once it commits, nothing is left to fail.
    */
   private async replaceIfUnchanged(
     userId: string,
     id: string,
-    version: number,
-    plan: Plan | null,
+    w: { version: number; replace: boolean; plan: Plan | null; runs: NextRun[] },
     write: (tx: pg.PoolClient) => Promise<sql.ScheduleRow>,
-  ): Promise<sql.ScheduleView | null> {
+  ): Promise<ReturnType<SchedulesService['json']> | null> {
     return withTransaction(this.deps.pool, async (tx) => {
+      // The schedule, then its pending occurrences: the lock order (CLAUDE.md). Waiting for an
+      // occurrence a claim holds is safe: a claim never waits for a schedule.
       const locked = await sql.lockSchedule(tx, userId, id);
       if (!locked) throw notFound('schedule');
-      if (locked.version !== version) return null; // changed since read: start over
-      await sql.cancelPendingOccurrences(tx, id);
+      if (locked.version !== w.version) return null; // changed since read: start over
+      if (w.replace) await sql.cancelPendingOccurrences(tx, id);
       const written = await write(tx);
-      if (plan) await applyPlans(tx, [{ schedule: written, plan }], this.deps.notifyWithinMs);
-      return sql.findSchedule(tx, userId, { id });
+      if (w.plan) await applyPlans(tx, [{ schedule: written, plan: w.plan }], this.deps.notifyWithinMs);
+      return this.json((await sql.findSchedule(tx, userId, { id }))!, w.runs);
     });
   }
 
@@ -358,14 +368,19 @@ export class SchedulesService {
       if (!cur) throw notFound('schedule');
       if (cur.paused === paused) return this.json(cur); // already so: nothing to replace
       let plan: Plan | null = null;
-      if (!paused && !cur.finished_at) {
-        const parsed = parseCronSchedule(cur.cron, cur.timezone);
-        if (parsed.ok) plan = await this.planFromNow(fieldsOf(cur), parsed.schedule);
+      let runs: NextRun[] = [];
+      const parsed = parseCronSchedule(cur.cron, cur.timezone);
+      if (!paused && parsed.ok) {
+        if (!cur.finished_at) plan = await this.planFromNow(fieldsOf(cur), parsed.schedule);
+        runs = this.nextRuns(parsed.schedule, cur.start_at, cur.end_at);
       }
-      const row = await this.replaceIfUnchanged(userId, id, cur.version, plan, (tx) =>
-        sql.setPaused(tx, id, paused),
+      const row = await this.replaceIfUnchanged(
+        userId,
+        id,
+        { version: cur.version, replace: true, plan, runs },
+        (tx) => sql.setPaused(tx, id, paused),
       );
-      if (row) return this.json(row);
+      if (row) return row;
       if (attempt >= 5)
         throw new AppError(
           409,
@@ -375,11 +390,18 @@ export class SchedulesService {
     }
   }
 
-  /** Deletes the schedule; its pending occurrence is cancelled, past ones keep their history. */
-  async delete(userId: string, id: string): Promise<void> {
+  /**
+   * Deletes the schedule; its pending occurrence is cancelled, past ones keep their history.
+   * `ifMatch` (an ETag) makes it conditional, checked under the row lock.
+   */
+  async delete(userId: string, id: string, ifMatch?: string): Promise<void> {
     if (!UUID.test(id)) throw notFound('schedule');
     await withTransaction(this.deps.pool, async (tx) => {
-      if (!(await sql.lockSchedule(tx, userId, id))) throw notFound('schedule');
+      // The schedule, then its occurrences: the lock order (see replaceIfUnchanged).
+      const locked = await sql.lockSchedule(tx, userId, id);
+      if (!locked) throw notFound('schedule');
+      if (ifMatch !== undefined && !ifMatchAllows(ifMatch, etagOf(locked.version)))
+        throw preconditionFailed();
       await sql.cancelPendingOccurrences(tx, id);
       await sql.deleteSchedule(tx, userId, id);
     });
@@ -430,16 +452,23 @@ export class SchedulesService {
     return { data: times.map((o) => ({ at: o.at.toISOString(), local: o.local })) };
   }
 
-  json(s: sql.ScheduleView) {
+  /** The next fire times an answer shows: a cron search (CPU), which writes run before taking locks. */
+  private nextRuns(schedule: CronSchedule, startAt: Date | null, endAt: Date | null): NextRun[] {
+    const from = Math.max(Date.now(), startAt ? startAt.getTime() - 1 : 0);
+    return schedule
+      .take(new Date(from), NEXT_RUNS, yearsAfter(new Date(from), NEXT_RUNS_YEARS))
+      .filter((o) => !endAt || o.at < endAt)
+      .map((o) => ({ at: o.at.toISOString(), local: describeLocal(o.at, schedule.timezone) }));
+  }
+
+  /** A schedule as answers show it; `runs`: its next fire times computed already (by a write). */
+  json(s: sql.ScheduleView, runs?: NextRun[]) {
     const status = s.paused ? 'paused' : s.finished_at ? 'finished' : 'active';
-    let nextRuns: { at: string; local: string }[] = [];
-    const parsed = parseCronSchedule(s.cron, s.timezone);
-    if (status === 'active' && parsed.ok) {
-      const from = Math.max(Date.now(), s.start_at ? s.start_at.getTime() - 1 : 0);
-      nextRuns = parsed.schedule
-        .take(new Date(from), NEXT_RUNS, yearsAfter(new Date(from), NEXT_RUNS_YEARS))
-        .filter((o) => !s.end_at || o.at < s.end_at)
-        .map((o) => ({ at: o.at.toISOString(), local: describeLocal(o.at, s.timezone) }));
+    let nextRuns: NextRun[] = [];
+    if (status === 'active' && runs) nextRuns = runs;
+    else if (status === 'active') {
+      const parsed = parseCronSchedule(s.cron, s.timezone);
+      if (parsed.ok) nextRuns = this.nextRuns(parsed.schedule, s.start_at, s.end_at);
     }
     return {
       id: s.id,
@@ -494,5 +523,49 @@ function fieldsOf(cur: sql.ScheduleRow): sql.ScheduleFields {
   };
 }
 
+/**
+ * Whether an edit fires at the same times with the same request as before: then it keeps the pending
+ * occurrence (its name is updated in place) instead of cancelling it and planning a new one.
+ */
+function sameOccurrences(a: sql.ScheduleFields, b: sql.ScheduleFields): boolean {
+  const sameTime = (x: Date | null, y: Date | null) => (x?.getTime() ?? null) === (y?.getTime() ?? null);
+  return (
+    a.cron === b.cron &&
+    a.timezone === b.timezone &&
+    sameTime(a.startAt, b.startAt) &&
+    sameTime(a.endAt, b.endAt) &&
+    a.paused === b.paused &&
+    a.method === b.method &&
+    a.url === b.url &&
+    isDeepStrictEqual(a.headers, b.headers) &&
+    a.body === b.body &&
+    a.timeoutMs === b.timeoutMs &&
+    isDeepStrictEqual({ ...a.retry }, { ...b.retry })
+  );
+}
+
 /** A schedule's ETag: its version, which every change bumps. */
 export const etagOf = (version: number) => `"v${version}"`;
+
+const preconditionFailed = () =>
+  new AppError(412, 'precondition_failed', 'the schedule changed since you read it (ETag mismatch)');
+
+/** One element of an If-Match list: optional whitespace, an entity-tag or nothing, then a comma or the end. */
+const IF_MATCH_ELEMENT = /^[ \t]*(?:((?:W\/)?"[\x21\x23-\x7e\x80-\xff]*")[ \t]*)?(?:,|$)/;
+
+/**
+ * Whether an If-Match value lets a write go ahead on a resource with this (strong) ETag, as RFC 9110
+ * §13.1.1 says: `*`, or a list of entity-tags with one equal to it by strong comparison (a weak tag
+ * never matches). A value that is not such a list matches nothing.
+ */
+export function ifMatchAllows(header: string, etag: string): boolean {
+  if (header.trim() === '*') return true;
+  const tags: string[] = [];
+  for (let rest = header; rest.length > 0;) {
+    const m = IF_MATCH_ELEMENT.exec(rest);
+    if (!m) return false;
+    if (m[1]) tags.push(m[1]);
+    rest = rest.slice(m[0].length);
+  }
+  return tags.includes(etag);
+}

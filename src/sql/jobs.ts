@@ -1,6 +1,6 @@
 // SQL for the jobs API. Every query is scoped to the calling user in SQL, so another user's job is
 // indistinguishable from a missing one.
-import { queryOne, type Queryable } from '../db/pool.ts';
+import { onOneConnection, queryOne, type Queryable } from '../db/pool.ts';
 import type { JobStatus, Outcome } from '../jobs/stateMachine.ts';
 import type { RetryPolicy } from '../jobs/backoff.ts';
 import { CANCEL_CHANNEL, RELEASE_LEASE, WAITING, notifyDue } from './fragments.ts';
@@ -34,7 +34,10 @@ export interface JobRow extends RetryColumns {
   next_attempt_at: Date;
   timeout_ms: number;
   status: JobStatus;
+  /** Attempts made in this round (a re-drive starts the next round, from 0). */
   attempts: number;
+  /** 1, plus one per re-drive. */
+  round: number;
   idempotency_key: string | null;
   request_hash: Buffer | null;
   created_at: Date;
@@ -51,6 +54,8 @@ export interface JobRow extends RetryColumns {
 export interface ExecutionRow {
   id: number;
   job_id: string;
+  /** The job's round the attempt belongs to; attempts count from 1 in each. */
+  round: number;
   attempt: number;
   started_at: Date | null;
   finished_at: Date;
@@ -65,11 +70,12 @@ export interface ExecutionRow {
 
 export type JobWithLast = JobRow & { last_execution: ExecutionRow | null };
 
-// Only the summary fields: a list of 100 jobs must not drag 100 response bodies along.
-const LAST_EXECUTION = `(SELECT jsonb_build_object('attempt', e.attempt, 'started_at', e.started_at,
+// Only the summary fields: a list of 100 jobs must not drag 100 response bodies along. The latest
+// in the executions' order (round, attempt, id): a re-drive's attempts come after the earlier round's.
+const LAST_EXECUTION = `(SELECT jsonb_build_object('round', e.round, 'attempt', e.attempt, 'started_at', e.started_at,
      'finished_at', e.finished_at, 'duration_ms', e.duration_ms, 'outcome', e.outcome,
      'status_code', e.status_code, 'error', e.error) FROM job_executions e
-   WHERE e.job_id = j.id ORDER BY e.attempt DESC, e.id DESC LIMIT 1) AS last_execution`;
+   WHERE e.job_id = j.id ORDER BY e.round DESC, e.attempt DESC, e.id DESC LIMIT 1) AS last_execution`;
 
 export interface NewJob {
   userId: string;
@@ -96,7 +102,7 @@ export interface NewJob {
  * prepared statement fails with "cached plan must not change result type" once the table changes).
  */
 const JOB_COLUMNS = `id, seq, user_id, name, method, url, headers, body, fire_at, next_attempt_at, timeout_ms, status,
-  attempts, idempotency_key, request_hash, created_at, updated_at, completed_at, schedule_id, scheduled_for,
+  attempts, round, idempotency_key, request_hash, created_at, updated_at, completed_at, schedule_id, scheduled_for,
   catch_up, trace_parent, retry_strategy, max_attempts, base_delay_ms, max_delay_ms`;
 
 /** The user's job by id or by the idempotency key it was created with. */
@@ -185,20 +191,23 @@ export async function countJobsByStatus(
   return rows;
 }
 
-/** A page of a job's executions after `after` in (attempt, id) order; up to limit + 1 rows to detect more. */
+/**
+ * A page of a job's executions after `after` in (round, attempt, id) order, the order they happened
+ * in (a late superseded result sorts with its attempt); up to limit + 1 rows to detect more.
+ */
 export async function listExecutions(
   db: Queryable,
   jobId: string,
-  p: { after: { attempt: number; id: number } | null; limit: number },
+  p: { after: { round: number; attempt: number; id: number } | null; limit: number },
 ): Promise<ExecutionRow[]> {
   const { rows } = await db.query<ExecutionRow>(
-    `SELECT id::float8 AS id, job_id, attempt, started_at, finished_at, duration_ms, outcome, status_code, error,
-            response_body, response_body_encoding, response_truncated
+    `SELECT id::float8 AS id, job_id, round, attempt, started_at, finished_at, duration_ms, outcome, status_code,
+            error, response_body, response_body_encoding, response_truncated
        FROM job_executions
-      WHERE job_id = $1 AND ($2::int IS NULL OR (attempt, id) > ($2::int, $3::bigint))
-      ORDER BY attempt, id
-      LIMIT $4`,
-    [jobId, p.after?.attempt ?? null, p.after?.id ?? null, p.limit + 1],
+      WHERE job_id = $1 AND ($2::int IS NULL OR (round, attempt, id) > ($2::int, $3::int, $4::bigint))
+      ORDER BY round, attempt, id
+      LIMIT $5`,
+    [jobId, p.after?.round ?? null, p.after?.attempt ?? null, p.after?.id ?? null, p.limit + 1],
   );
   return rows;
 }
@@ -208,6 +217,16 @@ export async function listExecutions(
  * this user). A running job's scheduler is told through NOTIFY to abort the request now.
  */
 export async function cancelJob(
+  db: Queryable,
+  userId: string,
+  id: string,
+): Promise<{ before: JobStatus; job: JobWithLast } | null> {
+  // The answer is read on the connection that wrote, in its transaction: a second checkout after
+  // the commit could fail (a busy pool) and answer 503 for a cancel that happened.
+  return onOneConnection(db, (c) => cancelAndRead(c, userId, id));
+}
+
+async function cancelAndRead(
   db: Queryable,
   userId: string,
   id: string,
@@ -230,12 +249,15 @@ export async function cancelJob(
   return job ? { before: rows[0].before, job } : null;
 }
 
-/** Re-drives a failed job: a fresh attempts budget, due now. Null when it is not a failed job of this user. */
+/**
+ * Re-drives a failed job: the next round, with a fresh attempts budget, due now. Null when it is not
+ * a failed job of this user.
+ */
 export async function redriveJob(db: Queryable, userId: string, id: string): Promise<JobRow | null> {
   return queryOne<JobRow>(
     db,
     `WITH upd AS (
-       UPDATE jobs SET status = 'scheduled', attempts = 0, next_attempt_at = now(), completed_at = NULL, updated_at = now()
+       UPDATE jobs SET status = 'scheduled', attempts = 0, round = round + 1, next_attempt_at = now(), completed_at = NULL, updated_at = now()
         WHERE id = $1 AND user_id = $2 AND status = 'failed'
        RETURNING *
      )

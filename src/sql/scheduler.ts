@@ -26,6 +26,8 @@ export interface ClaimedJob extends RetryColumns {
   body: string | null;
   timeout_ms: number;
   attempts: number;
+  /** The job's round (a re-drive starts the next): the attempt's execution row belongs to it. */
+  round: number;
   lease_token: string;
   /** Milliseconds the attempt was already late when the claim returned it (database clock). */
   late_ms: number;
@@ -99,7 +101,7 @@ export async function claimDueJobs(
          FROM users u
         WHERE j.ctid = ANY (ARRAY(SELECT ctid FROM candidates)) AND u.id = j.user_id
        RETURNING j.id, j.user_id, j.method, j.url, j.headers, j.body, j.timeout_ms, j.retry_strategy, j.max_attempts,
-                 j.base_delay_ms, j.max_delay_ms, j.attempts, j.lease_token,
+                 j.base_delay_ms, j.max_delay_ms, j.attempts, j.round, j.lease_token,
                  (extract(epoch FROM clock_timestamp() - greatest(j.next_attempt_at, j.created_at)) * 1000)::float8 AS late_ms,
                  ${signingVersions('u')} AS signing_versions, j.schedule_id, j.scheduled_for, j.catch_up,
                  now() AS db_now, j.trace_parent`,
@@ -181,6 +183,8 @@ export async function settleDue(db: Queryable, limit: number): Promise<number> {
 export interface AttemptRecord {
   id: string;
   leaseToken: string;
+  /** The round of the claim (not the job's round at write time: a late result keeps its own). */
+  round: number;
   attempt: number;
   newStatus: 'succeeded' | 'retrying' | 'failed';
   retryDelayMs: number | null;
@@ -197,8 +201,9 @@ export interface AttemptRecord {
 
 /**
  * Records many attempts in one round trip. Each job moves to its new status only if it still holds
- * the lease; otherwise the execution row says `cancelled` (the user cancelled it) or `superseded`.
- * Returns the outcome actually recorded per job.
+ * the lease; otherwise the execution row says `cancelled` (the user cancelled this attempt) or
+ * `superseded` (the lease was reaped, and the job may have moved on). Returns the outcome actually
+ * recorded per job.
  */
 export async function recordAttempts(
   db: Queryable,
@@ -210,28 +215,43 @@ export async function recordAttempts(
     name: 'djs_record',
     text: `WITH input AS (
        SELECT * FROM unnest($2::uuid[], $3::uuid[], $4::int[], $5::text[], $6::float8[], $7::text[], $8::int[],
-                            $9::text[], $10::text[], $11::bool[], $12::float8[], $13::int[], $14::text[])
+                            $9::text[], $10::text[], $11::bool[], $12::float8[], $13::int[], $14::text[], $15::int[])
          AS t(id, lease, attempt, status, delay_ms, outcome, status_code, error, response_body, truncated, started_ago_ms,
-              duration_ms, encoding)
+              duration_ms, encoding, round)
      ), upd AS (
        UPDATE jobs j SET ${APPLY_VERDICT}
          FROM input i
         WHERE ${holdsLease('j', 'i')}
        RETURNING j.id, j.status, j.next_attempt_at
+     ), gone AS (
+       -- The jobs whose lease is gone, as they are now: locked, so a cancel that committed after this
+       -- statement's snapshot is seen (the UPDATE above waited for it and then skipped the row, but
+       -- the snapshot still says 'running'; labelled from it, such an attempt read 'superseded'). Not
+       -- the rows upd changed: this statement could not lock its own new versions. KEY SHARE is
+       -- enough to wait for a cancel (it holds FOR UPDATE) and never waits for another scheduler's
+       -- result write (FOR NO KEY UPDATE): two batches each holding a late result for a job the
+       -- other now runs could otherwise deadlock.
+       SELECT j.id, j.status, j.attempts, j.round FROM jobs j
+        WHERE j.id IN (SELECT id FROM input) AND j.id NOT IN (SELECT id FROM upd)
+          FOR KEY SHARE
      ), wake AS (
        SELECT ${notifyDue('min(next_attempt_at)')} FROM upd WHERE status = 'retrying' HAVING count(*) > 0
      ), ins AS (
-       INSERT INTO job_executions (job_id, attempt, worker_id, started_at, finished_at, duration_ms, outcome, status_code,
-                                   error, response_body, response_truncated, response_body_encoding)
-       SELECT i.id, i.attempt, $1, now() - make_interval(secs => i.started_ago_ms / 1000), now(), i.duration_ms,
+       INSERT INTO job_executions (job_id, round, attempt, worker_id, started_at, finished_at, duration_ms, outcome,
+                                   status_code, error, response_body, response_truncated, response_body_encoding)
+       SELECT i.id, i.round, i.attempt, $1, now() - make_interval(secs => i.started_ago_ms / 1000), now(), i.duration_ms,
               -- IN (a hashed subplan), not a join on the CTE: the planner thinks upd has one row and
               -- would nest-loop over it, quadratic in the batch size.
               CASE WHEN i.id IN (SELECT id FROM upd) THEN i.outcome
-                   WHEN cur.status = 'cancelled' THEN 'cancelled'
+                   -- Cancelled while this very attempt held the lease (not after a reaper took it
+                   -- and another attempt began).
+                   WHEN g.status = 'cancelled' AND g.round = i.round AND g.attempts = i.attempt THEN 'cancelled'
                    ELSE 'superseded' END,
               i.status_code, i.error, i.response_body, i.truncated, i.encoding
          FROM input i
-         JOIN jobs cur ON cur.id = i.id -- a job deleted meanwhile has nothing to record against
+         LEFT JOIN gone g ON g.id = i.id
+        -- A job deleted meanwhile has nothing to record against.
+        WHERE i.id IN (SELECT id FROM upd) OR g.id IS NOT NULL
        RETURNING job_id, outcome
      )
      -- Referenced in the select list so the planner cannot drop the NOTIFY (an unused LEFT JOIN would be removed).
@@ -252,6 +272,7 @@ export async function recordAttempts(
         'startedAgoMs',
         'durationMs',
         'responseEncoding',
+        'round',
       ]),
     ],
   });
@@ -332,10 +353,11 @@ export async function rescueExpired(
          -- were locked as running jobs by lockExpiredLeases in this transaction; why the status is not
          -- tested: see holdsLease.
          FROM input i WHERE j.id = i.id AND j.lease_expires_at < now()
-       RETURNING j.id, j.heartbeat_at
+       RETURNING j.id, j.heartbeat_at, j.round
      ), ins AS (
-       INSERT INTO job_executions (job_id, attempt, worker_id, started_at, finished_at, outcome, error)
-       SELECT i.id, i.attempt, i.owner, NULL, now(), 'lost', 'lease expired: the worker stopped heartbeating (crash, network or database outage)'
+       -- The job's round: the expired lease is this round's attempt (a re-drive needs a failed job).
+       INSERT INTO job_executions (job_id, round, attempt, worker_id, started_at, finished_at, outcome, error)
+       SELECT i.id, u.round, i.attempt, i.owner, NULL, now(), 'lost', 'lease expired: the worker stopped heartbeating (crash, network or database outage)'
          FROM input i JOIN upd u ON u.id = i.id
        RETURNING job_id
      ), wake AS (

@@ -21,6 +21,8 @@ export interface ScheduleRow extends RetryColumns, RequestColumns {
   paused: boolean;
   planned_until: Date | null;
   finished_at: Date | null;
+  /** Missed fire times skipped without ever being an occurrence (misfire); a bigint, read as text. */
+  missed_skipped: string;
   version: number;
   idempotency_key: string | null;
   request_hash: Buffer | null;
@@ -45,8 +47,10 @@ export interface ScheduleFields extends RequestColumns {
   paused: boolean;
 }
 
-const SKIPPED_COUNT = `(SELECT count(*)::int FROM jobs o JOIN job_executions e ON e.job_id = o.id
-   WHERE o.schedule_id = s.id AND e.outcome = 'skipped') AS skipped_count`;
+// Occurrences recorded as skipped (overlap, misfire, quota) plus missed times that never became one
+// (misfire: missed_skipped, migration 0009).
+const SKIPPED_COUNT = `least((SELECT count(*) FROM jobs o JOIN job_executions e ON e.job_id = o.id
+   WHERE o.schedule_id = s.id AND e.outcome = 'skipped') + s.missed_skipped, 2147483647)::int AS skipped_count`;
 
 const fieldValues = (f: ScheduleFields) => [
   f.name,
@@ -87,23 +91,43 @@ export async function insertSchedule(
   );
 }
 
-/** Replaces a schedule's fields if its version is still `version`; bumps the version; forgets its plan. */
+/**
+ * Replaces a schedule's fields if its version is still `version`; bumps the version. Forgets its plan
+ * (the caller plans from now), unless `keepPlan`: the fire times and the occurrences' request did not
+ * change, so the pending occurrence stays as it is.
+ */
 export async function updateSchedule(
   db: Queryable,
   userId: string,
   id: string,
   version: number,
   f: ScheduleFields,
+  keepPlan = false,
 ): Promise<ScheduleRow | null> {
   return queryOne<ScheduleRow>(
     db,
     `UPDATE schedules SET name = $1, cron = $2, timezone = $3, method = $4, url = $5, headers = $6::jsonb, body = $7,
             timeout_ms = $8, retry_strategy = $9, max_attempts = $10, base_delay_ms = $11, max_delay_ms = $12,
             start_at = $13, end_at = $14, overlap = $15, misfire = $16, paused = $17,
-            planned_until = NULL, finished_at = NULL, version = version + 1, updated_at = now()
+            planned_until = CASE WHEN $21::boolean THEN planned_until END,
+            finished_at = CASE WHEN $21::boolean THEN finished_at END,
+            version = version + 1, updated_at = now()
       WHERE id = $18 AND user_id = $19 AND version = $20
       RETURNING *`,
-    [...fieldValues(f), id, userId, version],
+    [...fieldValues(f), id, userId, version, keepPlan],
+  );
+}
+
+/** Renames the schedule's pending occurrences (an edit of the name only keeps them). */
+export async function renamePendingOccurrences(
+  db: Queryable,
+  scheduleId: string,
+  name: string | null,
+): Promise<void> {
+  await db.query(
+    `UPDATE jobs SET name = $2, updated_at = now()
+      WHERE schedule_id = $1 AND status IN ('scheduled', 'retrying') AND name IS DISTINCT FROM $2`,
+    [scheduleId, name],
   );
 }
 
@@ -228,26 +252,46 @@ export async function insertOccurrences(
   return rows[0]!.n;
 }
 
-/** Records how far a schedule is planned, or that it is finished (no fire time left). */
+/**
+ * Records how far a schedule is planned, or that it is finished (no fire time left), and adds the
+ * missed times its plan skipped without creating an occurrence for them (misfire).
+ */
 export async function setPlanned(
   db: Queryable,
-  p: { id: string; plannedUntil: Date | null; finished: boolean }[],
+  p: { id: string; plannedUntil: Date | null; finished: boolean; skipped: number }[],
 ): Promise<void> {
   if (p.length === 0) return;
   await db.query({
     name: 'djs_set_planned',
     text: `UPDATE schedules s SET planned_until = coalesce(i.planned_until, s.planned_until),
-                  finished_at = CASE WHEN i.finished THEN now() ELSE NULL END, updated_at = now()
-             FROM unnest($1::uuid[], $2::timestamptz[], $3::bool[]) AS i(id, planned_until, finished)
+                  finished_at = CASE WHEN i.finished THEN now() ELSE NULL END,
+                  missed_skipped = s.missed_skipped + i.skipped, updated_at = now()
+             FROM unnest($1::uuid[], $2::timestamptz[], $3::bool[], $4::int[]) AS i(id, planned_until, finished, skipped)
             WHERE s.id = i.id`,
-    values: [p.map((x) => x.id), p.map((x) => x.plannedUntil), p.map((x) => x.finished)],
+    values: [
+      p.map((x) => x.id),
+      p.map((x) => x.plannedUntil),
+      p.map((x) => x.finished),
+      p.map((x) => x.skipped),
+    ],
   });
 }
 
-/** Locks the given schedules for planning (inside the caller's transaction). */
-export async function lockSchedulesForPlanning(db: Queryable, ids: string[]): Promise<ScheduleRow[]> {
-  const { rows } = await db.query<ScheduleRow>(
-    `SELECT * FROM schedules WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE`,
+/**
+ * The given schedules for a claim (inside its transaction): locked for planning (`locked`), or, when
+ * another transaction holds one (an edit, pause or delete, another claim, the repair pass), read
+ * without waiting as last committed. A claim holds its jobs' row locks, and an edit locks the
+ * schedule and then its pending occurrences: waiting here could close a cycle (lock order, CLAUDE.md).
+ */
+export async function lockSchedulesForPlanning(
+  db: Queryable,
+  ids: string[],
+): Promise<(ScheduleRow & { locked: boolean })[]> {
+  const { rows } = await db.query<ScheduleRow & { locked: boolean }>(
+    `WITH mine AS (SELECT * FROM schedules WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE SKIP LOCKED)
+     SELECT mine.*, true AS locked FROM mine
+     UNION ALL
+     SELECT s.*, false AS locked FROM schedules s WHERE s.id = ANY($1::uuid[]) AND s.id NOT IN (SELECT id FROM mine)`,
     [ids],
   );
   return rows;
@@ -322,10 +366,10 @@ export async function skipOccurrences(
      ), upd AS (
        UPDATE jobs j SET status = 'cancelled', completed_at = now(), updated_at = now(), ${RELEASE_LEASE}
          FROM i WHERE ${holdsLease('j', 'i')}
-       RETURNING j.id
+       RETURNING j.id, j.round
      )
-     INSERT INTO job_executions (job_id, attempt, outcome, error, finished_at)
-     SELECT i.id, i.attempt, 'skipped', i.reason, now() FROM i JOIN upd ON upd.id = i.id`,
+     INSERT INTO job_executions (job_id, round, attempt, outcome, error, finished_at)
+     SELECT i.id, upd.round, i.attempt, 'skipped', i.reason, now() FROM i JOIN upd ON upd.id = i.id`,
     [
       skips.map((s) => s.id),
       skips.map((s) => s.leaseToken),
@@ -335,7 +379,7 @@ export async function skipOccurrences(
   );
 }
 
-/** Marks occurrences as catch-up runs (claimed more than the grace after their time). */
+/** Marks occurrences as catch-up runs (a claimed first firing that was missed and runs: planner.ts). */
 export async function markCatchUp(db: Queryable, jobIds: string[]): Promise<void> {
   await db.query(`UPDATE jobs SET catch_up = true WHERE id = ANY($1::uuid[])`, [jobIds]);
 }

@@ -120,10 +120,11 @@ export async function jobState(db: TestDb, id: string) {
 
 export async function executionsOf(db: TestDb, id: string) {
   const { rows } = await db.pool.query(
-    `SELECT * FROM job_executions WHERE job_id = $1 ORDER BY attempt, id`,
+    `SELECT * FROM job_executions WHERE job_id = $1 ORDER BY round, attempt, id`,
     [id],
   );
   return rows as {
+    round: number;
     attempt: number;
     outcome: string;
     status_code: number | null;
@@ -228,6 +229,7 @@ export function succeededAttempt(id: string, leaseToken: string): AttemptRecord 
   return {
     id,
     leaseToken,
+    round: 1,
     attempt: 1,
     newStatus: 'succeeded',
     retryDelayMs: null,

@@ -219,8 +219,11 @@ describe.skipIf(!hasChromium && !process.env.CI)('the console in a real browser'
     await page.click('button:has-text("Re-drive")');
     await expect.poll(() => chip().textContent(), { timeout: 15_000 }).toBe('succeeded');
     await expect.poll(() => attempts.count()).toBe(3);
-    // In the order they happened; the re-drive counts attempts afresh.
-    await expect(attempts.nth(2).textContent()).resolves.toMatch(/Re-driven.*Attempt 1.*succeeded.*HTTP 200/);
+    // In the order they happened; the re-drive starts round 2 and counts attempts afresh.
+    await expect(attempts.nth(0).textContent()).resolves.toMatch(/^Round 1, attempt 1.*failed.*HTTP 503/);
+    await expect(attempts.nth(2).textContent()).resolves.toMatch(
+      /Re-driven: round 2.*Round 2, attempt 1.*succeeded.*HTTP 200/,
+    );
 
     // Clone: a new-job form filled from this one.
     await page.click('button:has-text("Clone")');
@@ -278,6 +281,42 @@ describe.skipIf(!hasChromium && !process.env.CI)('the console in a real browser'
     await page.getByRole('button', { name: 'Clear filters' }).click();
     await expect.poll(() => page.locator('tbody tr').count()).toBe(4);
     await check('jobs');
+  }, 60_000);
+
+  it('jobs list: a multi-status link presses its chips, chips toggle, an untouched date field keeps its filter', async () => {
+    const from = '2020-01-01T08:00:30.250Z'; // seconds and milliseconds: 09:00:30.250 in Berlin
+    await page.goto(`${base}/jobs?status=succeeded,failed&from=${from}`);
+    const pressed = () => page.locator('button.chip-filter[aria-pressed="true"]').allTextContents();
+    const param = (name: string) => new URL(page.url()).searchParams.get(name);
+    await expect
+      .poll(pressed)
+      .toEqual([expect.stringMatching(/^succeeded /), expect.stringMatching(/^failed /)]);
+    // The list asked the API for both: every row is one of them.
+    await expect.poll(() => page.locator('button.chip-filter .count').first().textContent()).not.toBe('…');
+    for (const s of await page.locator('tbody .chip').allTextContents())
+      expect(['succeeded', 'failed']).toContain(s);
+    expect(await page.inputValue('#f-from')).toMatch(/^2020-01-01T09:00:30\.25/);
+
+    // Focusing the date field and leaving it untouched (which applies the filters) changes nothing.
+    await page.focus('#f-from');
+    await page.focus('#f-to');
+    await page.focus('#f-name');
+    await page.press('#f-name', 'Enter');
+    expect(param('from')).toBe(from);
+    expect(param('status')).toBe('succeeded,failed');
+
+    await page.locator('button.chip-filter', { hasText: 'failed' }).click();
+    await expect.poll(() => param('status')).toBe('succeeded');
+    await expect.poll(pressed).toEqual([expect.stringMatching(/^succeeded /)]);
+    await page.locator('button.chip-filter', { hasText: 'scheduled' }).click();
+    await expect.poll(() => param('status')).toBe('scheduled,succeeded');
+    await expect
+      .poll(pressed)
+      .toEqual([expect.stringMatching(/^scheduled /), expect.stringMatching(/^succeeded /)]);
+    expect(param('from')).toBe(from);
+    await check('jobs-multi-status');
+    await page.getByRole('button', { name: 'Clear filters' }).click();
+    await expect.poll(pressed).toEqual([expect.stringMatching(/^all /)]);
   }, 60_000);
 
   it("another site's form cannot act with the session cookie", async () => {

@@ -183,6 +183,7 @@ describe('the completer never retries a deterministic failure', () => {
     completer.push({
       id: job.id,
       leaseToken,
+      round: 1,
       attempt: 1,
       newStatus: 'succeeded',
       retryDelayMs: null,

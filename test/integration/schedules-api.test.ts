@@ -301,6 +301,79 @@ describe('changing a schedule', () => {
   });
 });
 
+describe('conditional and no-op writes', () => {
+  const patch = (id: string, body: object, ifMatch?: string) => {
+    const r = request(t.app).patch(`/v1/schedules/${id}`).set('Authorization', alice.auth);
+    if (ifMatch !== undefined) r.set('If-Match', ifMatch);
+    return r.send(body);
+  };
+
+  it('If-Match: a list naming the current ETag matches, and so does *; a list without it, or a weak tag, → 412', async () => {
+    const s = (await post(alice.auth, daily())).body;
+    expect((await patch(s.id, { name: 'a' }, '"v0", "v1"')).status).toBe(200);
+    expect((await patch(s.id, { name: 'b' }, '"v2" ,"v9"')).status).toBe(200);
+    expect((await patch(s.id, { name: 'c' }, '*')).status).toBe(200);
+    for (const stale of ['"v1", "v2"', 'W/"v4"', '"v4"x', 'v4']) {
+      const res = await patch(s.id, { name: 'd' }, stale);
+      expect(res.status, stale).toBe(412);
+      expect(res.body.error.code).toBe('precondition_failed');
+    }
+    expect(
+      (await request(t.app).get(`/v1/schedules/${s.id}`).set('Authorization', alice.auth)).body,
+    ).toMatchObject({ name: 'c', etag: '"v4"' });
+  });
+
+  it('DELETE honours If-Match: a stale ETag → 412 and nothing is deleted; the current one (or a list with it) deletes', async () => {
+    const s = (await post(alice.auth, daily())).body;
+    const occ = await pending(s.id);
+    await patch(s.id, { name: 'renamed' });
+    const del = (ifMatch: string) =>
+      request(t.app)
+        .delete(`/v1/schedules/${s.id}`)
+        .set('Authorization', alice.auth)
+        .set('If-Match', ifMatch);
+    const stale = await del('"v1"');
+    expect(stale.status).toBe(412);
+    expect(stale.body.error.code).toBe('precondition_failed');
+    expect((await request(t.app).get(`/v1/schedules/${s.id}`).set('Authorization', alice.auth)).status).toBe(
+      200,
+    );
+    expect((await pending(s.id)).map((j) => j.id)).toEqual(occ.map((j) => j.id));
+    expect((await del('"v1", "v2"')).status).toBe(204);
+    expect((await request(t.app).get(`/v1/schedules/${s.id}`).set('Authorization', alice.auth)).status).toBe(
+      404,
+    );
+  });
+
+  it('a PATCH that changes nothing of what fires ({}, the name, overlap, misfire) keeps the pending occurrence', async () => {
+    const s = (await post(alice.auth, daily())).body;
+    const [occ] = await pending(s.id);
+    for (const body of [{}, { name: 'evening report' }, { overlap: 'skip', misfire: 'skip' }]) {
+      const res = await patch(s.id, body);
+      expect(res.status, JSON.stringify(body)).toBe(200);
+      expect(res.body.next_runs[0].at).toBe(occ!.scheduled_for.toISOString());
+      expect(
+        (await pending(s.id)).map((j) => j.id),
+        JSON.stringify(body),
+      ).toEqual([occ!.id]);
+    }
+    // The occurrence carries the new name; nothing was cancelled.
+    const job = await request(t.app).get(`/v1/jobs/${occ!.id}`).set('Authorization', alice.auth);
+    expect(job.body).toMatchObject({ name: 'evening report', status: 'scheduled' });
+    const cancelled = await db.pool.query(
+      `SELECT 1 FROM jobs WHERE schedule_id = $1 AND status = 'cancelled'`,
+      [s.id],
+    );
+    expect(cancelled.rowCount).toBe(0);
+    // A new request template is what the next occurrence must send: that one is replaced.
+    const res = await patch(s.id, { request: { method: 'POST', url: 'https://example.com/other' } });
+    expect(res.status).toBe(200);
+    const [now] = await pending(s.id);
+    expect(now!.id).not.toBe(occ!.id);
+    expect(now!.scheduled_for.toISOString()).toBe(occ!.scheduled_for.toISOString());
+  });
+});
+
 describe('ownership, paging, quota, scopes', () => {
   it("bob cannot see or touch alice's schedule: 404 like a missing one; malformed ids too", async () => {
     const s = (await post(alice.auth, daily())).body;

@@ -6,7 +6,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDb, type TestDb } from '../helpers/db.ts';
 import { createTestApp, sessionFor, type TestApp } from '../helpers/app.ts';
 import { targets, waitFor } from '../helpers/http.ts';
-import { forceJobState, startScheduler, type TestScheduler } from '../helpers/scheduler.ts';
+import { forceJobState, startScheduler, waitForStatus, type TestScheduler } from '../helpers/scheduler.ts';
 
 let db: TestDb;
 let t: TestApp;
@@ -184,72 +184,267 @@ describe('re-driving an old occurrence', () => {
     );
     expect((await outcomes(s.id)).flatMap((r) => r.outcomes)).not.toContain('skipped');
   });
+
+  // The failed occurrence was the schedule's current one, 10 minutes ago; then the schedule was
+  // paused, finished, deleted, or (however unlikely) still planned up to that very occurrence.
+  // Whatever the misfire policy, the re-drive runs once, unflagged, and plans nothing.
+  const afterward = {
+    paused: (id: string) => request(t.app).post(`/v1/schedules/${id}/pause`).set('Authorization', auth),
+    finished: (id: string) =>
+      db.pool.query(
+        `UPDATE schedules SET finished_at = now(), end_at = now() - interval '1 minute' WHERE id = $1`,
+        [id],
+      ),
+    deleted: (id: string) => request(t.app).delete(`/v1/schedules/${id}`).set('Authorization', auth),
+    'still planned up to it': () => Promise.resolve(),
+  };
+  for (const misfire of ['skip', 'run_once', 'run_all'])
+    for (const [what, change] of Object.entries(afterward))
+      it(`misfire ${misfire}, schedule ${what}: a re-driven failed occurrence runs as asked, never as a catch-up`, async () => {
+        const recv = await target((_q, res) => void res.writeHead(204).end());
+        const s = await create({
+          cron: '* * * * *',
+          misfire,
+          overlap: 'skip',
+          request: { method: 'POST', url: recv.url },
+        });
+        const { rows } = await db.pool.query<{ id: string }>(
+          `WITH p AS (SELECT date_trunc('minute', now()) - interval '10 minutes' AS t)
+           UPDATE jobs SET scheduled_for = p.t, fire_at = p.t FROM p WHERE schedule_id = $1 RETURNING id`,
+          [s.id],
+        );
+        const id = rows[0]!.id;
+        await db.pool.query(
+          `UPDATE schedules SET planned_until = (SELECT scheduled_for FROM jobs WHERE id = $2) WHERE id = $1`,
+          [s.id, id],
+        );
+        await forceJobState(db, id, 'failed');
+        await change(s.id);
+        const retried = await request(t.app).post(`/v1/jobs/${id}/retry`).set('Authorization', auth);
+        expect(retried.status).toBe(200);
+        sched = await startScheduler(db, { random: () => 0.5, planRepairIntervalMs: 60_000 });
+        await waitForStatus(db, id, ['succeeded', 'failed', 'cancelled'], 10_000);
+        const { rows: after } = await db.pool.query<{
+          status: string;
+          catch_up: boolean;
+          outcomes: string[];
+        }>(
+          `SELECT j.status, j.catch_up, array_agg(e.outcome ORDER BY e.id) AS outcomes
+             FROM jobs j JOIN job_executions e ON e.job_id = j.id WHERE j.id = $1 GROUP BY j.id`,
+          [id],
+        );
+        expect(after[0]).toEqual({ status: 'succeeded', catch_up: false, outcomes: ['succeeded'] });
+        expect(recv.requests).toHaveLength(1);
+        expect(recv.requests[0]!.headers['webhook-id']).toBe(id);
+        expect(recv.requests[0]!.headers['djs-catch-up']).toBeUndefined();
+        // Nothing planned from it: the re-drive is not the schedule's current occurrence.
+        const { rows: others } = await db.pool.query(
+          `SELECT id FROM jobs WHERE schedule_id = $1 AND id <> $2`,
+          [s.id, id],
+        );
+        expect(others).toEqual([]);
+      });
+
+  it('an ordinary retry of an occurrence long past its time runs (misfire judges first firings only)', async () => {
+    const recv = await target((_q, res) => void res.writeHead(204).end());
+    const s = await create({
+      cron: '* * * * *',
+      misfire: 'skip',
+      request: { method: 'POST', url: recv.url },
+    });
+    const { rows } = await db.pool.query<{ id: string }>(
+      `WITH p AS (SELECT date_trunc('minute', now()) - interval '10 minutes' AS t)
+       UPDATE jobs SET scheduled_for = p.t, fire_at = p.t FROM p WHERE schedule_id = $1 RETURNING id`,
+      [s.id],
+    );
+    const id = rows[0]!.id;
+    await db.pool.query(
+      `UPDATE schedules SET planned_until = (SELECT scheduled_for FROM jobs WHERE id = $2) WHERE id = $1`,
+      [s.id, id],
+    );
+    // Attempt 1 failed; attempt 2 is due now, 10 minutes after the occurrence's time.
+    await forceJobState(db, id, 'running', { attempts: 1 });
+    await db.pool.query(
+      `UPDATE jobs SET status = 'retrying', next_attempt_at = now(), lease_token = NULL, lease_owner = NULL,
+              lease_expires_at = NULL, heartbeat_at = NULL WHERE id = $1`,
+      [id],
+    );
+    sched = await startScheduler(db, { random: () => 0.5, planRepairIntervalMs: 60_000 });
+    expect((await waitForStatus(db, id, ['succeeded', 'failed', 'cancelled'], 10_000)).status).toBe(
+      'succeeded',
+    );
+    expect(recv.requests[0]!.headers['webhook-id']).toBe(id);
+    expect(recv.requests[0]!.headers['djs-catch-up']).toBeUndefined();
+  });
 });
 
-describe('misfire after an outage (every minute; planned 5 minutes ago, no scheduler ran since)', () => {
-  async function afterOutage(misfire: string) {
-    const recv = await target((_q, res) => void res.writeHead(204).end());
-    const s = await create({ cron: '* * * * *', misfire, request: { method: 'POST', url: recv.url } });
-    // Time travel through the database: the pending occurrence was due 5 minutes ago.
+// A scheduler outage of about 150 s, deterministically: the pending occurrence is moved to a time
+// 150 s (rounded down to the schedule's unit) before the first scheduler starts. Each case runs until
+// the miss is handled (the first plain occurrence after it exists and every catch-up finished), then
+// stops the scheduler and compares everything with the fire times the database planned against.
+describe('misfire after a 150 s outage', () => {
+  const SECOND = 1000;
+  const MINUTE = 60_000;
+  /** `holdAnswers`: the target answers nothing until the last catch-up is planned (all run at once). */
+  async function afterOutage(
+    cron: string,
+    unit: number,
+    misfire: string,
+    o: { overlap?: string; holdAnswers?: boolean } = {},
+  ) {
+    let release = () => {};
+    const released = o.holdAnswers ? new Promise<void>((r) => (release = r)) : Promise.resolve();
+    const recv = await target(async (_q, res) => {
+      await released;
+      res.writeHead(204).end();
+    });
+    const s = await create({
+      cron,
+      misfire,
+      overlap: o.overlap ?? 'allow',
+      request: { method: 'POST', url: recv.url },
+    });
+    const { rows } = await db.pool.query<{ t: Date }>(
+      `WITH p AS (SELECT date_trunc($2, now() - interval '150 seconds') AS t)
+       UPDATE jobs SET scheduled_for = p.t, fire_at = p.t, next_attempt_at = p.t FROM p WHERE schedule_id = $1
+       RETURNING p.t`,
+      [s.id, unit === SECOND ? 'second' : 'minute'],
+    );
+    const T = rows[0]!.t.getTime();
+    await db.pool.query(`UPDATE schedules SET planned_until = $2 WHERE id = $1`, [s.id, rows[0]!.t]);
+    // Earlier tests' schedules are still active in this file's database: paused (as the API pauses),
+    // so that this scheduler fires and counts (the skip metric) this schedule alone.
+    await db.pool.query(`UPDATE schedules SET paused = true, planned_until = NULL WHERE id <> $1`, [s.id]);
     await db.pool.query(
-      `WITH p AS (SELECT date_trunc('minute', now()) - interval '5 minutes' AS t)
-       UPDATE jobs SET scheduled_for = p.t, fire_at = p.t, next_attempt_at = p.t FROM p WHERE schedule_id = $1`,
+      `UPDATE jobs SET status = 'cancelled', completed_at = now(), updated_at = now()
+        WHERE schedule_id <> $1 AND status IN ('scheduled', 'retrying')`,
       [s.id],
     );
-    await db.pool.query(
-      `UPDATE schedules SET planned_until = date_trunc('minute', now()) - interval '5 minutes' WHERE id = $1`,
-      [s.id],
-    );
-    sched = await startScheduler(db, { random: () => 0.5 });
-    // Settled: the next future occurrence is planned and nothing is left to run or record.
+    sched = await startScheduler(db, { random: () => 0.5, planRepairIntervalMs: 60_000 });
     await waitFor(
       async () => {
-        const rows = await outcomes(s.id);
-        const future = rows.filter((r) => r.status === 'scheduled' && r.scheduled_for.getTime() > Date.now());
-        const busy = rows.some(
-          (r) =>
-            r.status !== 'cancelled' && r.scheduled_for.getTime() <= Date.now() && r.outcomes.length === 0,
+        const all = await outcomes(s.id);
+        const plain = all.some((r) => !r.catch_up && r.scheduled_for.getTime() > T);
+        if (plain) release();
+        const pending = all.some(
+          (r) => r.catch_up && !['succeeded', 'failed', 'cancelled'].includes(r.status),
         );
-        return future.length === 1 && !busy;
+        return plain && !pending;
       },
-      'the outage to be handled',
-      10_000,
+      'the miss to be handled',
+      20_000,
     );
-    return { rows: await outcomes(s.id), recv };
+    const metric = await sched.metrics.registry.getSingleMetricAsString('djs_occurrences_skipped_total');
+    await sched.stop(5000);
+    sched = null;
+    const jobs = await outcomes(s.id);
+    const { rows: catchUpJobs } = await db.pool.query<{ scheduled_for: Date; next_attempt_at: Date }>(
+      `SELECT scheduled_for, next_attempt_at FROM jobs WHERE schedule_id = $1 AND catch_up ORDER BY seq`,
+      [s.id],
+    );
+    const view = await request(t.app).get(`/v1/schedules/${s.id}`).set('Authorization', auth);
+    const firstPlain = Math.min(
+      ...jobs
+        .filter((r) => !r.catch_up && r.scheduled_for.getTime() > T)
+        .map((r) => r.scheduled_for.getTime()),
+    );
+    const at = (r: { headers: Record<string, unknown> }) =>
+      Date.parse(String(r.headers['djs-scheduled-for']));
+    const caughtUp = recv.requests.filter((r) => r.headers['djs-catch-up'] === 'true').map(at);
+    const plainRequests = recv.requests.filter((r) => r.headers['djs-catch-up'] === undefined).map(at);
+    const claimed = jobs.find((r) => r.scheduled_for.getTime() === T)!;
+    return {
+      T,
+      claimed,
+      // Jobs planned between the outage's first time and the first plain occurrence after it.
+      between: jobs.filter((r) => r.scheduled_for.getTime() > T && r.scheduled_for.getTime() < firstPlain),
+      catchUpJobs: catchUpJobs.map((r) => ({
+        at: r.scheduled_for.getTime(),
+        dueAt: r.next_attempt_at.getTime(),
+      })),
+      firstPlain,
+      caughtUp,
+      plainRequests,
+      skippedCount: view.body.skipped_count as number,
+      misfireMetric: Number(/reason="misfire"\} (\d+)/.exec(metric)?.[1] ?? 0),
+      reason: async () =>
+        (
+          await db.pool.query<{ error: string }>(
+            `SELECT e.error FROM job_executions e JOIN jobs j ON j.id = e.job_id WHERE j.schedule_id = $1 AND j.scheduled_for = $2`,
+            [s.id, new Date(T)],
+          )
+        ).rows[0]?.error,
+    };
   }
-  // Times more than the 60 s grace ago are missed (t-5 … t-1 minutes, t = this minute's start); this
-  // minute's start is late by less than the grace, so it is not missed: it runs like any late job.
-  const missed = (r: { scheduled_for: Date }) => r.scheduled_for.getTime() < Date.now() - 60_000;
-  const plannedFor = (r: { headers: Record<string, unknown> }) =>
-    Date.parse(String(r.headers['djs-scheduled-for']));
+  const times = (from: number, to: number, unit: number) =>
+    Array.from({ length: Math.round((to - from) / unit) + 1 }, (_, i) => from + i * unit);
 
-  it('run_once: the late occurrence runs once as a catch-up (marked), then future times only', async () => {
-    const { rows, recv } = await afterOutage('run_once');
-    const catchUps = rows.filter((r) => r.catch_up);
-    expect(catchUps).toHaveLength(1);
-    expect(rows.filter(missed)).toEqual(catchUps);
-    expect(catchUps[0]!.outcomes).toEqual(['succeeded']);
-    const marked = recv.requests.filter((r) => r.headers['djs-catch-up'] === 'true');
-    expect(marked).toHaveLength(1);
-    // djs-scheduled-for stays the planned (missed) time.
-    expect(plannedFor(marked[0]!)).toBe(catchUps[0]!.scheduled_for.getTime());
-  });
+  for (const [label, cron, unit] of [
+    ['every second', '* * * * * *', SECOND],
+    ['every minute', '* * * * *', MINUTE],
+  ] as const) {
+    describe(label, () => {
+      it('skip: nothing missed runs; every missed time is counted in skipped_count; then the next future time', async () => {
+        const r = await afterOutage(cron, unit, 'skip');
+        expect(r.claimed.outcomes).toEqual(['skipped']);
+        expect(await r.reason()).toMatch(/^skipped: missed.*\(misfire: skip\)$/);
+        expect(r.between).toEqual([]);
+        expect(r.caughtUp).toEqual([]);
+        expect(r.plainRequests.every((x) => x >= r.firstPlain)).toBe(true);
+        // Every fire time from T up to the first plain one was skipped: 150 or more for every second.
+        expect(r.skippedCount).toBe((r.firstPlain - r.T) / unit);
+        expect(r.skippedCount).toBeGreaterThanOrEqual(Math.floor(150_000 / unit));
+        expect(r.misfireMetric).toBe(r.skippedCount);
+      });
 
-  it('run_all: every missed time runs as a catch-up, then future times', async () => {
-    const { rows, recv } = await afterOutage('run_all');
-    const gone = rows.filter(missed);
-    expect(gone.length).toBeGreaterThanOrEqual(4);
-    expect(gone.every((r) => r.catch_up && r.outcomes.join() === 'succeeded')).toBe(true);
-    expect(recv.requests.filter((r) => r.headers['djs-catch-up'] === 'true')).toHaveLength(gone.length);
-    const times = rows.map((r) => r.scheduled_for.getTime());
-    expect(new Set(times).size).toBe(times.length);
-    for (let i = 1; i < times.length; i++) expect(times[i]! - times[i - 1]!).toBe(60_000);
-  });
+      it('run_once: exactly one run, a catch-up for the latest missed time; the rest counted', async () => {
+        const r = await afterOutage(cron, unit, 'run_once');
+        expect(r.claimed.outcomes).toEqual(['skipped']);
+        expect(await r.reason()).toBe('skipped: missed; misfire run_once runs only the latest missed time');
+        const latest = r.firstPlain - unit;
+        expect(r.catchUpJobs.map((c) => c.at)).toEqual([latest]);
+        // The latest fire time at or before the moment it was planned (due then).
+        expect(latest).toBe(Math.floor(r.catchUpJobs[0]!.dueAt / unit) * unit);
+        expect(r.between.map((b) => [b.outcomes, b.catch_up])).toEqual([[['succeeded'], true]]);
+        expect(r.caughtUp).toEqual([latest]);
+        expect(r.plainRequests.every((x) => x >= r.firstPlain)).toBe(true);
+        expect(r.skippedCount).toBe((latest - r.T) / unit);
+      });
 
-  it('skip: the late occurrence is recorded as skipped, nothing missed runs, the next future time is planned', async () => {
-    const { rows, recv } = await afterOutage('skip');
-    expect(rows.filter(missed).map((r) => r.outcomes)).toEqual([['skipped']]);
-    for (const r of recv.requests) expect(plannedFor(r)).toBeGreaterThanOrEqual(Date.now() - 70_000);
-    expect(recv.requests.every((r) => r.headers['djs-catch-up'] === undefined)).toBe(true);
+      it('run_all: every missed time (the latest 100 at most) runs as a catch-up, one after another in time order', async () => {
+        const r = await afterOutage(cron, unit, 'run_all');
+        const last = r.firstPlain - unit;
+        const planned = r.catchUpJobs.map((c) => c.at);
+        // Created in time order, one by one (each in the claim of the previous one).
+        expect(planned).toEqual([...planned].sort((a, b) => a - b));
+        if (unit === MINUTE) {
+          // Three or four missed minutes, all run, the claimed one first.
+          expect(r.claimed).toMatchObject({ catch_up: true, outcomes: ['succeeded'] });
+          expect(planned).toEqual(times(r.T, last, unit));
+          expect(r.skippedCount).toBe(0);
+        } else {
+          // 150 missed seconds: the oldest beyond the latest 100 are skipped and counted.
+          expect(r.claimed.outcomes).toEqual(['skipped']);
+          expect(await r.reason()).toBe(
+            'skipped: missed; misfire run_all runs only the latest 100 missed times',
+          );
+          const latestAtFirstClaim = Math.floor(r.catchUpJobs[0]!.dueAt / unit) * unit;
+          expect(planned).toEqual(times(latestAtFirstClaim - 99 * unit, last, unit));
+          expect(r.skippedCount).toBe((planned[0]! - r.T) / unit);
+        }
+        expect(r.between.every((b) => b.catch_up && b.outcomes.join() === 'succeeded')).toBe(true);
+        // The target saw them in time order, each once.
+        expect(r.caughtUp).toEqual(planned);
+        expect(r.plainRequests.every((x) => x >= r.firstPlain)).toBe(true);
+      });
+    });
+  }
+
+  it('run_all with overlap skip: catch-ups are not skipped while an earlier one still runs', async () => {
+    // Every catch-up is claimed while the ones before it wait for their answer (held).
+    const r = await afterOutage('* * * * *', MINUTE, 'run_all', { overlap: 'skip', holdAnswers: true });
+    expect(r.catchUpJobs.map((c) => c.at)).toEqual(times(r.T, r.firstPlain - MINUTE, MINUTE));
+    expect([r.claimed, ...r.between].map((b) => b.outcomes)).toEqual(r.catchUpJobs.map(() => ['succeeded']));
+    expect(r.skippedCount).toBe(0);
   });
 });

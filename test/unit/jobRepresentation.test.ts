@@ -20,6 +20,7 @@ const row = (over: Partial<JobRow> = {}): JobRow => ({
   timeout_ms: 30_000,
   status: 'scheduled',
   attempts: 0,
+  round: 1,
   idempotency_key: null,
   request_hash: null,
   created_at: at,

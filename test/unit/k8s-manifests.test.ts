@@ -172,12 +172,11 @@ describe('Kubernetes manifests', () => {
 
   it('prometheus-operator: the monitoring overlay adds a PodMonitor per process on its metrics port', () => {
     const overlay = parseAllDocuments(
-      fs.readFileSync(path.join(DIR, 'monitoring', 'kustomization.yaml'), 'utf8'),
+      fs.readFileSync('deploy/k8s-monitoring/kustomization.yaml', 'utf8'),
     )[0]!.toJS() as { resources: string[] };
-    expect(overlay.resources).toEqual(['..', 'podmonitors.yaml']);
-    const monitors = parseAllDocuments(
-      fs.readFileSync(path.join(DIR, 'monitoring', 'podmonitors.yaml'), 'utf8'),
-    ).map(
+    // Beside the base, not inside it (kustomize refuses that); k8s-cloudnativepg.test.ts builds it.
+    expect(overlay.resources).toEqual(['../k8s', 'podmonitors.yaml']);
+    const monitors = parseAllDocuments(fs.readFileSync('deploy/k8s-monitoring/podmonitors.yaml', 'utf8')).map(
       (d) =>
         d.toJS() as Obj & {
           spec: {

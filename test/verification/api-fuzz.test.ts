@@ -427,7 +427,7 @@ const ROUTES: Route[] = [
     fields: [
       ['{id}', { in: 'path' }, () => jobId],
       ['?limit', { in: 'query', name: 'limit' }, '10'],
-      ['?cursor', { in: 'query', name: 'cursor' }, encodeExecutionCursor({ attempt: 1, id: 1 })],
+      ['?cursor', { in: 'query', name: 'cursor' }, encodeExecutionCursor({ round: 1, attempt: 1, id: 1 })],
     ],
   },
   {

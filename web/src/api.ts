@@ -114,6 +114,8 @@ export interface JobRequest {
   body: string | null;
 }
 export interface Execution {
+  /** 1, plus one per re-drive; attempts count from 1 in each round. */
+  round: number;
   attempt: number;
   started_at: string | null;
   finished_at: string;
@@ -139,7 +141,9 @@ export interface Job {
   next_attempt_at: string | null;
   timeout_ms: number;
   retry: RetryPolicy;
+  /** Attempts made in the current round. */
   attempts: number;
+  round: number;
   schedule_id: string | null;
   scheduled_for: string | null;
   created_at: string;

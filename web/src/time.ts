@@ -52,9 +52,27 @@ export function localInputToIso(value: string): string | null {
   return Number.isNaN(d.getTime()) ? null : d.toISOString();
 }
 
-/** An instant as a `datetime-local` input value in the browser's zone (minutes precision). */
+/**
+ * An instant as a `datetime-local` input value in the browser's zone: minutes, plus seconds and
+ * milliseconds when it has them, so reading the value back gives the same instant; '' if invalid.
+ */
 export function isoToLocalInput(iso: string): string {
   const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return '';
   const pad = (n: number) => String(n).padStart(2, '0');
-  return `${String(d.getFullYear()).padStart(4, '0')}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}`;
+  const minutes = `${String(d.getFullYear()).padStart(4, '0')}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}`;
+  const s = d.getSeconds();
+  const ms = d.getMilliseconds();
+  if (ms) return `${minutes}:${pad(s)}.${String(ms).padStart(3, '0')}`;
+  return s ? `${minutes}:${pad(s)}` : minutes;
+}
+
+/**
+ * The `step` a `datetime-local` input needs to hold `value` as valid: its default (60 s) would mark
+ * a value with seconds as a step mismatch, and the browser would then refuse to submit the form.
+ */
+export function inputStep(value: string): number | undefined {
+  if (/:\d{2}:\d{2}\.\d+$/.test(value)) return 0.001;
+  if (/:\d{2}:\d{2}$/.test(value)) return 1;
+  return undefined;
 }

@@ -344,7 +344,7 @@ export function openApiDocument(opts: { publicUrl: string; version: string; sche
           in: 'header',
           required: false,
           description:
-            'Makes the create safe to repeat: the same key and body answer the original (200, Idempotent-Replayed: true); the same key with another body answers 409 idempotency_key_reused.',
+            'Makes the create safe to repeat: the same key and body answer the original (200, Idempotent-Replayed: true); the same key with another body answers 409 idempotency_key_reused. A key is remembered as long as the job it created is kept: while it is scheduled, running or retrying, and then RETENTION_SUCCEEDED_DAYS, RETENTION_CANCELLED_DAYS or RETENTION_FAILED_DAYS after it finished (7, 7 and 30 by default; 0 keeps it forever). Once retention has deleted the job, the same key creates a new job. Keys are per user.',
           schema: { type: 'string', pattern: '^[\\x21-\\x7e]{1,255}$' },
           example: 'report-2026-11-24',
         },
@@ -353,7 +353,7 @@ export function openApiDocument(opts: { publicUrl: string; version: string; sche
           in: 'header',
           required: false,
           description:
-            'The ETag read earlier (or *): the change is refused with 412 if the schedule changed since.',
+            'The ETag read earlier, a list of ETags, or *: the change is refused with 412 if the schedule changed since (none of them is current).',
           schema: { type: 'string' },
           example: '"v1"',
         },

@@ -106,6 +106,7 @@ export const examples = {
     timeout_ms: 30_000,
     retry: RETRY,
     attempts: 0,
+    round: 1,
     schedule_id: null,
     scheduled_for: null,
     catch_up: false,
@@ -115,6 +116,7 @@ export const examples = {
     last_execution: null,
   },
   execution: {
+    round: 1,
     attempt: 1,
     started_at: '2026-11-24T09:00:00.004Z',
     finished_at: '2026-11-24T09:00:00.187Z',
@@ -195,8 +197,8 @@ const schedulesWrite: Access = { kind: 'scope', scope: 'schedules:write' };
 
 const jobListQueryDocs = {
   status: 'comma-separated statuses: scheduled, running, retrying, succeeded, failed, cancelled',
-  fire_at_from: 'only jobs firing at or after this instant (ISO-8601 with an offset or Z)',
-  fire_at_to: 'only jobs firing before this instant (ISO-8601 with an offset or Z)',
+  fire_at_from: 'only jobs firing at or after this instant (RFC 3339 with an offset or Z)',
+  fire_at_to: 'only jobs firing before this instant (RFC 3339 with an offset or Z)',
   name: 'only jobs whose name contains this text (case-insensitive; % and _ match themselves)',
   limit: 'page size, 1 to 100 (default 50)',
   cursor: "the previous page's next_cursor",
@@ -396,7 +398,8 @@ export function operations(s: RequestSchemas): OperationSpec[] {
       body: {
         schema: s.jobCreate,
         describe: {
-          fire_at: 'ISO-8601 with an offset or Z, at most JOB_FIRE_AT_MAX_DAYS ahead; a past time fires now',
+          fire_at:
+            'RFC 3339 date-time with an offset (-23:59 to +23:59) or Z, at most JOB_FIRE_AT_MAX_DAYS ahead; a past time fires now. Kept to the millisecond: further digits round up (`09:00:00.1234Z` is stored and answered as `09:00:00.124Z`), so the job never fires before the instant given.',
           delay_seconds: 'fire this many seconds from now (instead of fire_at)',
           request: 'the request to make; `url` must be absolute http(s) and pass the SSRF policy',
         },
@@ -420,7 +423,7 @@ export function operations(s: RequestSchemas): OperationSpec[] {
       tag: 'jobs',
       summary: 'Schedule up to 1,000 HTTP requests at once',
       description:
-        'Each item is validated like `POST /v1/jobs`; a 400 lists every invalid item by index (`jobs.3.request.url`) and nothing is written. An item may also carry `idempotency_key`: an item created before with the same key and body is answered with that job; another body answers 409 for the whole batch. The new jobs are written in one statement and count together against the creation rate and the active-jobs quota (all or none). Answers the jobs in the order given.',
+        'Each item is validated like `POST /v1/jobs`; a 400 lists every invalid item by index (`jobs.3.request.url`) and nothing is written. An item may also carry `idempotency_key`: an item created before with the same key and body is answered with that job; another body answers 409 for the whole batch. Keys are shared with the `Idempotency-Key` header and remembered as long as their job is kept (see that header). The new jobs are written in one statement and count together against the creation rate and the active-jobs quota (all or none). Answers the jobs in the order given.',
       access: jobsWrite,
       body: {
         schema: s.jobBatch,
@@ -501,7 +504,8 @@ export function operations(s: RequestSchemas): OperationSpec[] {
       operationId: 'listExecutions',
       tag: 'jobs',
       summary: "A job's attempts, in order",
-      description: 'Each attempt with its outcome, status code, error and the (capped) response body.',
+      description:
+        'Each attempt with its outcome, status code, error and the (capped) response body, in the order they happened: by round (a re-drive starts the next), then attempt number.',
       access: jobsRead,
       id: JOB_ID_DOC,
       query: {
@@ -523,14 +527,15 @@ export function operations(s: RequestSchemas): OperationSpec[] {
       operationId: 'cancelJob',
       tag: 'jobs',
       summary: 'Cancel a job',
-      description: 'A running request is aborted at once. Cancelling a cancelled job changes nothing (200).',
+      description:
+        'A running request is aborted at once; `attempt_in_flight` then says it may already have reached the target. Whichever commits first wins: a job whose result was written first is finished (409). Cancelling a cancelled job changes nothing (200).',
       access: jobsWrite,
       id: JOB_ID_DOC,
       responses: {
         200: {
           description: 'the cancelled job',
-          schema: 'Job',
-          example: { ...examples.job, status: 'cancelled' },
+          schema: 'CancelledJob',
+          example: { ...examples.job, status: 'cancelled', attempt_in_flight: false },
         },
       },
       errors: { 404: ['not_found'], 409: ['job_finished'] },
@@ -541,7 +546,8 @@ export function operations(s: RequestSchemas): OperationSpec[] {
       operationId: 'retryJob',
       tag: 'jobs',
       summary: 'Re-drive a failed job',
-      description: 'A fresh attempt budget, due now; counts like a create (rate limit and quota).',
+      description:
+        'The next round: a fresh attempt budget (attempts count from 1 again, `round` goes up), due now; counts like a create (rate limit and quota).',
       access: jobsWrite,
       id: JOB_ID_DOC,
       responses: { 200: { description: 'the job, scheduled again', schema: 'Job', example: examples.job } },
@@ -664,7 +670,7 @@ export function operations(s: RequestSchemas): OperationSpec[] {
       tag: 'schedules',
       summary: 'Change a schedule',
       description:
-        'Any field; `request` and `retry` replace the whole object, `null` clears name, start_at and end_at. The pending occurrence is replaced. With `If-Match`, refused (412) when the schedule changed since that ETag.',
+        'Any field; `request` and `retry` replace the whole object, `null` clears name, start_at and end_at. The pending occurrence is replaced when the fire times or the request change (an edit of the name, overlap or misfire keeps it; a new name is applied to it). With `If-Match` (an ETag, a list of them, or `*`), refused (412) when the schedule changed since.',
       access: schedulesWrite,
       id: SCHEDULE_ID_DOC,
       requestHeaders: ['If-Match'],
@@ -710,11 +716,13 @@ export function operations(s: RequestSchemas): OperationSpec[] {
       operationId: 'deleteSchedule',
       tag: 'schedules',
       summary: 'Delete a schedule',
-      description: 'The pending occurrence is cancelled; past occurrences stay as jobs.',
+      description:
+        'The pending occurrence is cancelled; past occurrences stay as jobs. With `If-Match`, refused (412) when the schedule changed since.',
       access: schedulesWrite,
       id: SCHEDULE_ID_DOC,
+      requestHeaders: ['If-Match'],
       responses: { 204: { description: 'deleted' } },
-      errors: { 404: ['not_found'] },
+      errors: { 404: ['not_found'], 412: ['precondition_failed'] },
     },
     {
       method: 'get',

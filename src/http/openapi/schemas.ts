@@ -50,7 +50,8 @@ export const RetryPolicy = z
 
 /** What every attempt record says, with or without its response body. */
 const attemptFields = {
-  attempt: z.int(),
+  round: z.int().min(1).describe("the job's round: 1, then one more per re-drive"),
+  attempt: z.int().min(1).describe('the attempt number within its round'),
   started_at: nullableInstant,
   finished_at: instant,
   duration_ms: z.int().nullable(),
@@ -61,7 +62,7 @@ const attemptFields = {
 
 export const LastExecution = z
   .strictObject(attemptFields)
-  .describe('a summary of the latest attempt (no response body)')
+  .describe('a summary of the latest attempt, by (round, attempt) (no response body)')
   .register(components, { id: 'LastExecution' });
 
 export const Job = z
@@ -79,7 +80,8 @@ export const Job = z
     next_attempt_at: nullableInstant.describe('set while scheduled or retrying'),
     timeout_ms: z.int(),
     retry: RetryPolicy,
-    attempts: z.int(),
+    attempts: z.int().describe('attempts made in the current round'),
+    round: z.int().min(1).describe('1, plus one per re-drive; each round counts its attempts from 1'),
     schedule_id: uuid.nullable().describe('the schedule whose occurrence this is, if any'),
     scheduled_for: nullableInstant.describe("an occurrence's planned time"),
     catch_up: z.boolean().describe('an occurrence fired late after an outage (misfire: run_once/run_all)'),
@@ -89,6 +91,14 @@ export const Job = z
     last_execution: LastExecution.nullable(),
   })
   .register(components, { id: 'Job' });
+
+export const CancelledJob = Job.extend({
+  attempt_in_flight: z
+    .boolean()
+    .describe(
+      'true when this cancel stopped a running attempt: its request may already have reached the target (the attempt is recorded as `cancelled`, whatever the target answered)',
+    ),
+}).register(components, { id: 'CancelledJob' });
 
 export const Execution = z
   .strictObject({

@@ -4,7 +4,7 @@
 // check's detail and /metrics; it is meant for Prometheus and operators, never behind the ingress.
 import http from 'node:http';
 import express, { Router } from 'express';
-import type { Pool } from '../../db/pool.ts';
+import { ReadOnlyDatabaseError, readOnlyReason, type Pool } from '../../db/pool.ts';
 import type { Logger } from '../../logger.ts';
 import type { Metrics } from '../../observability/metrics.ts';
 import { schemaVersion } from '../../sql/meta.ts';
@@ -15,7 +15,9 @@ export interface ReadinessCheck {
 }
 
 /**
- * A readiness check: the database answers and is migrated to the version this build expects.
+ * A readiness check: the database answers, can write (a writable primary, not a standby or a
+ * read-only node: during a failover this is unready until the new primary is reached) and is
+ * migrated to the version this build expects.
  * A failure to connect answers only "unreachable", even on the operations listener: driver errors
  * name the host, port, user and database. The detail goes to `log` (when given) for the operator.
  */
@@ -24,9 +26,15 @@ export function databaseReady(pool: Pool, expected: string, log?: Logger): Readi
     name: 'database',
     async check() {
       try {
+        // A pooled session can be read-only without a new connection (a reload that fences the
+        // node): ask on every probe, not only when the pool connects.
+        const readOnly = await readOnlyReason(pool);
+        if (readOnly) return `read-only: ${readOnly}`;
         const version = await schemaVersion(pool);
         return version === expected ? null : `schema at ${version ?? 'none'}, expected ${expected}`;
       } catch (err) {
+        // The pool refused a new connection to a read-only node: say so (it names no host).
+        if (err instanceof ReadOnlyDatabaseError) return `read-only: ${err.reason}`;
         const e = err as Error & { code?: string };
         log?.warn({ err: { message: e.message, code: e.code } }, 'readiness: database unreachable');
         return 'unreachable';

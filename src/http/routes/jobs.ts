@@ -62,9 +62,9 @@ export function jobsRoutes(deps: {
     res.json(await jobs.executions(req.user!.id, String(req.params.id), req.query));
   });
   r.post('/v1/jobs/:id/cancel', write, async (req, res) => {
-    const job = await jobs.cancel(req.user!.id, String(req.params.id));
+    const { attempt_in_flight, ...job } = await jobs.cancel(req.user!.id, String(req.params.id));
     changed(req, job, 'cancelled');
-    res.json(jobsSeenBy(req)(job));
+    res.json({ ...jobsSeenBy(req)(job), attempt_in_flight });
   });
   r.post('/v1/jobs/:id/retry', write, async (req, res) => {
     const job = await jobs.redrive(req.user!.id, String(req.params.id));

@@ -49,7 +49,7 @@ export function schedulesRoutes(deps: {
     send(res, await schedules.setPaused(req.user!.id, String(req.params.id), false));
   });
   r.delete('/v1/schedules/:id', write, async (req, res) => {
-    await schedules.delete(req.user!.id, String(req.params.id));
+    await schedules.delete(req.user!.id, String(req.params.id), req.get('if-match'));
     res.status(204).end();
   });
   r.get('/v1/schedules/:id/jobs', read, async (req, res) => {

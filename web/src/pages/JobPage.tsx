@@ -36,15 +36,6 @@ async function allExecutions(id: string, signal: AbortSignal): Promise<Execution
   return out;
 }
 
-/**
- * Attempts in the order they happened. The API lists them by (attempt number, id), and a re-drive
- * counts attempts from 1 again, so its attempts would otherwise sort in among the earlier round's.
- */
-const chronological = (ex: Execution[]) =>
-  [...ex].sort(
-    (a, b) => Date.parse(a.started_at ?? a.finished_at) - Date.parse(b.started_at ?? b.finished_at),
-  );
-
 function ResponseSnippet({ e }: { e: Execution }) {
   if (e.response_body === null || e.response_body === '') return null;
   if (e.response_body_encoding === 'base64')
@@ -72,6 +63,8 @@ export function JobPage({ id }: { id: string }) {
   const [actionError, setActionError] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
   const [tick, setTick] = useState(0);
+  // The cancel stopped an attempt in flight: its request may have reached the target already.
+  const [inFlightCancelled, setInFlightCancelled] = useState(false);
 
   usePolling(
     async (signal) => {
@@ -102,7 +95,9 @@ export function JobPage({ id }: { id: string }) {
     setBusy(true);
     setActionError(null);
     try {
-      setJob(await api<Job>('POST', `/v1/jobs/${id}/${what}`));
+      const answer = await api<Job & { attempt_in_flight?: boolean }>('POST', `/v1/jobs/${id}/${what}`);
+      setJob(answer);
+      setInFlightCancelled(answer.attempt_in_flight === true);
       setTick((t) => t + 1); // restart polling: a re-driven job is live again
     } catch (err) {
       setActionError(err);
@@ -154,6 +149,11 @@ export function JobPage({ id }: { id: string }) {
       </div>
       <ErrorBox error={actionError} />
       <ErrorBox error={error} />
+      {inFlightCancelled ? (
+        <p class="notice" role="status">
+          Cancelled while an attempt was in flight: its request may already have reached the target.
+        </p>
+      ) : null}
       <dl class="facts">
         <dt>Id</dt>
         <dd>
@@ -182,6 +182,7 @@ export function JobPage({ id }: { id: string }) {
         <dt>Attempts</dt>
         <dd>
           {job.attempts} of {job.retry.max_attempts}
+          {job.round > 1 ? ` (round ${job.round}: re-driven ${job.round - 1}×)` : ''}
         </dd>
         <dt>Timeout</dt>
         <dd>{formatDuration(job.timeout_ms)}</dd>
@@ -244,13 +245,17 @@ export function JobPage({ id }: { id: string }) {
         </Empty>
       ) : (
         <ol class="timeline">
-          {chronological(executions).map((e, i, all) => (
+          {/* The API lists attempts in the order they happened: by round, then attempt number. */}
+          {executions.map((e, i, all) => (
             <li class={`attempt outcome-${e.outcome}`}>
-              {i > 0 && e.attempt <= all[i - 1]!.attempt ? (
-                <p class="redriven">Re-driven: attempts counted afresh</p>
+              {i > 0 && e.round !== all[i - 1]!.round ? (
+                <p class="redriven">Re-driven: round {e.round}, attempts counted afresh</p>
               ) : null}
               <div class="attempt-head">
-                <strong>Attempt {e.attempt}</strong> <StatusChip status={e.outcome} />
+                <strong>
+                  {job.round > 1 ? `Round ${e.round}, attempt ${e.attempt}` : `Attempt ${e.attempt}`}
+                </strong>{' '}
+                <StatusChip status={e.outcome} />
                 {e.status_code !== null ? <span> HTTP {e.status_code}</span> : null}
                 {e.duration_ms !== null ? (
                   <span class="muted"> · {formatDuration(e.duration_ms)}</span>

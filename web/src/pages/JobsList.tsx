@@ -1,9 +1,11 @@
-// Jobs: status chips with counts, a fire-time range, name search and keyset pages. The filters live
-// in the URL (back, reload and sharing keep them). Refreshes itself while something is live.
+// Jobs: status chips with counts (each toggles its status; several may be pressed), a fire-time
+// range, name search and keyset pages. The filters live in the URL (back, reload and sharing keep
+// them). Refreshes itself while something is live.
 import { useEffect, useState } from 'preact/hooks';
 import { api, qs, JOB_STATUSES, type Job, type JobStatus, type Page } from '../api.ts';
 import { navigate } from '../router.ts';
-import { localInputToIso, isoToLocalInput, browserZone } from '../time.ts';
+import { isoToLocalInput, browserZone, inputStep } from '../time.ts';
+import { dateFilter, statusesOf, toggleStatus } from '../filters.ts';
 import { Empty, ErrorBox, LIVE, Loading, StatusChip, Time, usePolling } from '../ui.tsx';
 
 interface Counts {
@@ -33,24 +35,26 @@ export function JobsList({ query }: { query: URLSearchParams }) {
   const from = query.get('from') ?? '';
   const to = query.get('to') ?? '';
   const cursor = query.get('cursor') ?? '';
+  // `?status=failed,retrying` (a shared link, the API's syntax) presses both chips.
+  const pressed = statusesOf(status, JOB_STATUSES);
   const [page, setPage] = useState<Page<Job> | null>(null);
   const [counts, setCounts] = useState<Counts | null>(null);
   const [error, setError] = useState<unknown>(null);
   // The inputs are drafts of the filters in the URL, applied by Search (or Enter, or leaving a date
   // field); Back and Forward bring the URL's values back into them.
   const [nameInput, setNameInput] = useState(name);
-  const [fromInput, setFromInput] = useState(from ? isoToLocalInput(from) : '');
-  const [toInput, setToInput] = useState(to ? isoToLocalInput(to) : '');
+  const [fromInput, setFromInput] = useState(isoToLocalInput(from));
+  const [toInput, setToInput] = useState(isoToLocalInput(to));
   useEffect(() => {
     setNameInput(name);
-    setFromInput(from ? isoToLocalInput(from) : '');
-    setToInput(to ? isoToLocalInput(to) : '');
+    setFromInput(isoToLocalInput(from));
+    setToInput(isoToLocalInput(to));
   }, [name, from, to]);
   const applyFilters = () =>
     setQuery({
       name: nameInput.trim(),
-      from: localInputToIso(fromInput) ?? '',
-      to: localInputToIso(toInput) ?? '',
+      from: dateFilter(fromInput, from),
+      to: dateFilter(toInput, to),
     });
 
   const filters = { name, fire_at_from: from, fire_at_to: to };
@@ -114,8 +118,8 @@ export function JobsList({ query }: { query: URLSearchParams }) {
           <button
             type="button"
             class={`chip-filter chip-${s}`}
-            aria-pressed={status === s}
-            onClick={() => setQuery({ status: status === s ? '' : s })}
+            aria-pressed={pressed.has(s)}
+            onClick={() => setQuery({ status: toggleStatus(status, s, JOB_STATUSES) })}
           >
             {s} <span class="count">{counts?.counts[s] ?? '…'}</span>
           </button>
@@ -144,6 +148,7 @@ export function JobsList({ query }: { query: URLSearchParams }) {
             id="f-from"
             type="datetime-local"
             value={fromInput}
+            step={inputStep(fromInput)}
             onInput={(e) => setFromInput(e.currentTarget.value)}
             onBlur={applyFilters}
           />
@@ -154,6 +159,7 @@ export function JobsList({ query }: { query: URLSearchParams }) {
             id="f-to"
             type="datetime-local"
             value={toInput}
+            step={inputStep(toInput)}
             onInput={(e) => setToInput(e.currentTarget.value)}
             onBlur={applyFilters}
           />
