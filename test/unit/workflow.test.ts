@@ -45,6 +45,11 @@ describe('GitHub Actions workflow', () => {
   });
 
   it('builds the three images with docker and runs the container smoke test', () => {
+    // The failover verification (test/failover/run.ts) runs in both, before the images.
+    const ciRun = fs.readFileSync('.ci/run', 'utf8');
+    expect(ciRun).toMatch(/^npm run verify:failover$/m);
+    expect(ciRun.indexOf('verify:failover')).toBeLessThan(ciRun.indexOf('bash deploy/container-smoke.sh'));
+    expect(runs).toContain('npm run verify:failover');
     const step = job.steps.find((s) => s.run?.includes('deploy/container-smoke.sh'));
     expect(step, 'container smoke step').toBeDefined();
     expect((step as Step & { env?: Record<string, string> }).env?.CONTAINER_ENGINE).toBe('docker');
