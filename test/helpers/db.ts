@@ -50,3 +50,14 @@ export async function createTestDb(): Promise<TestDb> {
     },
   };
 }
+
+/** Runs `fn` on a fresh connection to the admin database (server-wide statements), then closes it. */
+export async function asAdmin<T>(fn: (c: pg.Client) => Promise<T>): Promise<T> {
+  const c = new pg.Client({ connectionString: inject('adminUrl') });
+  await c.connect();
+  try {
+    return await fn(c);
+  } finally {
+    await c.end();
+  }
+}

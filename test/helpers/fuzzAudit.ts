@@ -2,9 +2,9 @@
 // - a write audit: every row written to our tables bumps one counter (row-level triggers), so "a
 //   rejected request writes no row" is a comparison of two numbers;
 // - the error envelope of a 4xx;
-// - the cause of a 5xx, from the server's own error log, by request id.
+// - the cause of a 5xx, from the server's own error log, by request id (logCapture.ts).
 import type pg from 'pg';
-import { pino, type Logger } from 'pino';
+import { capturingLogger as captureLog } from './logCapture.ts';
 
 /** Installs the audit triggers on every table of the public schema (migrations' own table aside). */
 export async function installWriteAudit(pool: pg.Pool): Promise<void> {
@@ -34,34 +34,8 @@ export async function auditedWrites(pool: pg.Pool): Promise<{ n: string; last: s
     .rows[0]!;
 }
 
-interface LogLine {
-  level: number;
-  request_id?: string;
-  msg?: string;
-  err?: { message?: string; stack?: string };
-}
-
-/** A logger that keeps the server's warnings and errors, and names a 5xx's cause by its request id. */
-export function capturingLogger(): { logger: Logger; causeOf: (requestId: string | undefined) => string[] } {
-  const lines: LogLine[] = [];
-  const logger = pino(
-    { level: 'warn' },
-    {
-      write(line: string) {
-        if (lines.length < 1000) lines.push(JSON.parse(line) as LogLine);
-      },
-    },
-  );
-  const causeOf = (requestId: string | undefined) => {
-    const mine = lines.filter((l) => requestId && l.request_id === requestId);
-    return mine.length
-      ? mine.map(
-          (l) => `${l.msg}: ${(l.err?.stack ?? l.err?.message ?? '').split('\n').slice(0, 4).join(' | ')}`,
-        )
-      : ['(nothing logged for this request id)'];
-  };
-  return { logger, causeOf };
-}
+/** The server's warnings and errors, kept to name a 5xx's cause by its request id. */
+export const capturingLogger = () => captureLog('warn', 1000);
 
 const ENVELOPE_CODE = /^[a-z][a-z0-9]*(_[a-z0-9]+)*$/;
 

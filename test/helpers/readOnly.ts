@@ -4,20 +4,7 @@
 // again cuts nothing: a session opened while it was read-only stays read-only, so only a client that
 // dropped such a session (or never kept one) recovers at once. The same SQLSTATE (25006) and GUC
 // (transaction_read_only) as on a real standby; only "in recovery" differs.
-import pg from 'pg';
-import { pino, type Logger } from 'pino';
-import { inject } from 'vitest';
-import type { TestDb } from './db.ts';
-
-async function asAdmin<T>(fn: (c: pg.Client) => Promise<T>): Promise<T> {
-  const c = new pg.Client({ connectionString: inject('adminUrl') });
-  await c.connect();
-  try {
-    return await fn(c);
-  } finally {
-    await c.end();
-  }
-}
+import { asAdmin, type TestDb } from './db.ts';
 
 /**
  * New sessions of `db` are read-only from now on; the sessions open now (only those of
@@ -56,12 +43,4 @@ export async function isListening(db: TestDb, applicationName: string): Promise<
   });
 }
 
-/** A debug-level logger that keeps every line (parsed), for tests that wait on what was logged. */
-export function capturingLogger(): { logger: Logger; lines: Record<string, unknown>[] } {
-  const lines: Record<string, unknown>[] = [];
-  const logger = pino(
-    { level: 'debug' },
-    { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) },
-  );
-  return { logger, lines };
-}
+export { capturingLogger } from './logCapture.ts';

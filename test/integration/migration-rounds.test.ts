@@ -7,6 +7,7 @@ import { runner } from 'node-pg-migrate';
 import { afterAll, beforeAll, describe, expect, it, inject } from 'vitest';
 import { withDatabase } from '../../src/db/embedded.ts';
 import { MIGRATIONS_DIR, MIGRATIONS_TABLE } from '../../src/db/schemaVersion.ts';
+import { asAdmin } from '../helpers/db.ts';
 
 const ROUNDS = '0010_execution_rounds';
 const files = fs
@@ -32,18 +33,8 @@ const migrate = (direction: 'up' | 'down', count?: number) =>
     log: () => {},
   });
 
-async function admin<T>(fn: (c: pg.Client) => Promise<T>): Promise<T> {
-  const c = new pg.Client({ connectionString: inject('adminUrl') });
-  await c.connect();
-  try {
-    return await fn(c);
-  } finally {
-    await c.end();
-  }
-}
-
 beforeAll(async () => {
-  await admin((c) => c.query(`CREATE DATABASE ${name}`));
+  await asAdmin((c) => c.query(`CREATE DATABASE ${name}`));
   url = withDatabase(inject('adminUrl'), name);
   await migrate('up', before);
   client = new pg.Client({ connectionString: url });
@@ -51,7 +42,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await client?.end();
-  await admin((c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
+  await asAdmin((c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
 });
 
 /** A job as it stood before rounds, with its executions' (attempt, outcome) in write order. */
