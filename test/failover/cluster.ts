@@ -281,6 +281,35 @@ ${this.nodes.map((n) => `  server ${n.name} 127.0.0.1:${n.pgPort} check port ${n
     }
   }
 
+  /**
+   * Stops (SIGSTOP) the WAL sender of primary `n`, so its standby falls behind as one across a
+   * network would (stopping the standby's receiver instead would not do: the bytes already sent wait
+   * in its socket buffer). `resume()` lets it go on (SIGCONT). Found as the child of the node's
+   * postmaster whose title names the walsender.
+   */
+  pauseWalSender(n: NodeSpec): { resume(): void } {
+    const pidFile = path.join(this.o.dir, n.name, 'data', 'postmaster.pid');
+    const postmaster = Number(fs.readFileSync(pidFile, 'utf8').split('\n')[0]);
+    const pid = childrenOf(postmaster).find((c) => {
+      try {
+        return /walsender/.test(fs.readFileSync(`/proc/${c}/cmdline`, 'utf8'));
+      } catch {
+        return false;
+      }
+    });
+    if (!pid) throw new Error(`no walsender under ${n.name}'s postmaster ${postmaster}`);
+    process.kill(pid, 'SIGSTOP');
+    return {
+      resume: () => {
+        try {
+          process.kill(pid, 'SIGCONT');
+        } catch {
+          // It went with its node.
+        }
+      },
+    };
+  }
+
   /** A planned switchover to the other node; resolves when patronictl returns. */
   switchover(from: NodeSpec, to: NodeSpec): void {
     execFileSync(

@@ -29,6 +29,7 @@ const RATE_PER_S = 40;
 const CLIENT_PATIENCE_MS = 20_000;
 const SCHEDULER_CONCURRENCY = 50;
 const STEADY_MS = 12_000;
+const STANDBY_BEHIND_MS = 1_000;
 
 interface Answer {
   seq: number;
@@ -220,13 +221,20 @@ async function runMode(synchronous: boolean, basePort: number): Promise<ModeResu
   // Phase 1: steady.
   await sleep(STEADY_MS);
   const old = (await cluster.leader())!;
-  // What asynchronous replication risks is what the standby has not received at the kill.
-  const lag = await replicationLag(old.pgPort);
-  say(`replication at the kill: ${lag}`);
-  const tKill = Date.now();
   const other = cluster.nodes.find((n) => n !== old)!;
+  // On loopback a standby is never behind; over a network it is, by the round trip and more. So the
+  // primary's WAL sender is stopped STANDBY_BEHIND_MS before the kill: the primary then dies holding
+  // commits its standby never received. Synchronous replication holds those commits' answers until
+  // the standby has them (the client gets 503, not 201); asynchronous replication acknowledges them,
+  // and they are what a failover loses.
+  const sender = cluster.pauseWalSender(old);
+  await sleep(STANDBY_BEHIND_MS);
+  const lag = await replicationLag(old.pgPort);
+  say(`replication at the kill: ${lag} (the primary's WAL sender stopped ${STANDBY_BEHIND_MS} ms before)`);
+  const tKill = Date.now();
   say(`kill -9 of the primary ${old.name} (Patroni and PostgreSQL)`);
   cluster.killNode(old);
+  sender.resume(); // killed with its node; resumed in case it outlived it
   await cluster.waitFor(
     async () => ((await cluster.leader())?.name === other.name ? true : null),
     'promotion',
