@@ -2,39 +2,78 @@
 // details. Anything else that reaches the error middleware becomes a 500 with no internals.
 import type { ZodType, output } from 'zod';
 
-/** An error whose code and message are safe to show to the API client. */
+/**
+ * Every error code the API answers, with its HTTP status: the one list. `fail(code, message)` takes
+ * the status from here, the OpenAPI document lists these codes as an enum, and a typo does not compile.
+ */
+export const ERROR_CATALOGUE = {
+  validation_failed: 400,
+  malformed_json: 400,
+  invalid_utf8: 400,
+  request_aborted: 400,
+  /** Any other unreadable body (a body-parser error that is the client's fault). */
+  bad_request: 400,
+  unauthorized: 401,
+  invalid_token: 401,
+  session_required: 403,
+  insufficient_scope: 403,
+  csrf_rejected: 403,
+  not_found: 404,
+  idempotency_key_reused: 409,
+  concurrent_change: 409,
+  job_finished: 409,
+  job_not_failed: 409,
+  api_key_limit_reached: 409,
+  precondition_failed: 412,
+  payload_too_large: 413,
+  unsupported_media_type: 415,
+  rate_limited: 429,
+  quota_exceeded: 429,
+  internal_error: 500,
+  service_unavailable: 503,
+} as const satisfies Record<string, number>;
+
+export type ErrorCode = keyof typeof ERROR_CATALOGUE;
+export const ERROR_CODES = Object.keys(ERROR_CATALOGUE) as ErrorCode[];
+
+/** An error whose code and message are safe to show to the API client. Build one with `fail`. */
 export class AppError extends Error {
+  readonly status: number;
+  readonly headers: Record<string, string>;
   constructor(
-    readonly status: number,
-    readonly code: string,
+    readonly code: ErrorCode,
     message: string,
     readonly details?: unknown,
     options?: { cause?: unknown; headers?: Record<string, string> },
   ) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'AppError';
+    this.status = ERROR_CATALOGUE[code];
     this.headers = options?.headers ?? {};
   }
-  readonly headers: Record<string, string>;
 }
 
-export const notFound = (what = 'resource') => new AppError(404, 'not_found', `${what} not found`);
+/** The error answering `code` (its status from the catalogue) with a message for people. */
+export const fail = (
+  code: ErrorCode,
+  message: string,
+  options?: { details?: unknown; headers?: Record<string, string>; cause?: unknown },
+) => new AppError(code, message, options?.details, options);
+
+export const notFound = (what = 'resource') => fail('not_found', `${what} not found`);
 export const unauthorized = (message = 'a valid bearer token is required') =>
-  new AppError(401, 'unauthorized', message, undefined, { headers: { 'WWW-Authenticate': 'Bearer' } });
-export const rateLimited = (
-  retryAfterSeconds: number,
-  code = 'rate_limited',
-  message = 'too many requests',
-) =>
-  new AppError(429, code, message, undefined, {
-    headers: { 'Retry-After': String(Math.max(1, Math.ceil(retryAfterSeconds))) },
-  });
+  fail('unauthorized', message, { headers: { 'WWW-Authenticate': 'Bearer' } });
+const retryAfter = (seconds: number) => ({ 'Retry-After': String(Math.max(1, Math.ceil(seconds))) });
+export const rateLimited = (retryAfterSeconds: number, message = 'too many requests') =>
+  fail('rate_limited', message, { headers: retryAfter(retryAfterSeconds) });
 
 /** The 503 for a request the server cannot serve right now; `Retry-After` says when to try again. */
 export const serviceUnavailable = (message: string, retryAfterSeconds: number) =>
-  new AppError(503, 'service_unavailable', message, undefined, {
-    headers: { 'Retry-After': String(retryAfterSeconds) },
-  });
+  fail('service_unavailable', message, { headers: retryAfter(retryAfterSeconds) });
+
+/** Path ids are UUIDs: anything else names no row, so it is the same 404 as another user's row. */
+const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+export const isUuid = (id: string) => UUID_RE.test(id);
 
 /** One problem in a refused request: where (a dotted field path, a header, or "(body)") and what. */
 export interface ValidationDetail {
@@ -44,7 +83,7 @@ export interface ValidationDetail {
 
 /** The 400 for a request that fails validation; `details` lists every problem found, not the first. */
 export const validationFailed = (details: ValidationDetail[]) =>
-  new AppError(400, 'validation_failed', 'the request is not valid', details);
+  fail('validation_failed', 'the request is not valid', { details });
 
 /** zod issues as `details` entries; an issue about the whole input gets the path "(body)". */
 export function zodDetails(

@@ -8,11 +8,10 @@ import type { Principal } from './service.ts';
 import { z } from 'zod';
 import { withTransaction, type Pool } from '../db/pool.ts';
 import { lockUserQuota } from '../sql/users.ts';
-import { AppError, notFound, parseOrThrow } from '../errors.ts';
+import { fail, isUuid, notFound, parseOrThrow } from '../errors.ts';
 import * as keys from '../sql/apiKeys.ts';
 import { generateApiKey, hashApiKey, isWellFormedApiKey, SCOPES, type Scope } from './apiKeys.ts';
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 // eslint-disable-next-line no-control-regex
 const CONTROL = /[\x00-\x1f\x7f]/;
 
@@ -50,7 +49,7 @@ export interface ApiKeyPrincipal {
 
 /** One answer for revoked, expired, unknown and malformed keys: which one it was is nobody's business. */
 export const invalidKey = () =>
-  new AppError(401, 'invalid_token', 'the API key is invalid, expired or revoked', undefined, {
+  fail('invalid_token', 'the API key is invalid, expired or revoked', {
     headers: { 'WWW-Authenticate': 'Bearer error="invalid_token"' },
   });
 
@@ -85,8 +84,7 @@ export class ApiKeyService {
     const row = await withTransaction(this.deps.pool, async (tx) => {
       await lockUserQuota(tx, userId, 'api_keys');
       if ((await keys.countApiKeys(tx, userId)) >= this.deps.maxPerUser) {
-        throw new AppError(
-          409,
+        throw fail(
           'api_key_limit_reached',
           `at most ${this.deps.maxPerUser} API keys per user; revoke one first`,
         );
@@ -109,7 +107,7 @@ export class ApiKeyService {
   }
 
   async revoke(userId: string, id: string): Promise<void> {
-    if (!UUID.test(id) || !(await keys.revokeApiKey(this.deps.pool, userId, id))) throw notFound('API key');
+    if (!isUuid(id) || !(await keys.revokeApiKey(this.deps.pool, userId, id))) throw notFound('API key');
     // This server drops it before answering; the others when the NOTIFY arrives.
     this.deps.cache?.invalidate(`key:${id}`);
   }

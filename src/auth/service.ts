@@ -3,7 +3,7 @@
 import { z } from 'zod';
 import type { PgBoss } from 'pg-boss';
 import { withTransaction, type Pool } from '../db/pool.ts';
-import { AppError, rateLimited, unauthorized } from '../errors.ts';
+import { fail, rateLimited, unauthorized } from '../errors.ts';
 import * as users from '../sql/users.ts';
 import * as links from '../sql/magicLinks.ts';
 import { bossDb } from '../queue/boss.ts';
@@ -175,5 +175,4 @@ export class AuthService {
   }
 }
 
-const invalidToken = () =>
-  new AppError(401, 'invalid_token', 'the sign-in link is invalid, expired or already used');
+const invalidToken = () => fail('invalid_token', 'the sign-in link is invalid, expired or already used');

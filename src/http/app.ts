@@ -3,7 +3,7 @@
 import express from 'express';
 import type { Config } from '../config.ts';
 import type { Logger } from '../logger.ts';
-import { AppError } from '../errors.ts';
+import { fail } from '../errors.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import type { AuthService } from '../auth/service.ts';
 import type { JobsService } from '../jobs/service.ts';
@@ -109,9 +109,7 @@ export function createApp(deps: AppDeps): express.Express {
     }),
   );
   app.use(consoleRoutes({ dir: deps.consoleDir }));
-  app.use((req, _res, next) =>
-    next(new AppError(404, 'not_found', `no route for ${req.method} ${req.path}`)),
-  );
+  app.use((req, _res, next) => next(fail('not_found', `no route for ${req.method} ${req.path}`)));
   app.use(errorHandler(log));
   return app;
 }

@@ -1,7 +1,7 @@
 // Cross-cutting HTTP concerns: request ids, access logs + metrics, content types, error mapping.
 import crypto from 'node:crypto';
 import type { NextFunction, Request, Response, RequestHandler, ErrorRequestHandler } from 'express';
-import { AppError, isDatabaseUnavailable, serviceUnavailable } from '../errors.ts';
+import { AppError, fail, isDatabaseUnavailable, serviceUnavailable } from '../errors.ts';
 import type { Logger } from '../logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import { traceHttpRequest } from '../observability/tracing.ts';
@@ -72,7 +72,7 @@ export function traceRequests(): RequestHandler {
 export function requireJson(): RequestHandler {
   return (req, _res, next) => {
     if (!req.is('application/json')) {
-      next(new AppError(415, 'unsupported_media_type', 'send the body as application/json'));
+      next(fail('unsupported_media_type', 'send the body as application/json'));
       return;
     }
     next();
@@ -91,7 +91,7 @@ export function errorHandler(log: Logger): ErrorRequestHandler {
         'request failed',
       );
     }
-    const e = appErr ?? new AppError(500, 'internal_error', 'internal server error');
+    const e = appErr ?? fail('internal_error', 'internal server error');
     if (res.headersSent) return;
     for (const [k, v] of Object.entries(e.headers)) res.setHeader(k, v);
     res
@@ -107,24 +107,24 @@ function toAppError(err: unknown): AppError | null {
   const type = (err as { type?: unknown })?.type;
   switch (type) {
     case 'entity.parse.failed':
-      return new AppError(400, 'malformed_json', 'the request body is not valid JSON');
+      return fail('malformed_json', 'the request body is not valid JSON');
     case 'encoding.invalid_utf8':
-      return new AppError(400, 'invalid_utf8', 'the request body is not valid UTF-8');
+      return fail('invalid_utf8', 'the request body is not valid UTF-8');
     case 'entity.too.large':
-      return new AppError(413, 'payload_too_large', 'the request body is too large');
+      return fail('payload_too_large', 'the request body is too large');
     case 'encoding.unsupported':
     case 'charset.unsupported':
-      return new AppError(415, 'unsupported_media_type', 'unsupported body encoding or charset');
+      return fail('unsupported_media_type', 'unsupported body encoding or charset');
     case 'request.aborted':
-      return new AppError(400, 'request_aborted', 'the request was aborted');
+      return fail('request_aborted', 'the request was aborted');
     case 'parameters.too.many':
-      return new AppError(413, 'payload_too_large', 'too many form parameters');
+      return fail('payload_too_large', 'too many form parameters');
     default:
       break;
   }
   const status = (err as { status?: unknown })?.status;
   if (typeof status === 'number' && status >= 400 && status < 500) {
-    return new AppError(status, 'bad_request', 'the request could not be read');
+    return fail('bad_request', 'the request could not be read');
   }
   return null;
 }
@@ -144,15 +144,10 @@ export function requireScope(scope: Scope): RequestHandler {
     const c = req.credential;
     if (c?.kind === 'api_key' && !hasScope(c.scopes, scope)) {
       next(
-        new AppError(
-          403,
-          'insufficient_scope',
-          `this API key lacks the scope ${scope}`,
-          { needed: scope },
-          {
-            headers: { 'WWW-Authenticate': `Bearer error="insufficient_scope", scope="${scope}"` },
-          },
-        ),
+        fail('insufficient_scope', `this API key lacks the scope ${scope}`, {
+          details: { needed: scope },
+          headers: { 'WWW-Authenticate': `Bearer error="insufficient_scope", scope="${scope}"` },
+        }),
       );
       return;
     }
@@ -164,13 +159,7 @@ export function requireScope(scope: Scope): RequestHandler {
 export function requireSession(): RequestHandler {
   return (req, _res, next) => {
     if (req.credential?.kind !== 'session') {
-      next(
-        new AppError(
-          403,
-          'session_required',
-          'this route needs a session token (sign in); API keys cannot use it',
-        ),
-      );
+      next(fail('session_required', 'this route needs a session token (sign in); API keys cannot use it'));
       return;
     }
     next();
@@ -194,7 +183,7 @@ export function requireUser(
     const fromCookie = bearer ? undefined : sessionTokenFrom(req.get('cookie'), cookie.secure);
     if (fromCookie !== undefined) {
       const refusal = csrfRefusal({ method: req.method, header: (n) => req.get(n) }, cookie.publicOrigin);
-      if (refusal) throw new AppError(403, 'csrf_rejected', refusal);
+      if (refusal) throw fail('csrf_rejected', refusal);
     }
     const p =
       fromCookie !== undefined ? await auth.authenticateSession(fromCookie) : await auth.authenticate(header);

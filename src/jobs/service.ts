@@ -3,8 +3,9 @@ import crypto from 'node:crypto';
 import { z } from 'zod';
 import { withTransaction, type Pool } from '../db/pool.ts';
 import {
-  AppError,
   isDeterministicWriteError,
+  fail,
+  isUuid,
   notFound,
   parseOrThrow,
   rateLimited,
@@ -35,7 +36,6 @@ import { activeTraceparent, inSpan } from '../observability/tracing.ts';
 const INSERT_FLUSHES_IN_FLIGHT = 2;
 // How long a user's counted active jobs are trusted before counting again.
 const QUOTA_CACHE_MS = 2000;
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
 
 export interface JobsServiceDeps {
@@ -218,7 +218,6 @@ export class JobsService {
       if (err instanceof CoalescerFull && err.perKey)
         throw rateLimited(
           1,
-          'rate_limited',
           'too many of your job creations are waiting; retry shortly, or send them as one batch',
         );
       if (err instanceof CoalescerFull)
@@ -286,8 +285,7 @@ export class JobsService {
     if (!row) {
       // Lost a race with an identical key: the winner's row decides replay vs conflict.
       const existing = await jobsSql.findJob(this.pool, userId, { idempotencyKey: idempotencyKey! });
-      if (!existing)
-        throw new AppError(409, 'idempotency_key_reused', 'the idempotency key is in use; retry');
+      if (!existing) throw fail('idempotency_key_reused', 'the idempotency key is in use; retry');
       return this.replay(existing, hash!);
     }
     const cached = this.activeCounts.get(userId);
@@ -302,9 +300,9 @@ export class JobsService {
    */
   private async admitNewActiveJob(userId: string): Promise<void> {
     const wait = this.createLimiter.take(userId);
-    if (wait > 0) throw rateLimited(wait / 1000, 'rate_limited', 'job creation rate limit reached');
+    if (wait > 0) throw rateLimited(wait / 1000, 'job creation rate limit reached');
     if (!(await this.withinQuota(userId))) {
-      throw new AppError(429, 'quota_exceeded', `at most ${this.maxActivePerUser} active jobs per user`);
+      throw fail('quota_exceeded', `at most ${this.maxActivePerUser} active jobs per user`);
     }
   }
 
@@ -312,11 +310,10 @@ export class JobsService {
   private async admitNewActiveJobs(userId: string, n: number): Promise<void> {
     if (n === 0) return;
     const wait = this.createLimiter.take(userId, n);
-    if (wait > 0) throw rateLimited(wait / 1000, 'rate_limited', 'job creation rate limit reached');
+    if (wait > 0) throw rateLimited(wait / 1000, 'job creation rate limit reached');
     const active = await jobsSql.countActive(this.pool, userId, this.maxActivePerUser);
     if (active + n > this.maxActivePerUser)
-      throw new AppError(
-        429,
+      throw fail(
         'quota_exceeded',
         `at most ${this.maxActivePerUser} active jobs per user (${active} active, ${n} in this batch)`,
       );
@@ -373,14 +370,9 @@ export class JobsService {
       return e && !e.request_hash?.equals(hashes[i]!) ? [`jobs.${i}`] : [];
     });
     if (conflicts.length)
-      throw new AppError(
-        409,
-        'idempotency_key_reused',
-        'an idempotency_key was used before with a different job',
-        {
-          items: conflicts,
-        },
-      );
+      throw fail('idempotency_key_reused', 'an idempotency_key was used before with a different job', {
+        details: { items: conflicts },
+      });
     const fresh = items.flatMap((it, i) => (it.key && existing.has(it.key) ? [] : [i]));
     await this.admitNewActiveJobs(userId, fresh.length);
     const ids = items.map((it) => (it.key && existing.get(it.key)?.id) || crypto.randomUUID());
@@ -419,11 +411,10 @@ export class JobsService {
         }
       }
       if (lateConflicts.length)
-        throw new AppError(
-          409,
+        throw fail(
           'idempotency_key_reused',
           'an idempotency_key was used by a concurrent request with a different job; nothing was written',
-          { items: lateConflicts },
+          { details: { items: lateConflicts } },
         );
       return rows;
     });
@@ -456,17 +447,13 @@ export class JobsService {
 
   private replay(existing: jobsSql.JobWithLast, hash: Buffer) {
     if (!existing.request_hash || !existing.request_hash.equals(hash)) {
-      throw new AppError(
-        409,
-        'idempotency_key_reused',
-        'this Idempotency-Key was used with a different request body',
-      );
+      throw fail('idempotency_key_reused', 'this Idempotency-Key was used with a different request body');
     }
     return { job: jobJson(existing), replayed: true };
   }
 
   async get(userId: string, id: string) {
-    if (!UUID.test(id)) throw notFound('job');
+    if (!isUuid(id)) throw notFound('job');
     const job = await jobsSql.findJob(this.pool, userId, { id });
     if (!job) throw notFound('job');
     return jobJson(job);
@@ -513,7 +500,7 @@ export class JobsService {
 
   /** A job's attempts in the order they happened (round, attempt, then write order), a page at a time. */
   async executions(userId: string, id: string, query: unknown = {}) {
-    if (!UUID.test(id)) throw notFound('job');
+    if (!isUuid(id)) throw notFound('job');
     const q = parseOrThrow(executionsQuery, query);
     let after: ExecutionCursor | null = null;
     if (q.cursor !== undefined) {
@@ -537,12 +524,11 @@ export class JobsService {
    * have reached the target (its execution is recorded as `cancelled`, whatever the target answered).
    */
   async cancel(userId: string, id: string) {
-    if (!UUID.test(id)) throw notFound('job');
+    if (!isUuid(id)) throw notFound('job');
     const r = await jobsSql.cancelJob(this.pool, userId, id);
     if (!r) throw notFound('job');
     if (r.before === 'succeeded' || r.before === 'failed') {
-      throw new AppError(
-        409,
+      throw fail(
         'job_finished',
         `the job already ${r.before === 'succeeded' ? 'succeeded' : 'failed'}; it cannot be cancelled`,
       );
@@ -552,9 +538,9 @@ export class JobsService {
 
   /** Re-drives a failed job: it becomes active again, so it counts like a create (rate and quota). */
   async redrive(userId: string, id: string) {
-    if (!UUID.test(id)) throw notFound('job');
+    if (!isUuid(id)) throw notFound('job');
     const notFailed = (status: string) =>
-      new AppError(409, 'job_not_failed', `only a failed job can be re-driven; this one is ${status}`);
+      fail('job_not_failed', `only a failed job can be re-driven; this one is ${status}`);
     const before = await jobsSql.jobStatus(this.pool, userId, id);
     if (!before) throw notFound('job');
     if (before !== 'failed') throw notFailed(before);

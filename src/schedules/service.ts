@@ -5,7 +5,7 @@ import { isDeepStrictEqual } from 'node:util';
 import { z } from 'zod';
 import type pg from 'pg';
 import { withTransaction, type Pool } from '../db/pool.ts';
-import { AppError, notFound, parseOrThrow, validationFailed } from '../errors.ts';
+import { fail, isUuid, notFound, parseOrThrow, validationFailed } from '../errors.ts';
 import * as sql from '../sql/schedules.ts';
 import { lockUserQuota } from '../sql/users.ts';
 import { DEFAULT_RETRY, parseInstant, requestHash, requestTemplate, type JobLimits } from '../jobs/schema.ts';
@@ -26,7 +26,6 @@ import { CpuSlices } from '../lib/cpuSlices.ts';
 import { applyPlans } from './plans.ts';
 import { planNext, type MisfirePolicy, type Plan } from './planner.ts';
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
 /** Fire times shown with a schedule: at most this many, within NEXT_RUNS_YEARS. */
 const NEXT_RUNS = 5;
@@ -204,7 +203,7 @@ export class SchedulesService {
         if (existing) return this.replay(existing, hash!);
       }
       if ((await sql.countSchedules(tx, userId)) >= this.deps.maxPerUser)
-        throw new AppError(429, 'quota_exceeded', `at most ${this.deps.maxPerUser} schedules per user`);
+        throw fail('quota_exceeded', `at most ${this.deps.maxPerUser} schedules per user`);
       const s = await sql.insertSchedule(
         tx,
         userId,
@@ -220,11 +219,7 @@ export class SchedulesService {
 
   private replay(existing: sql.ScheduleView, hash: Buffer) {
     if (!existing.request_hash?.equals(hash))
-      throw new AppError(
-        409,
-        'idempotency_key_reused',
-        'this Idempotency-Key was used with a different request body',
-      );
+      throw fail('idempotency_key_reused', 'this Idempotency-Key was used with a different request body');
     return { schedule: this.json(existing), replayed: true };
   }
 
@@ -249,7 +244,7 @@ export class SchedulesService {
   }
 
   private async view(userId: string, id: string) {
-    if (!UUID.test(id)) throw notFound('schedule');
+    if (!isUuid(id)) throw notFound('schedule');
     const s = await sql.findSchedule(this.deps.pool, userId, { id });
     if (!s) throw notFound('schedule');
     return this.json(s);
@@ -284,7 +279,7 @@ export class SchedulesService {
    * in between makes it start over (or, with If-Match, answer 412).
    */
   async patch(userId: string, id: string, body: unknown, ifMatch: string | undefined) {
-    if (!UUID.test(id)) throw notFound('schedule');
+    if (!isUuid(id)) throw notFound('schedule');
     const input = parseOrThrow(this.patch_, body);
     for (let attempt = 1; ; attempt++) {
       const cur = await sql.findSchedule(this.deps.pool, userId, { id });
@@ -327,8 +322,7 @@ export class SchedulesService {
       );
       if (row) return row;
       if (attempt >= 5)
-        throw new AppError(
-          409,
+        throw fail(
           'concurrent_change',
           'the schedule kept changing while this edit was applied; nothing was written, retry',
         );
@@ -362,7 +356,7 @@ export class SchedulesService {
 
   /** Pauses or resumes (from now: nothing missed is backfilled); the same optimistic write as patch. */
   async setPaused(userId: string, id: string, paused: boolean) {
-    if (!UUID.test(id)) throw notFound('schedule');
+    if (!isUuid(id)) throw notFound('schedule');
     for (let attempt = 1; ; attempt++) {
       const cur = await sql.findSchedule(this.deps.pool, userId, { id });
       if (!cur) throw notFound('schedule');
@@ -382,11 +376,7 @@ export class SchedulesService {
       );
       if (row) return row;
       if (attempt >= 5)
-        throw new AppError(
-          409,
-          'concurrent_change',
-          'the schedule kept changing meanwhile; nothing was written, retry',
-        );
+        throw fail('concurrent_change', 'the schedule kept changing meanwhile; nothing was written, retry');
     }
   }
 
@@ -395,7 +385,7 @@ export class SchedulesService {
    * `ifMatch` (an ETag) makes it conditional, checked under the row lock.
    */
   async delete(userId: string, id: string, ifMatch?: string): Promise<void> {
-    if (!UUID.test(id)) throw notFound('schedule');
+    if (!isUuid(id)) throw notFound('schedule');
     await withTransaction(this.deps.pool, async (tx) => {
       // The schedule, then its occurrences: the lock order (see replaceIfUnchanged).
       const locked = await sql.lockSchedule(tx, userId, id);
@@ -409,8 +399,7 @@ export class SchedulesService {
 
   /** The schedule's occurrences, paginated and filtered like the job list. */
   async occurrences(userId: string, id: string, query: unknown) {
-    if (!UUID.test(id) || !(await sql.findSchedule(this.deps.pool, userId, { id })))
-      throw notFound('schedule');
+    if (!isUuid(id) || !(await sql.findSchedule(this.deps.pool, userId, { id }))) throw notFound('schedule');
     return this.deps.jobs.list(userId, query, id);
   }
 
@@ -548,7 +537,7 @@ function sameOccurrences(a: sql.ScheduleFields, b: sql.ScheduleFields): boolean 
 export const etagOf = (version: number) => `"v${version}"`;
 
 const preconditionFailed = () =>
-  new AppError(412, 'precondition_failed', 'the schedule changed since you read it (ETag mismatch)');
+  fail('precondition_failed', 'the schedule changed since you read it (ETag mismatch)');
 
 /** One element of an If-Match list: optional whitespace, an entity-tag or nothing, then a comma or the end. */
 const IF_MATCH_ELEMENT = /^[ \t]*(?:((?:W\/)?"[\x21\x23-\x7e\x80-\xff]*")[ \t]*)?(?:,|$)/;

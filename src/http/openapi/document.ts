@@ -3,6 +3,7 @@
 // schemas are ./schemas.ts, and the operations with their errors are ./operations.ts.
 import { z, type ZodType } from 'zod';
 import { SCOPES } from '../../auth/apiKeys.ts';
+import type { ErrorCode } from '../../errors.ts';
 import { components } from './schemas.ts';
 import {
   operations,
@@ -75,7 +76,7 @@ function withoutSafeIntegerBounds<T>(v: T): T {
 }
 
 /** Messages of the examples of error responses (the real ones may say more). */
-const MESSAGES: Record<string, string> = {
+const MESSAGES: Partial<Record<ErrorCode, string>> = {
   validation_failed: 'the request is not valid',
   malformed_json: 'the request body is not valid JSON',
   invalid_utf8: 'the request body is not valid UTF-8',
@@ -102,10 +103,10 @@ const exampleDetails: Record<string, unknown> = {
 };
 
 /** Every error code an operation can answer, by status. */
-export function errorCodes(op: OperationSpec): Map<number, string[]> {
-  const m = new Map<number, Set<string>>();
-  const add = (status: number, ...codes: string[]) => {
-    const set = m.get(status) ?? new Set<string>();
+export function errorCodes(op: OperationSpec): Map<number, ErrorCode[]> {
+  const m = new Map<number, Set<ErrorCode>>();
+  const add = (status: number, ...codes: ErrorCode[]) => {
+    const set = m.get(status) ?? new Set<ErrorCode>();
     for (const c of codes) set.add(c);
     m.set(status, set);
   };
@@ -127,7 +128,7 @@ export function errorCodes(op: OperationSpec): Map<number, string[]> {
   return new Map([...m].map(([s, codes]) => [s, [...codes]]));
 }
 
-function errorResponse(status: number, codes: string[]): Json {
+function errorResponse(status: number, codes: ErrorCode[]): Json {
   const headers: Json = { 'X-Request-Id': ref('headers', 'X-Request-Id') };
   if (status === 401 || codes.includes('insufficient_scope'))
     headers['WWW-Authenticate'] = ref('headers', 'WWW-Authenticate');

@@ -4,6 +4,7 @@
 // real responses against it.
 import type { ZodType } from 'zod';
 import type { Scope } from '../../auth/apiKeys.ts';
+import type { ErrorCode } from '../../errors.ts';
 
 /** Who may call an operation. */
 export type Access =
@@ -58,7 +59,7 @@ export interface OperationSpec {
   };
   responses: Record<number, ResponseSpec>;
   /** Error codes by status, beyond those the access rule and a JSON body imply (see document.ts). */
-  errors?: Record<number, string[]>;
+  errors?: Record<number, ErrorCode[]>;
   /** False for routes that never touch the database (no 503 service_unavailable). */
   database?: boolean;
 }
