@@ -22,9 +22,9 @@ import {
   canonicalTimeZone,
   formatLocal,
   offsetAt,
+  segmentAt,
   transitionsInYear,
   utcYear,
-  yearStart,
   type Transition,
 } from './zone.ts';
 
@@ -118,40 +118,6 @@ export function rarityProblem(schedule: CronSchedule): string | null {
     (years === null ? ' (it never fires)' : ` (up to ${years} years pass between two fire times)`) +
     `; an expression must fire at least once every ${MAX_GAP_YEARS} years`
   );
-}
-
-/** A stretch of time with one UTC offset: [start, end). `start` is -Infinity if no change is near. */
-interface Segment {
-  start: number;
-  end: number;
-  offset: number;
-  /** The offset before `start` (equal to `offset` when start is -Infinity). */
-  before: number;
-}
-
-/**
- * The segment holding instant `t`. Looks one year back for the last change (only a change within the
- * last few hours matters, see nextInstant) and one year ahead for the next; with none ahead, the
- * segment simply ends two years on and the caller carries on from there.
- */
-function segmentAt(zone: string, t: number): Segment {
-  const year = utcYear(t);
-  let prev: Transition | undefined;
-  for (const y of [year, year - 1]) {
-    prev = transitionsInYear(zone, y).findLast((tr) => tr.at <= t);
-    if (prev) break;
-  }
-  let next: Transition | undefined;
-  for (const y of [year, year + 1]) {
-    next = transitionsInYear(zone, y).find((tr) => tr.at > t);
-    if (next) break;
-  }
-  const end = next ? next.at : yearStart(year + 2);
-  if (!prev) {
-    const offset = offsetAt(zone, t);
-    return { start: -Infinity, end, offset, before: offset };
-  }
-  return { start: prev.at, end, offset: prev.after, before: prev.before };
 }
 
 const toSeconds = (d: Date): number => {

@@ -149,3 +149,37 @@ export function describeLocal(at: Date, zone: string): string {
   const seconds = Math.floor(at.getTime() / 1000);
   return formatLocal(seconds, offsetAt(zone, seconds));
 }
+
+/** A stretch of time with one UTC offset: [start, end). `start` is -Infinity if no change is near. */
+export interface Segment {
+  start: number;
+  end: number;
+  offset: number;
+  /** The offset before `start` (equal to `offset` when start is -Infinity). */
+  before: number;
+}
+
+/**
+ * The segment holding instant `t`. Looks one year back for the last change (only a change within the
+ * last few hours matters, see nextInstant) and one year ahead for the next; with none ahead, the
+ * segment simply ends two years on and the caller carries on from there.
+ */
+export function segmentAt(zone: string, t: number): Segment {
+  const year = utcYear(t);
+  let prev: Transition | undefined;
+  for (const y of [year, year - 1]) {
+    prev = transitionsInYear(zone, y).findLast((tr) => tr.at <= t);
+    if (prev) break;
+  }
+  let next: Transition | undefined;
+  for (const y of [year, year + 1]) {
+    next = transitionsInYear(zone, y).find((tr) => tr.at > t);
+    if (next) break;
+  }
+  const end = next ? next.at : yearStart(year + 2);
+  if (!prev) {
+    const offset = offsetAt(zone, t);
+    return { start: -Infinity, end, offset, before: offset };
+  }
+  return { start: prev.at, end, offset: prev.after, before: prev.before };
+}
