@@ -1,6 +1,7 @@
 // Flat config: typescript-eslint with type-aware rules over everything we ship and test.
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
+import { createNodeResolver, importX } from 'eslint-plugin-import-x';
 
 // Layers point one way (CLAUDE.md), top to bottom:
 //   cmd/ → process roots (src/server.ts, src/scheduler/process.ts, src/dev/) → src/http/ | src/scheduler/
@@ -128,5 +129,18 @@ export default tseslint.config(
     BASE,
     forbid('the base layer', ['cmd', 'roots', 'http', 'scheduler', 'domain', 'sql', 'queue', 'db']),
   ),
+  {
+    // No import cycles in what ships (tests and bench import anything, the way a root does): in a
+    // cycle, one module runs before the other has defined its exports. The rule follows value imports
+    // only (`import type` is erased), through the node resolver: every specifier names its file.
+    files: ['src/**', 'cmd/**', 'web/src/**'],
+    plugins: { 'import-x': importX },
+    settings: {
+      'import-x/resolver-next': [createNodeResolver()],
+      'import-x/parsers': { '@typescript-eslint/parser': ['.ts', '.tsx'] },
+      'import-x/extensions': ['.ts', '.tsx', '.js'],
+    },
+    rules: { 'import-x/no-cycle': ['error', { ignoreExternal: true }] },
+  },
   { files: ['eslint.config.js'], ...tseslint.configs.disableTypeChecked },
 );

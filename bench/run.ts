@@ -736,12 +736,13 @@ async function scenarioSchedules(adminUrl: string, target: Target) {
   );
   // The first occurrences: planned by the repair pass, as for any schedule without a plan.
   const { OccurrencePlanner } = await import('../src/scheduler/occurrences.ts');
+  const { SchedulerEvents } = await import('../src/scheduler/events.ts');
   const { createPool } = await import('../src/db/pool.ts');
   const pool = createPool(url, { max: 4 });
   const t0 = performance.now();
   const { planned } = await new OccurrencePlanner(
+    { pool, log: silentLogger, events: new SchedulerEvents() },
     { repairIntervalMs: 60_000, notifyWithinMs: 5000, maxActivePerUser: 100_000 },
-    { pool, log: silentLogger },
   ).repairOnce();
   const initialMs = performance.now() - t0;
   await pool.end();

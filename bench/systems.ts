@@ -5,6 +5,7 @@ import { Agent, request } from 'undici';
 import { PgBoss } from 'pg-boss';
 import { run, runMigrations, makeWorkerUtils, type Runner } from 'graphile-worker';
 import { createPool, type Pool } from '../src/db/pool.ts';
+import { SchedulerEvents } from '../src/scheduler/events.ts';
 import { Executor } from '../src/scheduler/executor.ts';
 import type { CleanerOptions } from '../src/scheduler/cleaner.ts';
 import { Scheduler } from '../src/scheduler/scheduler.ts';
@@ -62,15 +63,13 @@ export function ours(
       await pool.query('ANALYZE jobs');
     },
     async start() {
-      executor = new Executor({
-        policy: createTargetPolicy(['127.0.0.0/8']),
-        maxResponseBytes: 8192,
-        userAgent: 'bench',
-      });
+      const events = new SchedulerEvents();
+      executor = new Executor(
+        { events },
+        { policy: createTargetPolicy(['127.0.0.0/8']), maxResponseBytes: 8192, userAgent: 'bench' },
+      );
       scheduler = new Scheduler(
-        pool,
-        databaseUrl,
-        executor,
+        { pool, databaseUrl, executor, log: silentLogger, metrics, events },
         {
           concurrency: opts.concurrency ?? Number(process.env.BENCH_CONCURRENCY ?? 200),
           batchSize: Number(process.env.BENCH_BATCH ?? 100),
@@ -83,8 +82,6 @@ export function ours(
           secretsKey: SECRETS_KEY,
           cleaner: opts.cleaner,
         },
-        silentLogger,
-        metrics,
       );
       await scheduler.start();
       if (process.env.BENCH_TRACE) {

@@ -3,8 +3,7 @@
 // whichever credential a request carries.
 import crypto from 'node:crypto';
 import { AuthCache } from './authCache.ts';
-// Type only: service.ts builds on this module, not the other way round.
-import type { Principal } from './service.ts';
+import type { KeyCredential, Principal } from './principal.ts';
 import { z } from 'zod';
 import { withTransaction, type Pool } from '../db/pool.ts';
 import { lockUserQuota } from '../sql/users.ts';
@@ -34,13 +33,6 @@ export const createBody = z.strictObject({
     .refine((d) => d.getTime() > Date.now(), 'must be in the future')
     .optional(),
 });
-
-/** The credential behind an authenticated request. */
-export interface KeyCredential {
-  kind: 'api_key';
-  keyId: string;
-  scopes: Scope[];
-}
 
 export interface ApiKeyPrincipal {
   user: { id: string; email: string; created_at: Date };

@@ -13,7 +13,11 @@ import { generateToken, hashToken, type Sealer } from './crypto.ts';
 import type { SessionTokens } from './jwt.ts';
 import { looksLikeApiKey } from './apiKeys.ts';
 import { AuthCache } from './authCache.ts';
-import type { ApiKeyService, KeyCredential } from './apiKeyService.ts';
+import type { ApiKeyService } from './apiKeyService.ts';
+import type { Principal } from './principal.ts';
+
+// Where callers (middleware, server) have always found them.
+export type { AuthenticatedUser, Credential, Principal } from './principal.ts';
 
 /** Trimmed, lower-cased, syntactically valid email (≤ 254 chars). */
 export const emailSchema = z
@@ -22,20 +26,6 @@ export const emailSchema = z
   .toLowerCase()
   .max(254)
   .pipe(z.email({ message: 'must be a valid email address' }));
-
-export interface AuthenticatedUser {
-  id: string;
-  email: string;
-  created_at: Date;
-}
-
-/** What a request authenticated with: a session (every scope) or an API key (its scopes only). */
-export type Credential = { kind: 'session' } | KeyCredential;
-
-export interface Principal {
-  user: AuthenticatedUser;
-  credential: Credential;
-}
 
 export interface AuthServiceDeps {
   pool: Pool;

@@ -19,6 +19,8 @@ import type { SchedulesService } from '../schedules/service.ts';
 import type { ApiKeyService } from '../auth/apiKeyService.ts';
 import { publicHealthRoutes, type ReadinessCheck } from './routes/health.ts';
 import { docsRoutes } from './routes/docs.ts';
+import { OPERATIONS, requestSchemas } from '../contract/index.ts';
+import { Registrar } from './registrar.ts';
 
 export interface AppDeps {
   config: Pick<
@@ -74,40 +76,37 @@ export function createApp(deps: AppDeps): express.Express {
   app.use(traceRequests());
   app.use(accessLog(log, metrics));
   // Every JSON body is parsed with a small limit, except job creation, which parses its own large
-  // body only after authentication (jobsRoutes): an anonymous request cannot make the server parse
+  // body only after authentication (the registrar): an anonymous request cannot make the server parse
   // hundreds of kilobytes of nested arrays.
   const smallJson = express.json({ limit: SMALL_JSON_LIMIT, strict: true, verify: requireUtf8 });
   app.use((req, res, next) => (isJobCreate(req) ? next() : smallJson(req, res, next)));
-  // Status only here; the checks' detail and /metrics are on the operations listener (METRICS_PORT).
-  app.use(publicHealthRoutes(deps.readiness));
-  app.use(docsRoutes(deps));
   const secure = cookieSecure(config.NODE_ENV, config.PUBLIC_URL);
-  const user = requireUser(auth, { secure, publicOrigin: new URL(config.PUBLIC_URL).origin });
+  const schemas = requestSchemas({ jobs, schedules });
+  // Every route of the API is an operation of the contract, registered through this.
+  const routes = new Registrar({
+    requireUser: requireUser(auth, { secure, publicOrigin: new URL(config.PUBLIC_URL).origin }),
+    schemas,
+    parsers: {
+      // The JSON envelope of a job carries its body as a string: the body limit plus room for the rest.
+      job: express.json({ limit: config.JOB_BODY_MAX_BYTES + 64 * 1024, strict: true, verify: requireUtf8 }),
+      batch: express.json({ limit: config.JOB_BATCH_MAX_BYTES, strict: true, verify: requireUtf8 }),
+    },
+  });
+  // Status only here; the checks' detail and /metrics are on the operations listener (METRICS_PORT).
+  app.use(publicHealthRoutes(routes, deps.readiness));
+  app.use(docsRoutes({ routes, config, schemas }));
   app.use(
     authRoutes({
+      routes,
       auth,
       publicUrl: config.PUBLIC_URL,
-      requireUser: user,
       cookie: { secure, maxAgeSeconds: config.SESSION_TTL_SECONDS },
     }),
   );
-  app.use(apiKeysRoutes({ requireUser: user, apiKeys, log }));
-  app.use(schedulesRoutes({ requireUser: user, schedules, log }));
-  app.use(
-    jobsRoutes({
-      requireUser: user,
-      jobs,
-      secrets,
-      log,
-      // The JSON envelope of a job carries its body as a string: the body limit plus room for the rest.
-      createJson: express.json({
-        limit: config.JOB_BODY_MAX_BYTES + 64 * 1024,
-        strict: true,
-        verify: requireUtf8,
-      }),
-      batchJson: express.json({ limit: config.JOB_BATCH_MAX_BYTES, strict: true, verify: requireUtf8 }),
-    }),
-  );
+  app.use(apiKeysRoutes({ routes, apiKeys, log }));
+  app.use(schedulesRoutes({ routes, schedules, log }));
+  app.use(jobsRoutes({ routes, jobs, secrets, log }));
+  routes.assertComplete(OPERATIONS);
   app.use(consoleRoutes({ dir: deps.consoleDir }));
   app.use((req, _res, next) => next(fail('not_found', `no route for ${req.method} ${req.path}`)));
   app.use(errorHandler(log));

@@ -8,9 +8,16 @@ export interface RetryPolicy {
   max_delay_ms: number;
 }
 
-/** The retry policy as the jobs table stores it (one declaration for every row type that carries it). */
-export type { RetryColumns } from '../sql/jobs.ts';
-import type { RetryColumns } from '../sql/jobs.ts';
+/**
+ * The retry policy as the jobs and schedules tables store it: one declaration for every row type
+ * that carries it (src/sql types its rows with it, as it does with JobStatus).
+ */
+export interface RetryColumns {
+  retry_strategy: RetryPolicy['strategy'];
+  max_attempts: number;
+  base_delay_ms: number;
+  max_delay_ms: number;
+}
 
 export const JITTER_RATIO = 0.1;
 

@@ -1,5 +1,6 @@
 // Rows to the API's JSON: snake_case, UTC ISO-8601 with Z, no internal columns.
-import type { ExecutionRow, JobRow, JobWithLast } from '../sql/jobs.ts';
+import type { ExecutionRow } from '../sql/executions.ts';
+import type { JobRow, JobWithLast } from '../sql/jobRows.ts';
 
 // A Date formats itself; copying it first (new Date(d)) cost 7% of a 1,000-job batch's CPU.
 const iso = (d: Date | string | null) =>

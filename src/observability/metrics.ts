@@ -1,5 +1,6 @@
 // Prometheus metrics. One registry per process; label values are bounded enums (route templates,
-// status classes, outcomes): never user ids or URLs.
+// status classes, outcomes): never user ids or URLs. The scheduler's are derived from its services'
+// events in one place (src/scheduler/metricsFromEvents.ts); no scheduler service sets them itself.
 import client from 'prom-client';
 
 /** All metrics of one process, on their own registry (tests build several apps in one process). */

@@ -4,11 +4,9 @@
 // wakes it when saturated or when users at their cap have jobs due, and the poll interval is only
 // the safety net. Bursts are claimed in back-to-back batches.
 import { withTransaction, type Pool, type Queryable } from '../db/pool.ts';
-import type { Logger } from '../logger.ts';
-import type { Metrics } from '../observability/metrics.ts';
 import { isDatabaseUnavailable, isTransactionConflict } from '../errors.ts';
 import { claimDueJobs, nextDue, settleDue, type ClaimedJob } from '../sql/scheduler.ts';
-import type { SchedulerEvents } from './events.ts';
+import { StartStopService, type ServiceDeps } from './service.ts';
 import { WakeableSleep } from './wakeableSleep.ts';
 import { isTracingEnabled, recordClaimSpan, type TraceParent } from '../observability/tracing.ts';
 
@@ -29,11 +27,16 @@ export interface ClaimerOptions {
   cappedPollMs?: number;
 }
 
-export interface ClaimerDeps {
+/** What a claim's planning step decided (see ClaimerDeps.afterClaim). */
+export interface AfterClaim {
+  /** The claimed jobs to dispatch. */
+  run: ClaimedJob[];
+  /** Called once the claim has committed (what it planned is then reported). */
+  committed?(): void;
+}
+
+export interface ClaimerDeps extends ServiceDeps {
   pool: Pool;
-  log: Logger;
-  metrics: Metrics;
-  events: SchedulerEvents;
   /** Requests this process has in flight now. */
   inFlight(): number;
   /**
@@ -43,9 +46,9 @@ export interface ClaimerDeps {
   dispatch(job: ClaimedJob, claimedAt: number, trace: TraceParent | null): void;
   /**
    * Runs inside the claim's transaction before it commits (plans schedules' next occurrences);
-   * returns the claimed jobs to dispatch.
+   * says which claimed jobs to dispatch.
    */
-  afterClaim(tx: Queryable, jobs: ClaimedJob[]): Promise<ClaimedJob[]>;
+  afterClaim(tx: Queryable, jobs: ClaimedJob[]): Promise<AfterClaim>;
 }
 
 /**
@@ -63,14 +66,12 @@ const SETTLE_EVERY_MS = 1000;
 /** How often to look for slots freed elsewhere while users at the cap have jobs due (default). */
 const CAPPED_POLL_MS = 100;
 
-export class Claimer {
+export class Claimer extends StartStopService {
   /** Refill in batches when saturated: a claim costs about the same for 1 row as for 50. */
   readonly minClaim: number;
   /** performance.now() of the last finished iteration: readiness checks that it moves. */
   lastLoopAt = performance.now();
   private readonly sleeper = new WakeableSleep();
-  private readonly abort = new AbortController();
-  private running: Promise<void> | null = null;
   /** Database-clock epoch ms of the job the loop sleeps towards (null: none known, any NOTIFY wakes). */
   private sleepingUntilDbMs: number | null = null;
   private errorBackoffMs = 0;
@@ -88,9 +89,10 @@ export class Claimer {
   private freedSlots = 0;
 
   constructor(
-    private readonly opts: ClaimerOptions,
     private readonly deps: ClaimerDeps,
+    private readonly opts: ClaimerOptions,
   ) {
+    super();
     this.minClaim = Math.max(1, Math.floor(Math.min(opts.batchSize, opts.concurrency) / 4));
   }
 
@@ -106,22 +108,24 @@ export class Claimer {
     // One transaction: a claimed occurrence of a schedule and the creation of its next occurrence
     // commit together, or neither does.
     const claimStart = isTracingEnabled() ? Date.now() : 0;
-    const { claimed, jobs } = await withTransaction(deps.pool, async (tx) => {
+    const { claimed, planned } = await withTransaction(deps.pool, async (tx) => {
       const all = await claimDueJobs(tx, {
         workerId: opts.workerId,
         batch: Math.min(free, opts.batchSize),
         perUserCap: opts.perUserCap,
         leaseMs: opts.leaseMs,
       });
-      return { claimed: all.length, jobs: all.length ? await deps.afterClaim(tx, all) : all };
+      return { claimed: all.length, planned: all.length ? await deps.afterClaim(tx, all) : { run: all } };
     });
+    planned.committed?.();
+    const jobs = planned.run;
     const claimedAt = performance.now();
     // A span only for a claim that got jobs: empty polls would be most of the trace volume.
     const trace = jobs.length && claimStart ? recordClaimSpan(claimStart, { 'djs.claimed': claimed }) : null;
     for (const job of jobs) deps.dispatch(job, claimedAt, trace);
     deps.events.emit('claimed', { count: claimed });
     // Got some: more may be due (or a user near the cap left slots for others): claim again at once.
-    if (claimed > 0 || this.abort.signal.aborted) {
+    if (claimed > 0 || this.stopSignal.aborted) {
       this.emptyClaimsWhileDue = 0;
       return 0;
     }
@@ -158,8 +162,9 @@ export class Claimer {
       // in this time (waitsForFreedSlot).
       this.emptyClaimsWhileDue++;
       if (this.emptyClaimsWhileDue === 1) return 0;
-      deps.metrics.stuckWaits.inc();
-      return Math.min(STUCK_RETRY_MS, opts.pollIntervalMs);
+      const retryInMs = Math.min(STUCK_RETRY_MS, opts.pollIntervalMs);
+      deps.events.emit('dueNotClaimed', { retryInMs });
+      return retryInMs;
     }
     this.emptyClaimsWhileDue = 0;
     this.sleepingUntilDbMs = next.atMs;
@@ -184,18 +189,9 @@ export class Claimer {
     this.sleeper.wake();
   }
 
-  start(): void {
-    this.running ??= this.run();
-  }
-
-  /** Stops claiming; resolves when the loop has left (an in-flight claim finishes and is dispatched). */
-  async stop(): Promise<void> {
-    this.abort.abort();
-    await this.running;
-  }
-
-  private async run(): Promise<void> {
-    while (!this.abort.signal.aborted) {
+  /** The loop; stop() resolves when it has left (an in-flight claim finishes and is dispatched). */
+  protected async run(signal: AbortSignal): Promise<void> {
+    while (!signal.aborted) {
       // A wake from before this look is answered by the look itself.
       this.sleeper.clear();
       let delay: number;
@@ -217,7 +213,7 @@ export class Claimer {
         );
       }
       this.lastLoopAt = performance.now();
-      if (delay > 0) await this.sleeper.sleep(delay, this.abort.signal);
+      if (delay > 0) await this.sleeper.sleep(delay, signal);
     }
   }
 }

@@ -4,10 +4,14 @@
 // batches and rests between them in proportion to how long each batch took, so catching up on a
 // large backlog costs the claim path a bounded share of the database.
 import type { Pool } from '../db/pool.ts';
-import type { Logger } from '../logger.ts';
 import { delay } from '../lib/delay.ts';
 import { deleteFinishedJobs, type FinishedStatus } from '../sql/retention.ts';
 import { PeriodicService } from './periodic.ts';
+import type { ServiceDeps } from './service.ts';
+
+export interface CleanerDeps extends ServiceDeps {
+  pool: Pool;
+}
 
 export interface CleanerOptions {
   /** Days a finished job is kept, per final status; 0 keeps forever (RETENTION_*_DAYS, default 7 / 30 / 7). */
@@ -37,19 +41,16 @@ export type CleanerResult = Record<FinishedStatus, number>;
 
 export class Cleaner extends PeriodicService {
   constructor(
-    private readonly pool: Pool,
+    private readonly deps: CleanerDeps,
     private readonly opts: CleanerOptions,
-    private readonly log: Logger,
-    /** Called after each batch that deleted something, and after each pass with its totals. */
-    private readonly report: {
-      deleted?(status: FinishedStatus, n: number): void;
-      pass?(result: CleanerResult): void;
-    } = {},
   ) {
     super();
   }
 
-  /** Deletes everything currently past retention, in batches; returns the counts per status. */
+  /**
+   * Deletes everything currently past retention, in batches; returns the counts per status. Reports
+   * each batch that deleted something (`deleted`) and the pass (`cleaned`).
+   */
   async runOnce(): Promise<CleanerResult> {
     const result: CleanerResult = { succeeded: 0, failed: 0, cancelled: 0 };
     for (const status of ['succeeded', 'cancelled', 'failed'] as const) {
@@ -57,28 +58,31 @@ export class Cleaner extends PeriodicService {
       if (days <= 0) continue;
       while (!this.stopSignal.aborted) {
         const started = performance.now();
-        const n = await deleteFinishedJobs(this.pool, status, days, this.opts.batchSize);
+        const n = await deleteFinishedJobs(this.deps.pool, status, days, this.opts.batchSize);
         result[status] += n;
-        if (n > 0) this.report.deleted?.(status, n);
+        if (n > 0) this.deps.events.emit('deleted', { status, count: n });
         if (n < this.opts.batchSize) break;
         const took = performance.now() - started;
         await delay(took * (1 / this.opts.dutyCycle - 1), this.stopSignal);
       }
     }
     if (result.succeeded + result.failed + result.cancelled > 0)
-      this.log.info({ deleted: result }, 'retention cleaner deleted finished jobs');
-    this.report.pass?.(result);
+      this.deps.log.info({ deleted: result }, 'retention cleaner deleted finished jobs');
+    this.deps.events.emit('cleaned', { deleted: result });
     return result;
   }
 
-  /** Starts the periodic passes; the first comes at a random point of the interval, so replicas started together do not all clean at once. */
-  start(): void {
-    this.startEvery(this.opts.intervalMs, (this.opts.random ?? Math.random)() * this.opts.intervalMs, (err) =>
-      this.log.warn({ err: { message: (err as Error).message } }, 'retention pass failed'),
-    );
+  /** The first pass comes at a random point of the interval, so replicas started together do not all clean at once. */
+  protected timing() {
+    const { intervalMs, random = Math.random } = this.opts;
+    return { intervalMs, firstDelayMs: random() * intervalMs };
   }
 
   protected pass() {
     return this.runOnce();
+  }
+
+  protected passFailed(err: unknown) {
+    this.deps.log.warn({ err: { message: (err as Error).message } }, 'retention pass failed');
   }
 }

@@ -1,14 +1,13 @@
 // Runs claimed jobs: one outbound request each (executor), then the one retry decision (nextStep),
 // then the result to the completer. Keeps what is in flight, so the heartbeater can renew its leases,
 // a cancel can abort a request, and stop() can wait for the stragglers.
-import type { Logger } from '../logger.ts';
-import type { Metrics } from '../observability/metrics.ts';
 import { classify } from '../jobs/stateMachine.ts';
 import { nextStep, type AttemptEnd } from '../jobs/retryDecision.ts';
 import type { SigningSecretCache } from '../webhooks/secrets.ts';
+import type { AttemptRecord } from '../sql/attempts.ts';
 import type { ClaimedJob } from '../sql/scheduler.ts';
-import type { Completer } from './completer.ts';
 import type { Executor } from './executor.ts';
+import type { ServiceDeps } from './service.ts';
 import { startAttempt, withTraceHeaders, type TraceParent } from '../observability/tracing.ts';
 
 /** Why a running request is aborted (the AbortSignal's reason). */
@@ -21,16 +20,18 @@ export const ABORT = {
   leaseLost: 'lease lost',
 } as const;
 
-export interface DispatcherDeps {
+export interface DispatcherDeps extends ServiceDeps {
   executor: Executor;
-  completer: Completer;
+  /** Where results go to be written (the completer); attemptRecorded reports each once written. */
+  completer: { push(rec: AttemptRecord): void };
   secrets: SigningSecretCache;
-  metrics: Metrics;
-  log: Logger;
-  /** Jitter source for retry delays; tests pass a constant to make schedules exact. */
-  random?: () => number;
   /** Called after each request settles, with how many are still in flight. */
   onSettled(inFlight: number): void;
+}
+
+export interface DispatcherOptions {
+  /** Jitter source for retry delays; tests pass a constant to make schedules exact. Default Math.random. */
+  random?: () => number;
 }
 
 interface InFlight {
@@ -42,7 +43,10 @@ interface InFlight {
 export class Dispatcher {
   private readonly inFlight = new Map<string, InFlight>();
 
-  constructor(private readonly deps: DispatcherDeps) {}
+  constructor(
+    private readonly deps: DispatcherDeps,
+    private readonly opts: DispatcherOptions = {},
+  ) {}
 
   get size(): number {
     return this.inFlight.size;
@@ -100,17 +104,24 @@ export class Dispatcher {
       )
       .then((r) => {
         trace?.requestDone(r.statusCode, r.result.kind !== 'response');
-        deps.metrics.fireLateness.observe(Math.max(0, job.late_ms + (r.sentAt - claimedAt)) / 1000);
+        const ended = {
+          jobId: job.id,
+          round: job.round,
+          attempt: job.attempts,
+          lateMs: Math.max(0, job.late_ms + (r.sentAt - claimedAt)),
+          durationMs: r.durationMs,
+        };
         if (r.result.kind === 'aborted' && r.result.reason === ABORT.shutdown) {
           trace?.end({ 'djs.outcome': 'handed_back' }, false);
+          deps.events.emit('requestEnded', { ...ended, outcome: 'handed_back' });
           return; // handed back by stop()
         }
-        deps.metrics.executionDuration.observe(r.durationMs / 1000);
         const end: AttemptEnd =
           r.result.kind === 'aborted'
             ? { outcome: 'cancelled', retryable: false, retryAfterMs: null }
             : { ...classify(r.result), retryAfterMs: r.retryAfterMs };
-        const step = nextStep(job, end, deps.random);
+        const step = nextStep(job, end, this.opts.random);
+        deps.events.emit('requestEnded', { ...ended, outcome: end.outcome });
         trace?.end(
           {
             'djs.outcome': end.outcome,
@@ -142,11 +153,11 @@ export class Dispatcher {
       })
       .finally(() => {
         this.inFlight.delete(job.id);
-        deps.metrics.inFlight.set(this.inFlight.size);
+        deps.events.emit('inFlight', { count: this.inFlight.size });
         deps.onSettled(this.inFlight.size);
       });
     this.inFlight.set(job.id, { job, ctl, done });
-    deps.metrics.inFlight.set(this.inFlight.size);
+    deps.events.emit('inFlight', { count: this.inFlight.size });
   }
 }
 

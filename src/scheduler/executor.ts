@@ -1,18 +1,17 @@
-// Fires one attempt with undici: one shared keep-alive Agent, an SSRF guard at connect time (every
-// resolved address is checked, IP literals too), no redirects, an overall deadline, and a capped read
-// of the response body so memory stays flat whatever the target sends.
-import dns from 'node:dns';
-import { Agent, type Dispatcher } from 'undici';
-import { blockedAddressReason, checkTargetUrl, type TargetPolicy } from '../jobs/urlPolicy.ts';
-import type { AttemptResult } from '../jobs/stateMachine.ts';
+// Fires one attempt with undici: no redirects, an overall deadline, and a capped read of the response
+// body so memory stays flat whatever the target sends. Connections (the shared keep-alive agent and
+// the SSRF guard on every resolved address) are outboundAgent.ts's.
+import type { Agent, Dispatcher } from 'undici';
+import { checkTargetUrl, type TargetPolicy } from '../jobs/urlPolicy.ts';
 import { parseRetryAfterMs } from '../jobs/backoff.ts';
-import { cleanText, encodeBody, type BodyEncoding } from '../jobs/storedText.ts';
+import { encodeBody } from '../jobs/storedText.ts';
 import { webhookHeaders } from '../webhooks/signing.ts';
+import type { SchedulerEvents } from './events.ts';
+import { message, redirectError, result, type ExecutionResult } from './executionResult.ts';
+import { guardedLookup, outboundAgent, unreachableHost, type LookupFn } from './outboundAgent.ts';
 
-/** Stored error texts are capped by a CHECK on job_executions.error. */
-const MAX_ERROR_CHARS = 2000;
-
-export type LookupFn = typeof dns.lookup;
+// Part of the executor's surface: callers pass a lookup, and compare the text an unreachable host stores.
+export { unreachableHostText, type LookupFn } from './outboundAgent.ts';
 
 export interface OutboundRequest {
   webhookId: string;
@@ -24,151 +23,35 @@ export interface OutboundRequest {
   secrets: string[];
 }
 
-export interface ExecutionResult {
-  result: AttemptResult | { kind: 'aborted'; reason: string };
-  statusCode: number | null;
-  error: string | null;
-  responseBody: string | null;
-  /** How responseBody is stored: text, or base64 of bytes that are not NUL-free UTF-8. */
-  responseEncoding: BodyEncoding;
-  responseTruncated: boolean;
-  retryAfterMs: number | null;
-  /** performance.now() (the executor's clock) when the request was handed to undici. */
-  sentAt: number;
-  durationMs: number;
-}
-
-function result(
-  sentAt: number,
-  r: Partial<ExecutionResult> & Pick<ExecutionResult, 'result'>,
-  endedAt: number,
-): ExecutionResult {
-  return {
-    statusCode: null,
-    responseBody: null,
-    responseEncoding: 'utf8',
-    responseTruncated: false,
-    retryAfterMs: null,
-    sentAt,
-    ...r,
-    error: r.error == null ? null : cleanText(r.error, MAX_ERROR_CHARS),
-    durationMs: Math.round(endedAt - sentAt),
-  };
-}
-
-/**
- * A hostname that resolved to nothing jobs may reach: no such name, no address, a resolver error, or
- * an address the policy blocks. One error for all of them, with one stored text and one outcome
- * (a retryable network error), so that the attempts of a job cannot tell a user which internal names
- * exist (a blocked answer) and which do not (NXDOMAIN). The detail goes to the server log only.
- */
-export class UnreachableHostError extends Error {
-  readonly code = 'EDJSUNREACHABLE';
-  constructor(hostname: string) {
-    super(unreachableHostText(hostname));
-  }
-}
-
-/** The stored error of an UnreachableHostError: the same for every reason. */
-export const unreachableHostText = (hostname: string) =>
-  `${hostname} did not resolve to an address this service may reach (unknown name, or not allowed)`;
-
-/** What the guarded lookup refused, for the server log (never stored where a user can read it). */
-export interface RefusedLookup {
-  hostname: string;
-  reason: string;
-}
-
-export interface ExecutorOptions {
-  policy: TargetPolicy;
-  maxResponseBytes: number;
-  userAgent: string;
-  /** Connections per origin; keep-alive sockets are reused across jobs to the same target. */
-  connectionsPerOrigin?: number;
-  /** DNS resolver (tests inject one that maps names to loopback). */
+export interface ExecutorDeps {
+  events: SchedulerEvents;
+  /** DNS resolver (default dns.lookup; tests inject one that maps names to loopback). */
   lookup?: LookupFn;
-  /** Told why a hostname was refused (for the server log). */
-  onRefusedLookup?: (r: RefusedLookup) => void;
   /** The monotonic clock deadlines and durations are measured on (tests move it; default performance.now). */
   now?: () => number;
 }
 
-/**
- * Builds the guarded lookup: refuses a hostname if any address it resolves to is blocked. Every
- * refusal, and every failure to resolve, is the same UnreachableHostError (see there).
- */
-export function guardedLookup(
-  policy: TargetPolicy,
-  base: LookupFn = dns.lookup,
-  onRefused: (r: RefusedLookup) => void = () => {},
-): LookupFn {
-  const fn = (hostname: string, options: dns.LookupOptions, callback: (...args: unknown[]) => void) => {
-    const refuse = (reason: string) => {
-      onRefused({ hostname, reason });
-      callback(new UnreachableHostError(hostname));
-    };
-    base(hostname, { ...options, all: true }, (err, addresses) => {
-      if (err) return refuse(`lookup failed: ${err.code ?? err.message}`);
-      const list = addresses;
-      for (const a of list) {
-        const why = blockedAddressReason(a.address, policy);
-        if (why) return refuse(`resolves to a ${why}`);
-      }
-      if (list.length === 0) return refuse('no address');
-      if (options.all) return callback(null, list);
-      return callback(null, list[0]!.address, list[0]!.family);
-    });
-  };
-  return fn as unknown as LookupFn;
-}
-
-function unreachableHost(err: unknown): UnreachableHostError | null {
-  for (let e = err as { cause?: unknown } | undefined, i = 0; e && i < 5; e = e.cause as typeof e, i++) {
-    if (e instanceof UnreachableHostError) return e;
-  }
-  return null;
-}
-
-function message(err: unknown): string {
-  const parts: string[] = [];
-  for (
-    let e = err as { cause?: unknown; message?: unknown; code?: unknown } | undefined, i = 0;
-    e && i < 4;
-    e = e.cause as typeof e, i++
-  ) {
-    const m = typeof e.message === 'string' ? e.message : 'error';
-    parts.push(typeof e.code === 'string' && !m.includes(e.code) ? `${m} (${e.code})` : m);
-  }
-  return parts.join(': ').slice(0, 2000);
-}
-
-/**
- * The stored text for a refused redirect: the Location without its query string or fragment (they
- * often carry tokens), and never logged.
- */
-export function redirectError(location: string | string[] | undefined): string {
-  const raw = Array.isArray(location) ? location[0] : location;
-  if (!raw) return 'redirect (no Location) not followed';
-  const cut = raw.search(/[?#]/);
-  return `redirect to ${(cut === -1 ? raw : raw.slice(0, cut)).slice(0, 500)} not followed`;
+export interface ExecutorOptions {
+  /** Which targets jobs may reach (TARGET_ALLOWLIST over the built-in blocks). */
+  policy: TargetPolicy;
+  /** Response bytes stored at most; the rest is not read (RESPONSE_BODY_MAX_BYTES). */
+  maxResponseBytes: number;
+  /** The user-agent header of every attempt. */
+  userAgent: string;
+  /** Connections per origin; keep-alive sockets are reused across jobs to the same target (default 128). */
+  connectionsPerOrigin?: number;
 }
 
 export class Executor {
   readonly agent: Agent;
   private readonly now: () => number;
-  constructor(private readonly opts: ExecutorOptions) {
-    this.now = opts.now ?? (() => performance.now());
-    this.agent = new Agent({
-      connections: opts.connectionsPerOrigin ?? 128,
-      keepAliveTimeout: 4_000,
-      keepAliveMaxTimeout: 60_000,
-      pipelining: 1,
-      // HTTP/1.1 only, as before undici 8 (which offers h2 over TLS by default): with h2 the jobs to an
-      // origin would share one multiplexed session (`connections` would no longer bound sockets) and
-      // a new https origin's burst would wait behind a single protocol probe.
-      allowH2: false,
-      connect: { timeout: 10_000, lookup: guardedLookup(opts.policy, opts.lookup, opts.onRefusedLookup) },
-    });
+  constructor(
+    deps: ExecutorDeps,
+    private readonly opts: ExecutorOptions,
+  ) {
+    this.now = deps.now ?? (() => performance.now());
+    const lookup = guardedLookup(opts.policy, deps.lookup, (r) => deps.events.emit('lookupRefused', r));
+    this.agent = outboundAgent(lookup, opts.connectionsPerOrigin ?? 128);
   }
 
   /**

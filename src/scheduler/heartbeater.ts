@@ -2,10 +2,9 @@
 // batched UPDATE per beat. A lease missing from the answer was lost (the user cancelled the job, or a
 // reaper took it back after we stalled): its request is aborted, since someone else owns the job now.
 import type { Pool } from '../db/pool.ts';
-import type { Logger } from '../logger.ts';
-import { heartbeat } from '../sql/scheduler.ts';
-import type { SchedulerEvents } from './events.ts';
+import { heartbeat } from '../sql/leases.ts';
 import { PeriodicService } from './periodic.ts';
+import type { ServiceDeps } from './service.ts';
 
 export interface HeartbeaterOptions {
   /** Time between beats (SCHEDULER_HEARTBEAT_INTERVAL_MS, default 5 000; at most half the lease). */
@@ -19,10 +18,8 @@ export interface Lease {
   leaseToken: string;
 }
 
-export interface HeartbeaterDeps {
+export interface HeartbeaterDeps extends ServiceDeps {
   pool: Pool;
-  log: Logger;
-  events: SchedulerEvents;
   /** The leases to renew now. */
   leases(): Lease[];
   /** Called for each lease the database no longer grants us. */
@@ -31,8 +28,8 @@ export interface HeartbeaterDeps {
 
 export class Heartbeater extends PeriodicService {
   constructor(
-    private readonly opts: HeartbeaterOptions,
     private readonly deps: HeartbeaterDeps,
+    private readonly opts: HeartbeaterOptions,
   ) {
     super();
   }
@@ -54,12 +51,15 @@ export class Heartbeater extends PeriodicService {
     }
   }
 
-  start(): void {
-    // beatOnce() reports its own failures.
-    this.startEvery(this.opts.intervalMs, this.opts.intervalMs, () => {});
+  protected timing() {
+    return { intervalMs: this.opts.intervalMs, firstDelayMs: this.opts.intervalMs };
   }
 
   protected pass() {
     return this.beatOnce();
+  }
+
+  protected passFailed() {
+    // beatOnce() reports its own failures.
   }
 }

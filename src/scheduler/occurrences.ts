@@ -8,12 +8,14 @@
 // - repairOnce() runs periodically in every scheduler: a schedule whose plan broke (its pending
 //   occurrence was cancelled by the user) is planned again.
 import { withTransaction, type Pool, type Queryable } from '../db/pool.ts';
-import type { Logger } from '../logger.ts';
 import { RUN_ALL_CAP, type MisfirePolicy, type Plan } from '../schedules/planner.ts';
 import { applyPlans, planFor } from '../schedules/plans.ts';
 import type { ClaimedJob } from '../sql/scheduler.ts';
 import * as sql from '../sql/schedules.ts';
+import type { AfterClaim } from './claimer.ts';
+import type { OccurrencePlanned } from './events.ts';
 import { inBatches, PeriodicService } from './periodic.ts';
+import type { ServiceDeps } from './service.ts';
 
 export interface OccurrencePlannerOptions {
   /** Time between repair passes (SCHEDULER_PLAN_REPAIR_INTERVAL_MS, default 2 000). */
@@ -29,6 +31,12 @@ export interface OccurrencePlannerOptions {
 }
 
 export type SkipReason = 'overlap' | 'misfire' | 'quota';
+
+export interface OccurrencePlannerDeps extends ServiceDeps {
+  pool: Pool;
+  /** The clock of the quota cache (default performance.now). */
+  now?: () => number;
+}
 
 /** How long a user's counted active jobs are trusted before counting again (as the API does). */
 const QUOTA_CACHE_MS = 2_000;
@@ -48,13 +56,8 @@ export class OccurrencePlanner extends PeriodicService {
   private readonly activeCounts = new Map<string, { n: number; at: number }>();
 
   constructor(
+    private readonly deps: OccurrencePlannerDeps,
     private readonly opts: OccurrencePlannerOptions,
-    private readonly deps: {
-      pool: Pool;
-      log: Logger;
-      onSkipped?: (reason: SkipReason, n: number) => void;
-      now?: () => number;
-    },
   ) {
     super();
   }
@@ -96,14 +99,15 @@ export class OccurrencePlanner extends PeriodicService {
   /**
    * Inside the claim transaction: plans the next occurrence of every schedule whose latest planned
    * occurrence was just claimed, and turns claimed occurrences that must not run (overlap, misfire
-   * skip) into skipped ones. Returns the claimed jobs that should run.
+   * skip) into skipped ones. Returns the claimed jobs that should run; what it planned is reported
+   * once the claim commits (`committed`).
    */
-  async afterClaim(tx: Queryable, jobs: ClaimedJob[]): Promise<ClaimedJob[]> {
+  async afterClaim(tx: Queryable, jobs: ClaimedJob[]): Promise<AfterClaim> {
     // Occurrences being fired: first attempts of the first round. A retry is a plain retry, and a
     // re-drive (a later round) runs as the user asked: neither is judged (overlap, misfire, quota)
     // nor plans anything, whatever its schedule does meanwhile (paused, finished, deleted).
     const fresh = jobs.filter((j) => j.schedule_id !== null && j.attempts === 1 && j.round === 1);
-    if (fresh.length === 0) return jobs;
+    if (fresh.length === 0) return { run: jobs };
     const now = fresh[0]!.db_now;
     const schedules = new Map(
       (await sql.lockSchedulesForPlanning(tx, [...new Set(fresh.map((j) => j.schedule_id!))])).map((s) => [
@@ -132,7 +136,7 @@ export class OccurrencePlanner extends PeriodicService {
       tx,
       mayOverlap.map((j) => j.id),
     );
-    const skips: { id: string; leaseToken: string; attempt: number; reason: string; why: SkipReason }[] = [];
+    const skips: { job: ClaimedJob; reason: string; why: SkipReason }[] = [];
     const overQuota = await this.overQuota(
       tx,
       fresh.filter((j) => !busy.has(j.id)),
@@ -141,8 +145,7 @@ export class OccurrencePlanner extends PeriodicService {
     for (const j of fresh) {
       const current = plans.get(j.id);
       const fate = current?.plan.claimed ?? 'run';
-      const skip = (reason: string, why: SkipReason) =>
-        skips.push({ id: j.id, leaseToken: j.lease_token, attempt: j.attempts, reason, why });
+      const skip = (reason: string, why: SkipReason) => skips.push({ job: j, reason, why });
       if (busy.has(j.id)) skip(OVERLAP_REASON, 'overlap');
       else if (fate === 'skip') skip(missedReason(current!.schedule.misfire), 'misfire');
       else if (overQuota.has(j.id)) skip(quotaReason(this.opts.maxActivePerUser), 'quota');
@@ -152,51 +155,80 @@ export class OccurrencePlanner extends PeriodicService {
     // pause or delete replaces the plan itself; otherwise the repair pass plans it.
     const held = [...plans.values()].filter((p) => p.schedule.locked);
     await applyPlans(tx, held, null);
-    await sql.skipOccurrences(tx, skips);
-    // Counted before the claim commits: a claim that then rolls back (rare) over-counts.
-    if (this.deps.onSkipped) {
-      const counts = new Map<SkipReason, number>();
-      for (const k of skips) counts.set(k.why, (counts.get(k.why) ?? 0) + 1);
-      // Missed times skipped without ever being occurrences count too.
-      const missed = held.reduce((n, p) => n + p.plan.skipped, 0);
-      if (missed) counts.set('misfire', (counts.get('misfire') ?? 0) + missed);
-      counts.forEach((n, why) => this.deps.onSkipped!(why, n));
-    }
+    await sql.skipOccurrences(
+      tx,
+      skips.map(({ job, reason }) => ({
+        id: job.id,
+        leaseToken: job.lease_token,
+        attempt: job.attempts,
+        reason,
+      })),
+    );
     if (catchUps.length) await sql.markCatchUp(tx, catchUps);
-    const skipped = new Set(skips.map((s) => s.id));
+    const skipped = new Set(skips.map((s) => s.job.id));
     for (const j of jobs) if (catchUps.includes(j.id)) j.catch_up = true;
-    return jobs.filter((j) => !skipped.has(j.id));
+    const report: OccurrencePlanned[] = [
+      ...skips.map(({ job, why }) => ({
+        kind: 'skipped' as const,
+        scheduleId: job.schedule_id!,
+        scheduledFor: job.scheduled_for!,
+        jobId: job.id,
+        reason: why,
+      })),
+      ...plansReport(held),
+    ];
+    return { run: jobs.filter((j) => !skipped.has(j.id)), committed: () => this.report(report) };
+  }
+
+  private report(planned: OccurrencePlanned[]): void {
+    for (const p of planned) this.deps.events.emit('occurrencePlanned', p);
   }
 
   /** One repair pass; returns how many occurrences it created. */
   async repairOnce(): Promise<{ planned: number }> {
     const batch = this.opts.repairBatch ?? 100;
-    const planned = await inBatches(batch, () =>
-      withTransaction(this.deps.pool, async (tx) => {
+    const created = await inBatches(batch, async () => {
+      const { did, saw, report } = await withTransaction(this.deps.pool, async (tx) => {
         const broken = await sql.lockSchedulesNeedingPlan(tx, batch);
         const now = await sql.databaseNow(tx);
         const plans = broken.flatMap((s) => {
           const plan = planFor(s, now);
           return plan ? [{ schedule: s, plan }] : [];
         });
-        const missed = plans.reduce((n, p) => n + p.plan.skipped, 0);
-        if (missed) this.deps.onSkipped?.('misfire', missed);
-        return { did: await applyPlans(tx, plans, this.opts.notifyWithinMs), saw: broken.length };
-      }),
-    );
-    if (planned > 0) this.deps.log.info({ planned }, 'planned occurrences for schedules whose plan broke');
-    return { planned };
+        const did = await applyPlans(tx, plans, this.opts.notifyWithinMs);
+        return { did, saw: broken.length, report: plansReport(plans) };
+      });
+      this.report(report); // committed
+      return { did, saw };
+    });
+    if (created > 0)
+      this.deps.log.info({ planned: created }, 'planned occurrences for schedules whose plan broke');
+    return { planned: created };
   }
 
-  start(): void {
-    this.startEvery(
-      this.opts.repairIntervalMs,
-      (this.opts.random ?? Math.random)() * this.opts.repairIntervalMs,
-      (err) => this.deps.log.warn({ err: { message: (err as Error).message } }, 'schedule repair failed'),
-    );
+  protected timing() {
+    const { repairIntervalMs: intervalMs, random = Math.random } = this.opts;
+    return { intervalMs, firstDelayMs: random() * intervalMs };
   }
 
   protected pass() {
     return this.repairOnce();
   }
+
+  protected passFailed(err: unknown) {
+    this.deps.log.warn({ err: { message: (err as Error).message } }, 'schedule repair failed');
+  }
+}
+
+/** What applying `plans` writes: each occurrence, and the missed times skipped without one. */
+function plansReport(plans: { schedule: { id: string }; plan: Plan }[]): OccurrencePlanned[] {
+  return plans.flatMap(({ schedule, plan }) => [
+    ...plan.occurrences.map((o) => ({
+      kind: 'created' as const,
+      scheduleId: schedule.id,
+      scheduledFor: o.scheduledFor,
+      catchUp: o.catchUp,
+    })),
+    ...(plan.skipped ? [{ kind: 'missed' as const, scheduleId: schedule.id, count: plan.skipped }] : []),
+  ]);
 }

@@ -1,6 +1,7 @@
 // The loop every periodic scheduler service runs (heartbeater, reaper, cleaner, schedule repair): a pass, a pause,
 // repeat until stopped. A failed pass is reported and the next one runs on time.
 import { delay } from '../lib/delay.ts';
+import { StartStopService } from './service.ts';
 
 export interface Periodic {
   /** The pause between passes. */
@@ -32,32 +33,23 @@ export async function runPeriodically(p: Periodic): Promise<void> {
  * A service that runs a pass periodically until stopped (heartbeater, reaper, cleaner, schedule
  * repair): start() once, stop() ends the pause at once and awaits a pass in progress.
  */
-export abstract class PeriodicService {
-  private readonly abort = new AbortController();
-  private running: Promise<void> | null = null;
-
-  /** Aborted by stop(): long passes check it between steps. */
-  protected get stopSignal(): AbortSignal {
-    return this.abort.signal;
-  }
-
-  /** Starts the passes: the first after `firstDelayMs`, then every `intervalMs`. */
-  protected startEvery(intervalMs: number, firstDelayMs: number, onError: (err: unknown) => void): void {
-    this.running ??= runPeriodically({
-      intervalMs,
-      firstDelayMs,
-      signal: this.abort.signal,
-      pass: () => this.pass(),
-      onError,
-    });
-  }
+export abstract class PeriodicService extends StartStopService {
+  /** The pause between passes, and the wait before the first (read at start). */
+  protected abstract timing(): { intervalMs: number; firstDelayMs: number };
 
   /** One pass. */
   protected abstract pass(): Promise<unknown>;
 
-  async stop(): Promise<void> {
-    this.abort.abort();
-    await this.running;
+  /** A pass threw: the next one runs on time. */
+  protected abstract passFailed(err: unknown): void;
+
+  protected run(signal: AbortSignal): Promise<void> {
+    return runPeriodically({
+      ...this.timing(),
+      signal,
+      pass: () => this.pass(),
+      onError: (err) => this.passFailed(err),
+    });
   }
 }
 

@@ -8,6 +8,7 @@ import { Metrics } from '../observability/metrics.ts';
 import { initTracing, shutdownTracing } from '../observability/tracing.ts';
 import { createTargetPolicy } from '../jobs/urlPolicy.ts';
 import { databaseReady, operationsApp, startMetricsListener } from '../http/routes/health.ts';
+import { SchedulerEvents } from './events.ts';
 import { Executor } from './executor.ts';
 import { Scheduler } from './scheduler.ts';
 import { USER_AGENT, VERSION } from '../version.ts';
@@ -27,17 +28,21 @@ export async function startSchedulerProcess(config: Config, log: Logger): Promis
   });
   const pool = createPool(config.DATABASE_URL, { max: config.PG_POOL_MAX, applicationName: 'djs-scheduler' });
   const metrics = new Metrics({ defaultMetrics: true });
-  const executor = new Executor({
-    policy: createTargetPolicy(config.TARGET_ALLOWLIST),
-    maxResponseBytes: config.RESPONSE_BODY_MAX_BYTES,
-    userAgent: USER_AGENT,
-    // Why a target's name was refused stays here: the job's owner sees one text for every reason.
-    onRefusedLookup: (r) => log.info({ host: r.hostname, reason: r.reason }, 'target hostname refused'),
-  });
+  const events = new SchedulerEvents((err, event) => log.error({ err, event }, 'an event listener failed'));
+  // Why a target's name was refused stays here: the job's owner sees one text for every reason.
+  events.on('lookupRefused', (r) =>
+    log.info({ host: r.hostname, reason: r.reason }, 'target hostname refused'),
+  );
+  const executor = new Executor(
+    { events },
+    {
+      policy: createTargetPolicy(config.TARGET_ALLOWLIST),
+      maxResponseBytes: config.RESPONSE_BODY_MAX_BYTES,
+      userAgent: USER_AGENT,
+    },
+  );
   const scheduler = new Scheduler(
-    pool,
-    config.DATABASE_URL,
-    executor,
+    { pool, databaseUrl: config.DATABASE_URL, executor, log, metrics, events },
     {
       workerId: config.SCHEDULER_WORKER_ID,
       concurrency: config.SCHEDULER_CONCURRENCY,
@@ -60,8 +65,6 @@ export async function startSchedulerProcess(config: Config, log: Logger): Promis
         intervalMs: config.RETENTION_INTERVAL_MS,
       },
     },
-    log,
-    metrics,
   );
   const loopAlive = {
     name: 'claim_loop',

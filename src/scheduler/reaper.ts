@@ -4,12 +4,10 @@
 // scheduler at once: rows are taken FOR UPDATE SKIP LOCKED. Its first pass comes at a random point of
 // the interval (as in graphile-worker and River), so replicas started together do not reap in step.
 import { withTransaction, type Pool } from '../db/pool.ts';
-import type { Logger } from '../logger.ts';
-import type { Metrics } from '../observability/metrics.ts';
 import { nextStep } from '../jobs/retryDecision.ts';
-import { lockExpiredLeases, rescueExpired } from '../sql/scheduler.ts';
-import type { SchedulerEvents } from './events.ts';
+import { lockExpiredLeases, rescueExpired } from '../sql/leases.ts';
 import { inBatches, PeriodicService } from './periodic.ts';
+import type { ServiceDeps } from './service.ts';
 
 export interface ReaperOptions {
   /** Time between passes (SCHEDULER_REAPER_INTERVAL_MS, default 5 000). */
@@ -20,17 +18,14 @@ export interface ReaperOptions {
   random?: () => number;
 }
 
-export interface ReaperDeps {
+export interface ReaperDeps extends ServiceDeps {
   pool: Pool;
-  log: Logger;
-  metrics: Metrics;
-  events: SchedulerEvents;
 }
 
 export class Reaper extends PeriodicService {
   constructor(
-    private readonly opts: ReaperOptions,
     private readonly deps: ReaperDeps,
+    private readonly opts: ReaperOptions,
   ) {
     super();
   }
@@ -57,21 +52,21 @@ export class Reaper extends PeriodicService {
         return { did, saw: expired.length };
       }),
     );
-    if (rescued > 0) {
-      this.deps.metrics.reaperRescues.inc(rescued);
-      this.deps.log.warn({ rescued }, 'reaper rescued jobs with expired leases');
-    }
+    if (rescued > 0) this.deps.log.warn({ rescued }, 'reaper rescued jobs with expired leases');
     this.deps.events.emit('reaped', { rescued });
     return { rescued };
   }
 
-  start(): void {
-    this.startEvery(this.opts.intervalMs, (this.opts.random ?? Math.random)() * this.opts.intervalMs, (err) =>
-      this.deps.log.warn({ err: { message: (err as Error).message } }, 'reaper pass failed'),
-    );
+  protected timing() {
+    const { intervalMs, random = Math.random } = this.opts;
+    return { intervalMs, firstDelayMs: random() * intervalMs };
   }
 
   protected pass() {
     return this.runOnce();
+  }
+
+  protected passFailed(err: unknown) {
+    this.deps.log.warn({ err: { message: (err as Error).message } }, 'reaper pass failed');
   }
 }

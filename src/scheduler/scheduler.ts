@@ -7,14 +7,18 @@
 //   cleaner     deletes finished jobs past retention (cleaner.ts)
 //   occurrences plans schedules' next occurrences with each claim; repairs broken plans (occurrences.ts)
 //   listener    LISTEN for "a job is due" and "a job was cancelled" (listener.ts)
+// Each service is built from (deps, options) and reports on `events` (service.ts, events.ts); the
+// metrics are derived from those events (metricsFromEvents.ts).
 import crypto from 'node:crypto';
-import type { Gauge } from 'prom-client';
 import type { Pool } from '../db/pool.ts';
 import type { Logger } from '../logger.ts';
+import type { Outcome } from '../jobs/stateMachine.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import { SigningSecretCache } from '../webhooks/secrets.ts';
 import { CANCEL_CHANNEL, JOBS_CHANNEL } from '../sql/fragments.ts';
-import { dueBacklog, handBack, type AttemptRecord } from '../sql/scheduler.ts';
+import type { AttemptRecord } from '../sql/attempts.ts';
+import { handBack } from '../sql/leases.ts';
+import { dueBacklog } from '../sql/scheduler.ts';
 import { Claimer } from './claimer.ts';
 import { Cleaner, DEFAULT_CLEANER_OPTIONS, type CleanerOptions } from './cleaner.ts';
 import { Completer } from './completer.ts';
@@ -23,8 +27,21 @@ import { SchedulerEvents } from './events.ts';
 import type { Executor } from './executor.ts';
 import { Heartbeater } from './heartbeater.ts';
 import { Listener } from '../db/listener.ts';
+import { measureOnScrape, metricsFromEvents } from './metricsFromEvents.ts';
 import { Reaper } from './reaper.ts';
 import { OccurrencePlanner } from './occurrences.ts';
+
+export interface SchedulerDeps {
+  pool: Pool;
+  /** The LISTEN connection's database (the pool's). */
+  databaseUrl: string;
+  executor: Executor;
+  log: Logger;
+  /** Kept up to date from the events (metricsFromEvents.ts). */
+  metrics: Metrics;
+  /** Where every service reports; pass the executor's, so its reports arrive here too. Default a new one. */
+  events?: SchedulerEvents;
+}
 
 /** Every setting of a scheduler; the services' own option types document each field and default. */
 export interface SchedulerOptions {
@@ -68,7 +85,7 @@ const DRAIN_MS = 5_000;
 
 export class Scheduler {
   readonly workerId: string;
-  readonly events = new SchedulerEvents();
+  readonly events: SchedulerEvents;
   readonly cleaner: Cleaner;
   private readonly claimer: Claimer;
   private readonly dispatcher: Dispatcher;
@@ -80,32 +97,43 @@ export class Scheduler {
   private stopping: Promise<void> | null = null;
 
   constructor(
-    private readonly pool: Pool,
-    databaseUrl: string,
-    executor: Executor,
+    private readonly deps: SchedulerDeps,
     private readonly opts: SchedulerOptions,
-    private readonly log: Logger,
-    private readonly metrics: Metrics,
   ) {
-    const { events } = this;
+    const { pool, log } = deps;
+    const events = (this.events =
+      deps.events ??
+      new SchedulerEvents((err, event) => log.error({ err, event }, 'an event listener failed')));
     this.workerId = opts.workerId ?? `scheduler-${crypto.randomBytes(4).toString('hex')}`;
+    // First: the metrics see each event before any other listener can fail it.
+    metricsFromEvents(events, deps.metrics);
+    measureOnScrape(deps.metrics.backlog, () => dueBacklog(pool));
+    const base = { log, events };
     this.completer = new Completer(pool, this.workerId, log, {
-      onFallback: () => metrics.resultFallbacks.inc(),
-      onRecorded: (rec, recorded) => this.onRecorded(rec, recorded),
+      onFallback: (rec) => events.emit('resultFallback', { jobId: rec.id, attempt: rec.attempt }),
+      onRecorded: (rec, recorded) => this.onRecorded(rec, recorded as Outcome),
     });
-    this.dispatcher = new Dispatcher({
-      executor,
-      completer: this.completer,
-      secrets: new SigningSecretCache(opts.secretsKey),
-      metrics,
-      log,
-      random: opts.random,
-      // The claimer waits for minClaim free slots when saturated; this is the moment it has them.
-      onSettled: (n) => {
-        if (opts.concurrency - n === this.claimer.minClaim) this.claimer.wake();
+    this.dispatcher = new Dispatcher(
+      {
+        ...base,
+        executor: deps.executor,
+        completer: this.completer,
+        secrets: new SigningSecretCache(opts.secretsKey),
+        // The claimer waits for minClaim free slots when saturated; this is the moment it has them.
+        onSettled: (n) => {
+          if (opts.concurrency - n === this.claimer.minClaim) this.claimer.wake();
+        },
       },
-    });
+      { random: opts.random },
+    );
     this.claimer = new Claimer(
+      {
+        ...base,
+        pool,
+        inFlight: () => this.dispatcher.size,
+        dispatch: (job, claimedAt, trace) => this.dispatcher.dispatch(job, claimedAt, trace),
+        afterClaim: (tx, jobs) => this.occurrences.afterClaim(tx, jobs),
+      },
       {
         workerId: this.workerId,
         concurrency: opts.concurrency,
@@ -115,31 +143,20 @@ export class Scheduler {
         pollIntervalMs: opts.pollIntervalMs,
         cappedPollMs: opts.cappedPollMs,
       },
-      {
-        pool,
-        log,
-        metrics,
-        events,
-        inFlight: () => this.dispatcher.size,
-        dispatch: (job, claimedAt, trace) => this.dispatcher.dispatch(job, claimedAt, trace),
-        afterClaim: (tx, jobs) => this.occurrences.afterClaim(tx, jobs),
-      },
     );
     this.occurrences = new OccurrencePlanner(
+      { ...base, pool },
       {
         repairIntervalMs: opts.planRepairIntervalMs ?? 2_000,
         notifyWithinMs: opts.pollIntervalMs,
         random: opts.random,
         maxActivePerUser: opts.maxActivePerUser ?? 100_000,
       },
-      { pool, log, onSkipped: (reason, n) => metrics.occurrencesSkipped.inc({ reason }, n) },
     );
     this.heartbeater = new Heartbeater(
-      { intervalMs: opts.heartbeatIntervalMs, leaseMs: opts.leaseMs },
       {
+        ...base,
         pool,
-        log,
-        events,
         // Unwritten results keep their lease too: the job is still ours until the write lands.
         leases: () => [...this.dispatcher.leases(), ...this.completer.pendingLeases()],
         onLost: (l) => {
@@ -147,29 +164,21 @@ export class Scheduler {
             log.info({ job_id: l.id }, 'lease lost (cancelled or reaped); aborting the request');
         },
       },
+      { intervalMs: opts.heartbeatIntervalMs, leaseMs: opts.leaseMs },
     );
-    this.reaper = new Reaper(
-      { intervalMs: opts.reaperIntervalMs, random: opts.random },
-      { pool, log, metrics, events },
-    );
+    this.reaper = new Reaper({ ...base, pool }, { intervalMs: opts.reaperIntervalMs, random: opts.random });
     this.cleaner = new Cleaner(
-      pool,
+      { ...base, pool },
       { ...DEFAULT_CLEANER_OPTIONS, random: opts.random, ...opts.cleaner },
-      log,
-      {
-        deleted: (status, n) => metrics.retentionDeleted.inc({ status }, n),
-        pass: (deleted) => events.emit('cleaned', { deleted }),
-      },
     );
     this.listener = new Listener(
-      databaseUrl,
+      deps.databaseUrl,
       [JOBS_CHANNEL, CANCEL_CHANNEL],
       (channel, payload) => this.onNotification(channel, payload),
       // After a (re)connect anything notified meanwhile was missed: look again.
       () => this.claimer.wake(),
       log,
     );
-    measureOnScrape(metrics.backlog, () => dueBacklog(pool));
   }
 
   /** Starts every service. */
@@ -180,7 +189,7 @@ export class Scheduler {
     this.reaper.start();
     this.occurrences.start();
     this.cleaner.start();
-    this.log.info({ worker_id: this.workerId, concurrency: this.opts.concurrency }, 'scheduler started');
+    this.deps.log.info({ worker_id: this.workerId, concurrency: this.opts.concurrency }, 'scheduler started');
   }
 
   get inFlightCount(): number {
@@ -205,17 +214,24 @@ export class Scheduler {
   private onNotification(channel: string, payload: string): void {
     if (channel === CANCEL_CHANNEL) {
       if (this.dispatcher.abort(payload, ABORT.cancelled))
-        this.log.debug({ job_id: payload }, 'job cancelled while running; aborting its request');
+        this.deps.log.debug({ job_id: payload }, 'job cancelled while running; aborting its request');
       return;
     }
     this.claimer.onDue(Number(payload));
   }
 
-  private onRecorded(rec: AttemptRecord, recorded: string): void {
+  /** The completer wrote `rec` (committed), recorded as `recorded`. */
+  private onRecorded(rec: AttemptRecord, recorded: Outcome): void {
     // A result frees its user's slot (committed by now): users at the cap with due jobs can go on.
     this.claimer.slotFreed();
-    this.metrics.executions.inc({ outcome: recorded });
-    if (recorded === 'superseded') this.metrics.superseded.inc();
+    this.events.emit('attemptRecorded', {
+      jobId: rec.id,
+      round: rec.round,
+      attempt: rec.attempt,
+      outcome: recorded,
+      // The lease was gone: the user cancelled this attempt, or it was reaped and the job moved on.
+      status: recorded === 'superseded' ? null : recorded === 'cancelled' ? 'cancelled' : rec.newStatus,
+    });
     // Ids, outcomes and status codes only: never URLs, headers or bodies of users' jobs.
     const line = {
       job_id: rec.id,
@@ -224,11 +240,11 @@ export class Scheduler {
       status: rec.newStatus,
       status_code: rec.statusCode,
     };
-    if (recorded === 'succeeded') this.log.debug(line, 'job state changed');
+    if (recorded === 'succeeded') this.deps.log.debug(line, 'job state changed');
     // A refused redirect's error quotes its Location: never logged (it may carry tokens).
     else if (rec.statusCode !== null && rec.statusCode >= 300 && rec.statusCode < 400)
-      this.log.warn(line, 'attempt did not succeed');
-    else this.log.warn({ ...line, error: rec.error?.slice(0, 200) }, 'attempt did not succeed');
+      this.deps.log.warn(line, 'attempt did not succeed');
+    else this.deps.log.warn({ ...line, error: rec.error?.slice(0, 200) }, 'attempt did not succeed');
   }
 
   /**
@@ -255,10 +271,10 @@ export class Scheduler {
     const unfinished = this.dispatcher.abortAll(ABORT.shutdown);
     if (unfinished.length) {
       try {
-        const n = await handBack(this.pool, unfinished);
-        this.log.info({ handed_back: n }, 'handed unfinished jobs back');
+        const n = await handBack(this.deps.pool, unfinished);
+        this.deps.log.info({ handed_back: n }, 'handed unfinished jobs back');
       } catch (err) {
-        this.log.warn(
+        this.deps.log.warn(
           { err: { message: (err as Error).message } },
           'hand-back failed; leases will expire and the reaper will rescue',
         );
@@ -268,21 +284,6 @@ export class Scheduler {
     await this.completer.drain(DRAIN_MS);
     this.completer.stop();
     await this.listener.stop();
-    this.log.info({ worker_id: this.workerId }, 'scheduler stopped');
+    this.deps.log.info({ worker_id: this.workerId }, 'scheduler stopped');
   }
-}
-
-/**
- * Makes `gauge` measure itself when Prometheus scrapes (prom-client calls a metric's `collect` on
- * every read), instead of a timer of its own querying whether anyone looks or not. A failed
- * measurement keeps the last value.
- */
-function measureOnScrape(gauge: Gauge, measure: () => Promise<number>): void {
-  (gauge as unknown as { collect: () => Promise<void> }).collect = async () => {
-    try {
-      gauge.set(await measure());
-    } catch {
-      // database unavailable: the last value stands; readiness reports the outage
-    }
-  };
 }

@@ -2,6 +2,7 @@
 // authenticates a request.
 import type { Queryable } from '../db/pool.ts';
 import { AUTH_CHANNEL } from './fragments.ts';
+import { sql } from './sql.ts';
 
 export interface ApiKeyRow {
   id: string;
@@ -14,7 +15,7 @@ export interface ApiKeyRow {
   last_used_at: Date | null;
 }
 
-const COLUMNS = `id, name, scopes, prefix, last_four, created_at, expires_at, last_used_at`;
+const COLUMNS = sql`id, name, scopes, prefix, last_four, created_at, expires_at, last_used_at`;
 
 export async function insertApiKey(
   db: Queryable,
@@ -29,9 +30,9 @@ export async function insertApiKey(
   },
 ): Promise<ApiKeyRow> {
   const { rows } = await db.query<ApiKeyRow>(
-    `INSERT INTO api_keys (user_id, name, scopes, key_hash, prefix, last_four, expires_at)
-     VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING ${COLUMNS}`,
-    [k.userId, k.name, k.scopes, k.hash, k.prefix, k.lastFour, k.expiresAt],
+    sql`INSERT INTO api_keys (user_id, name, scopes, key_hash, prefix, last_four, expires_at)
+        VALUES (${k.userId}, ${k.name}, ${k.scopes}, ${k.hash}, ${k.prefix}, ${k.lastFour}, ${k.expiresAt})
+        RETURNING ${COLUMNS}`,
   );
   return rows[0]!;
 }
@@ -39,10 +40,9 @@ export async function insertApiKey(
 /** The user's keys that still work (not revoked, not expired), newest first. */
 export async function listApiKeys(db: Queryable, userId: string): Promise<ApiKeyRow[]> {
   const { rows } = await db.query<ApiKeyRow>(
-    `SELECT ${COLUMNS} FROM api_keys
-      WHERE user_id = $1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now())
-      ORDER BY created_at DESC, id`,
-    [userId],
+    sql`SELECT ${COLUMNS} FROM api_keys
+         WHERE user_id = ${userId} AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now())
+         ORDER BY created_at DESC, id`,
   );
   return rows;
 }
@@ -50,9 +50,8 @@ export async function listApiKeys(db: Queryable, userId: string): Promise<ApiKey
 /** Keys the user holds that still work, counted (for the per-user limit). */
 export async function countApiKeys(db: Queryable, userId: string): Promise<number> {
   const { rows } = await db.query<{ n: number }>(
-    `SELECT count(*)::int AS n FROM api_keys
-      WHERE user_id = $1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now())`,
-    [userId],
+    sql`SELECT count(*)::int AS n FROM api_keys
+         WHERE user_id = ${userId} AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now())`,
   );
   return rows[0]!.n;
 }
@@ -61,11 +60,12 @@ export async function countApiKeys(db: Queryable, userId: string): Promise<numbe
 export async function revokeApiKey(db: Queryable, userId: string, id: string): Promise<boolean> {
   // The NOTIFY is sent at commit, with the revocation: every API server drops the cached key then.
   const { rowCount } = await db.query(
-    `WITH rev AS (
-       UPDATE api_keys SET revoked_at = now() WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL RETURNING id
-     )
-     SELECT pg_notify('${AUTH_CHANNEL}', 'key:' || rev.id) FROM rev`,
-    [id, userId],
+    sql`WITH rev AS (
+          UPDATE api_keys SET revoked_at = now()
+           WHERE id = ${id} AND user_id = ${userId} AND revoked_at IS NULL
+          RETURNING id
+        )
+        SELECT pg_notify(${AUTH_CHANNEL}, 'key:' || rev.id) FROM rev`,
   );
   return rowCount === 1;
 }
@@ -89,23 +89,23 @@ export async function authenticateApiKey(
   db: Queryable,
   hash: Buffer,
 ): Promise<(KeyPrincipal & { stale: boolean }) | null> {
-  const { rows } = await db.query<KeyPrincipal & { stale: boolean }>({
-    name: 'djs_api_key_auth_v2',
-    text: `SELECT k.id AS key_id, k.key_hash, k.scopes, u.id AS user_id, u.email, u.created_at, k.expires_at,
-                  (k.last_used_at IS NULL OR k.last_used_at < now() - interval '1 minute') AS stale
-             FROM api_keys k JOIN users u ON u.id = k.user_id
-            WHERE k.key_hash = $1 AND k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > now())`,
-    values: [hash],
-  });
+  const { rows } = await db.query<KeyPrincipal & { stale: boolean }>(
+    sql`SELECT k.id AS key_id, k.key_hash, k.scopes, u.id AS user_id, u.email, u.created_at, k.expires_at,
+               (k.last_used_at IS NULL OR k.last_used_at < now() - interval '1 minute') AS stale
+          FROM api_keys k JOIN users u ON u.id = k.user_id
+         WHERE k.key_hash = ${hash} AND k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > now())`.named(
+      'djs_api_key_auth_v2',
+    ),
+  );
   return rows[0] ?? null;
 }
 
 /** Records a key's use; at most once a minute per key (the WHERE makes racing requests write once). */
 export async function touchApiKey(db: Queryable, keyId: string): Promise<void> {
-  await db.query({
-    name: 'djs_api_key_touch',
-    text: `UPDATE api_keys SET last_used_at = now()
-            WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < now() - interval '1 minute')`,
-    values: [keyId],
-  });
+  await db.query(
+    sql`UPDATE api_keys SET last_used_at = now()
+         WHERE id = ${keyId} AND (last_used_at IS NULL OR last_used_at < now() - interval '1 minute')`.named(
+      'djs_api_key_touch',
+    ),
+  );
 }

@@ -2,6 +2,7 @@
 // jobs_finished_idx, and locked with SKIP LOCKED: two cleaners never wait on each other, and the
 // claim path (which only locks live rows) never waits on a cleaner.
 import type { Queryable } from '../db/pool.ts';
+import { sql } from './sql.ts';
 
 export type FinishedStatus = 'succeeded' | 'failed' | 'cancelled';
 
@@ -15,18 +16,16 @@ export async function deleteFinishedJobs(
   olderThanDays: number,
   limit: number,
 ): Promise<number> {
-  const { rowCount } = await db.query({
-    name: 'djs_retention_delete',
-    text: `WITH doomed AS (
+  const { rowCount } = await db.query(
+    sql`WITH doomed AS (
        SELECT id FROM jobs
-        WHERE status = $1 AND completed_at IS NOT NULL
-          AND completed_at < now() - make_interval(secs => $2::float8 * 86400)
+        WHERE status = ${status} AND completed_at IS NOT NULL
+          AND completed_at < now() - make_interval(secs => ${olderThanDays}::float8 * 86400)
         ORDER BY completed_at
-        LIMIT $3
+        LIMIT ${limit}
         FOR UPDATE SKIP LOCKED
      )
-     DELETE FROM jobs j USING doomed WHERE j.id = doomed.id`,
-    values: [status, olderThanDays, limit],
-  });
+     DELETE FROM jobs j USING doomed WHERE j.id = doomed.id`.named('djs_retention_delete'),
+  );
   return rowCount ?? 0;
 }

@@ -12,19 +12,31 @@ export interface Raw {
 }
 export const raw = (text: string): Raw => ({ [RAW]: text });
 
+const isRaw = (arg: unknown): arg is Raw => typeof arg === 'object' && arg !== null && RAW in arg;
+
 /** A statement or fragment: pass it to `pool.query(q)` / `client.query(q)` (a pg QueryConfig). */
-export class Sql implements QueryConfig {
+export class Sql implements QueryConfig<unknown[]> {
+  // A plain property, not a #private one: pg copies a QueryConfig (prototype and own properties)
+  // before reading it, and a copy has no private slots, so a getter using one would throw.
+  private rendered: { text: string; values: unknown[] } | undefined;
+
   constructor(
     readonly parts: readonly string[],
     readonly args: readonly unknown[],
   ) {}
 
   get text(): string {
-    return this.render([]).text;
+    return this.statement().text;
   }
 
   get values(): unknown[] {
-    return this.render([]).values;
+    return this.statement().values;
+  }
+
+  /** A prepared statement under `name`: its text must be the same on every call (no variable `join`). */
+  named(name: string): QueryConfig<unknown[]> & { name: string } {
+    const { text, values } = this.statement();
+    return { name, text, values };
   }
 
   /** Text with `$n` placeholders numbered after `values` already taken, and the values appended. */
@@ -32,7 +44,7 @@ export class Sql implements QueryConfig {
     let text = this.parts[0]!;
     this.args.forEach((arg, i) => {
       if (arg instanceof Sql) text += arg.render(values).text;
-      else if (typeof arg === 'object' && arg !== null && RAW in arg) text += (arg as Raw)[RAW];
+      else if (isRaw(arg)) text += arg[RAW];
       else {
         values.push(arg);
         text += `$${values.length}`;
@@ -40,6 +52,11 @@ export class Sql implements QueryConfig {
       text += this.parts[i + 1]!;
     });
     return { text, values };
+  }
+
+  /** Rendered once: pg reads `text` and then `values`. */
+  private statement(): { text: string; values: unknown[] } {
+    return (this.rendered ??= this.render([]));
   }
 }
 

@@ -2,20 +2,26 @@
 // their own pools (as separate processes would have), loopback targets allowed unless told otherwise.
 import crypto from 'node:crypto';
 import type { EventEmitter } from 'node:events';
-import type { LookupFn, RefusedLookup } from '../../src/scheduler/executor.ts';
-import { Executor } from '../../src/scheduler/executor.ts';
+import { Executor, type LookupFn } from '../../src/scheduler/executor.ts';
 import { Scheduler, type SchedulerOptions } from '../../src/scheduler/scheduler.ts';
-import type { SchedulerEventMap } from '../../src/scheduler/events.ts';
+import {
+  SchedulerEvents,
+  type AttemptRecorded,
+  type OccurrencePlanned,
+  type SchedulerEventMap,
+} from '../../src/scheduler/events.ts';
 import { createTargetPolicy } from '../../src/jobs/urlPolicy.ts';
 import { createPool } from '../../src/db/pool.ts';
-import { insertJobs, type JobRow, type NewJob } from '../../src/sql/jobs.ts';
+import { insertJobs } from '../../src/sql/jobs.ts';
+import type { JobRow, NewJob } from '../../src/sql/jobRows.ts';
 import { upsertUserByEmail } from '../../src/sql/users.ts';
-import type { AttemptRecord } from '../../src/sql/scheduler.ts';
+import type { AttemptRecord } from '../../src/sql/attempts.ts';
 import { Metrics } from '../../src/observability/metrics.ts';
 import { silentLogger } from '../../src/logger.ts';
 import type { TestDb } from './db.ts';
 import { TEST_SECRETS_KEY } from './app.ts';
 import { waitFor } from './http.ts';
+import { recordEvents, type EventLog } from './events.ts';
 
 export const SECRETS_KEY = Buffer.from(TEST_SECRETS_KEY, 'base64');
 
@@ -54,6 +60,15 @@ export interface TestScheduler {
   metrics: Metrics;
   /** scheduler.events, typed so that nextEvent (./events.ts) knows each event's payload. */
   events: EventEmitter<SchedulerEventMap>;
+  /** Every attempt this scheduler recorded, from before it started: none can be missed. */
+  attempts: EventLog<AttemptRecorded>;
+  /** Every occurrence it created or skipped (and missed times it skipped), from before it started. */
+  occurrences: EventLog<OccurrencePlanned>;
+  /**
+   * Resolves with the recorded attempt that left job `id` in one of `statuses` (default: finished,
+   * succeeded or failed), whenever it was recorded.
+   */
+  finished(id: string, statuses?: readonly string[], timeoutMs?: number): Promise<AttemptRecorded>;
   stop(graceMs?: number): Promise<void>;
 }
 
@@ -62,23 +77,23 @@ export async function startScheduler(
   over: Partial<SchedulerOptions> & {
     allowlist?: string[];
     lookup?: LookupFn;
-    onRefusedLookup?: (r: RefusedLookup) => void;
     maxResponseBytes?: number;
   } = {},
 ): Promise<TestScheduler> {
   const pool = createPool(db.url, { max: 5, applicationName: 'test-scheduler' });
-  const executor = new Executor({
-    policy: createTargetPolicy(over.allowlist ?? ['127.0.0.0/8', '::1/128']),
-    maxResponseBytes: over.maxResponseBytes ?? 8192,
-    userAgent: 'dist-job-scheduler/test',
-    lookup: over.lookup,
-    onRefusedLookup: over.onRefusedLookup,
-  });
+  // A listener that throws surfaces as an uncaught error: the test fails, the scheduler goes on.
+  const events = new SchedulerEvents();
+  const executor = new Executor(
+    { events, lookup: over.lookup },
+    {
+      policy: createTargetPolicy(over.allowlist ?? ['127.0.0.0/8', '::1/128']),
+      maxResponseBytes: over.maxResponseBytes ?? 8192,
+      userAgent: 'dist-job-scheduler/test',
+    },
+  );
   const metrics = new Metrics();
   const scheduler = new Scheduler(
-    pool,
-    db.url,
-    executor,
+    { pool, databaseUrl: db.url, executor, log: silentLogger, metrics, events },
     {
       concurrency: 50,
       batchSize: 50,
@@ -91,19 +106,31 @@ export async function startScheduler(
       secretsKey: SECRETS_KEY,
       ...over,
     },
-    silentLogger,
-    metrics,
   );
+  // Typed as the emitter, so that the helpers of ./events.ts know each event's payload.
+  const typed: EventEmitter<SchedulerEventMap> = events;
+  const attempts = recordEvents(typed, 'attemptRecorded');
+  const occurrences = recordEvents(typed, 'occurrencePlanned');
   await scheduler.start();
   let stopped = false;
   return {
     scheduler,
     metrics,
-    events: scheduler.events,
+    events: typed,
+    attempts,
+    occurrences,
+    finished: (id, statuses = ['succeeded', 'failed'], timeoutMs) =>
+      attempts.first(
+        (a) => a.jobId === id && a.status !== null && statuses.includes(a.status),
+        `job ${id} to be ${statuses.join(' or ')}`,
+        timeoutMs,
+      ),
     async stop(graceMs?: number) {
       if (stopped) return;
       stopped = true;
       await scheduler.stop(graceMs);
+      attempts.close();
+      occurrences.close();
       await executor.close();
       await pool.end();
     },

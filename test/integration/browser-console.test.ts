@@ -19,6 +19,7 @@ import { startScheduler, type TestScheduler } from '../helpers/scheduler.ts';
 import type { Email } from '../../src/auth/mailer.ts';
 import { hasChromium, launchChromium, startMailbox } from '../helpers/browser.ts';
 import { escapeHtml } from '../../src/http/pages.ts';
+import { NAV, PAGES } from '../../src/contract/consolePages.ts';
 
 const SHOTS = path.join('test-results', 'console');
 const AXE = fs.readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
@@ -150,6 +151,35 @@ describe.skipIf(!hasChromium && !process.env.CI)('the console in a real browser'
     await expect(page.locator('.who').textContent()).resolves.toContain(EMAIL);
     await page.getByText('No jobs yet.').waitFor();
     await check('jobs-empty');
+  }, 60_000);
+
+  it('routes, titles and lists every page of the table as declared; any other path is not found', async () => {
+    const nav = page.locator('nav[aria-label="Main"] a');
+    await expect
+      .poll(() =>
+        nav.evaluateAll((as) => as.map((a) => ({ href: a.getAttribute('href'), label: a.textContent }))),
+      )
+      .toEqual(NAV);
+    const sampleId = '3f6c1a52-8d0e-4b7a-9c55-2e1f0a7b9d14'; // no such job or schedule: the page says so
+    const logged = problems.length;
+    for (const [id, p] of Object.entries(PAGES)) {
+      await page.goto(`${base}${p.path.replace(/:\w+/g, sampleId)}`);
+      // Signed in, the home page and the sign-in page hand over to the jobs list.
+      const shown = id === 'home' || id === 'signIn' ? PAGES.jobs : p;
+      if (shown !== p) await page.waitForURL(`${base}/jobs`);
+      await expect.poll(() => page.title(), { message: p.path }).toBe(`${shown.title} — dist-job-scheduler`);
+      // The view renders with the title: a path the router cannot show says so at once.
+      expect(await page.locator('main').textContent(), p.path).not.toContain('There is no page at');
+    }
+    // The server answers only the table's paths; a link inside the app may still lead elsewhere.
+    await page.evaluate(() => {
+      history.pushState(null, '', '/jobs/x/y');
+      dispatchEvent(new PopStateEvent('popstate'));
+    });
+    await page.getByText('There is no page at /jobs/x/y').waitFor();
+    await expect.poll(() => page.title()).toBe('Not found — dist-job-scheduler');
+    // The browser logs the 404s of the sample job and schedule; anything else stays a problem.
+    expect(problems.splice(logged).filter((m) => !/status of 404 /.test(m))).toEqual([]);
   }, 60_000);
 
   it('shows the API validation messages next to their fields', async () => {

@@ -8,7 +8,9 @@ import { createTestApp, sessionFor, type TestApp } from '../helpers/app.ts';
 import { waitFor } from '../helpers/http.ts';
 import { createJob, executionsOf, jobState, succeededAttempt } from '../helpers/scheduler.ts';
 import { cancelJob } from '../../src/sql/jobs.ts';
-import { claimDueJobs, recordAttempts, rescueExpired, type ClaimedJob } from '../../src/sql/scheduler.ts';
+import { recordAttempts } from '../../src/sql/attempts.ts';
+import { rescueExpired } from '../../src/sql/leases.ts';
+import { claimDueJobs, type ClaimedJob } from '../../src/sql/scheduler.ts';
 
 let db: TestDb;
 let t: TestApp;

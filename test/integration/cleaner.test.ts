@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDb, type TestDb } from '../helpers/db.ts';
 import { createJob, createUser, forceJobState } from '../helpers/scheduler.ts';
 import { Cleaner, DEFAULT_CLEANER_OPTIONS, type CleanerOptions } from '../../src/scheduler/cleaner.ts';
+import { SchedulerEvents } from '../../src/scheduler/events.ts';
 import { silentLogger } from '../../src/logger.ts';
 
 let db: TestDb;
@@ -17,8 +18,14 @@ afterAll(async () => {
   await db.drop();
 });
 
+/** A cleaner's deps; `deleted` hears of each batch that deleted something. */
+const deps = (deleted?: (n: number) => void) => {
+  const events = new SchedulerEvents();
+  if (deleted) events.on('deleted', (e) => deleted(e.count));
+  return { pool: db.pool, log: silentLogger, events };
+};
 const cleaner = (over: Partial<CleanerOptions> = {}) =>
-  new Cleaner(db.pool, { ...DEFAULT_CLEANER_OPTIONS, random: () => 0, ...over }, silentLogger);
+  new Cleaner(deps(), { ...DEFAULT_CLEANER_OPTIONS, random: () => 0, ...over });
 
 async function finishedJob(status: 'succeeded' | 'failed' | 'cancelled', finishedAgo: string) {
   const job = await createJob(db, userId, { url: 'https://example.com/' });
@@ -77,10 +84,8 @@ describe('retention cleaner', () => {
     const deleted: number[] = [];
     const mk = () =>
       new Cleaner(
-        db.pool,
+        deps((n) => deleted.push(n)),
         { ...DEFAULT_CLEANER_OPTIONS, batchSize: 4, dutyCycle: 1, random: () => 0 },
-        silentLogger,
-        { deleted: (_s, n) => deleted.push(n) },
       );
     const [a, b] = await Promise.all([mk().runOnce(), mk().runOnce()]);
     expect(a.succeeded + b.succeeded).toBe(45);
@@ -112,10 +117,8 @@ describe('retention cleaner', () => {
     const id = await finishedJob('succeeded', '10 days');
     const passes: number[] = [];
     const c = new Cleaner(
-      db.pool,
+      deps((n) => passes.push(n)),
       { ...DEFAULT_CLEANER_OPTIONS, intervalMs: 60_000, random: () => 0 },
-      silentLogger,
-      { deleted: (_s, n) => passes.push(n) },
     );
     c.start();
     const t0 = performance.now();

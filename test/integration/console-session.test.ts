@@ -1,5 +1,6 @@
-// The console's server side on the real app: its pages and assets, the cookie session and its CSRF
-// rule on real routes, logout, and the two list helpers it needs (counts by status, name search).
+// The console's server side on the real app: its pages (the table in src/contract/consolePages.ts)
+// and assets, the cookie session and its CSRF rule on real routes, logout, and the two list helpers
+// it needs (counts by status, name search).
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -8,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDb, type TestDb } from '../helpers/db.ts';
 import { anotherApi, createTestApp, sessionFor, type TestApp } from '../helpers/app.ts';
 import { CONSOLE_CSP, defaultConsoleDir } from '../../src/http/routes/console.ts';
+import { PAGES } from '../../src/contract/consolePages.ts';
 
 const ORIGIN = 'http://localhost:3000'; // testConfig's PUBLIC_URL
 let db: TestDb;
@@ -33,17 +35,13 @@ afterAll(async () => {
 const withCookie = (r: request.Test, token = alice.token) => r.set('Cookie', `other=1; djs_session=${token}`);
 
 describe('console pages and assets', () => {
-  it('serves one HTML shell at every console path, under a strict CSP, naming hashed assets', async () => {
-    for (const p of [
-      '/',
-      '/sign-in',
-      '/jobs',
-      '/jobs/new',
-      '/jobs/3f6c1a52-8d0e-4b7a-9c55-2e1f0a7b9d14',
-      '/schedules/x',
-      '/api-keys',
-      '/signing-secret',
-    ]) {
+  it('serves one HTML shell at every console page of the table, under a strict CSP, naming hashed assets', async () => {
+    // Each page's pattern with its parameters filled in: a page added to the table must be served.
+    const pages = Object.values(PAGES).map((p) =>
+      p.path.replace(/:\w+/g, '3f6c1a52-8d0e-4b7a-9c55-2e1f0a7b9d14'),
+    );
+    expect(pages).toEqual(expect.arrayContaining(['/', '/sign-in', '/jobs/new', '/schedules/new']));
+    for (const p of [...pages, '/schedules/x']) {
       const res = await request(t.app).get(p);
       expect(res.status, p).toBe(200);
       expect(res.headers['content-type']).toMatch(/^text\/html/);
@@ -54,6 +52,14 @@ describe('console pages and assets', () => {
     }
     expect(CONSOLE_CSP).toContain("frame-ancestors 'none'");
     expect(CONSOLE_CSP).not.toMatch(/unsafe-inline|unsafe-eval|https?:/);
+  });
+
+  it('answers a path that is no console page with a JSON 404, not the shell', async () => {
+    for (const p of ['/nope', '/jobs/x/y', '/schedules/x/edit', '/api-keys/x', '/signing-secret/x']) {
+      const res = await request(t.app).get(p);
+      expect(res.status, p).toBe(404);
+      expect(res.body.error.code, p).toBe('not_found');
+    }
   });
 
   it('serves the built assets with long caching; anything else under /assets is a JSON 404', async () => {

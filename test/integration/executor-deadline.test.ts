@@ -6,6 +6,7 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import type http from 'node:http';
 import { targets, waitFor } from '../helpers/http.ts';
 import { Executor } from '../../src/scheduler/executor.ts';
+import { SchedulerEvents } from '../../src/scheduler/events.ts';
 import { createTargetPolicy } from '../../src/jobs/urlPolicy.ts';
 
 const { target, closeAll } = targets();
@@ -14,12 +15,10 @@ afterEach(() => closeAll());
 // The real timer never fires within a test: only the injected clock moves past the deadline.
 const TIMEOUT_MS = 60_000;
 let offset = 0;
-const executor = new Executor({
-  policy: createTargetPolicy(['127.0.0.0/8']),
-  maxResponseBytes: 1024,
-  userAgent: 'test',
-  now: () => performance.now() + offset,
-});
+const executor = new Executor(
+  { events: new SchedulerEvents(), now: () => performance.now() + offset },
+  { policy: createTargetPolicy(['127.0.0.0/8']), maxResponseBytes: 1024, userAgent: 'test' },
+);
 afterAll(() => executor.close());
 
 /** A target that sends the status and part of the body, then ends when the test says so. */

@@ -7,6 +7,7 @@ import { createTestDb, type TestDb } from '../helpers/db.ts';
 import { createTestApp, sessionFor, type TestApp } from '../helpers/app.ts';
 import { forceJobState } from '../helpers/scheduler.ts';
 import { Cleaner, DEFAULT_CLEANER_OPTIONS } from '../../src/scheduler/cleaner.ts';
+import { SchedulerEvents } from '../../src/scheduler/events.ts';
 import { silentLogger } from '../../src/logger.ts';
 
 let db: TestDb;
@@ -108,7 +109,10 @@ describe('Idempotency-Key', () => {
     await db.pool.query(`UPDATE jobs SET completed_at = now() - interval '8 days' WHERE id = $1`, [
       first.body.id,
     ]);
-    const cleaner = new Cleaner(db.pool, { ...DEFAULT_CLEANER_OPTIONS, random: () => 0 }, silentLogger);
+    const cleaner = new Cleaner(
+      { pool: db.pool, log: silentLogger, events: new SchedulerEvents() },
+      { ...DEFAULT_CLEANER_OPTIONS, random: () => 0 },
+    );
     expect(await cleaner.runOnce()).toMatchObject({ succeeded: 1 });
 
     const again = await post(body, 'key-retention');

@@ -5,7 +5,7 @@ import request from 'supertest';
 import { createTestDb, type TestDb } from '../helpers/db.ts';
 import { createTestApp, sessionFor, type TestApp } from '../helpers/app.ts';
 import { targets } from '../helpers/http.ts';
-import { startScheduler, waitForStatus, type TestScheduler } from '../helpers/scheduler.ts';
+import { startScheduler, type TestScheduler } from '../helpers/scheduler.ts';
 import { decodeExecutionCursor, encodeExecutionCursor } from '../../src/jobs/representation.ts';
 
 let db: TestDb;
@@ -47,12 +47,12 @@ describe('a job re-driven after failing', () => {
     expect(created.status).toBe(201);
     expect(created.body).toMatchObject({ attempts: 0, round: 1 });
     const id = created.body.id as string;
-    await waitForStatus(db, id, ['failed']);
+    await sched.finished(id, ['failed']);
 
     const redriven = await post(`/v1/jobs/${id}/retry`);
     expect(redriven.status).toBe(200);
     expect(redriven.body).toMatchObject({ status: 'scheduled', attempts: 0, round: 2 });
-    await waitForStatus(db, id, ['succeeded']);
+    await sched.finished(id, ['succeeded']);
 
     const ex = await get(`/v1/jobs/${id}/executions`);
     expect(ex.status).toBe(200);

@@ -1,9 +1,10 @@
-// The OpenAPI document against the real app: it is a valid OpenAPI 3.1 document; its operations and
-// the app's routes are the same set; the scopes and session-only rules it states are the ones the
-// routes enforce; its examples fit its schemas (and the request examples are accepted by the API); and
-// real responses (successes and errors) fit the documented responses, headers included. Then the
-// reference page: its CSP, its assets from our own origin, and (with Chromium) a real render with no
-// CSP violation and no request to another origin.
+// The OpenAPI document against the real app: it is a valid OpenAPI 3.1 document; the contract's
+// operations (src/contract/), the document's and the app's routes are the same set; each error code is
+// listed under the catalogue's status; the access the contract states is the one the document says
+// and the routes enforce, and README's route tables name every operation; its examples fit its schemas
+// (and the request examples are accepted by the API); and real responses (successes and errors) fit
+// the documented responses, headers included. Then the reference page: its CSP, its assets from our
+// own origin, and (with Chromium) a real render with no CSP violation and no request to another origin.
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
@@ -20,6 +21,8 @@ import { anotherApi, createTestApp, sessionFor, type TestApp } from '../helpers/
 import { targets } from '../helpers/http.ts';
 import { startScheduler, waitForStatus, type TestScheduler } from '../helpers/scheduler.ts';
 import { SCOPES } from '../../src/auth/apiKeys.ts';
+import { OPERATIONS, type OperationSpec } from '../../src/contract/index.ts';
+import { ERROR_CATALOGUE, ERROR_CODES } from '../../src/errors.ts';
 import { DOCS_CSP } from '../../src/http/routes/docs.ts';
 import { CONSOLE_PAGES } from '../../src/http/routes/console.ts';
 
@@ -156,6 +159,9 @@ const documentedOperations = () =>
   Object.entries(doc.paths as Record<string, Json>)
     .flatMap(([path, item]) => Object.keys(item).map((m) => `${m.toUpperCase()} ${path}`))
     .sort();
+/** `METHOD /path` of an operation of the contract (src/contract/). */
+const named = (op: OperationSpec) => `${op.method.toUpperCase()} ${op.path}`;
+const contractOperations = () => OPERATIONS.map(named).sort();
 
 beforeAll(async () => {
   db = await createTestDb();
@@ -186,13 +192,16 @@ describe('the document', () => {
     expect(doc.openapi).toMatch(/^3\.1\./);
   });
 
-  it('documents every route of the app, and every documented operation is a route', () => {
+  it('documents every operation of the contract, and the app routes exactly those', () => {
     // The reference page's own script is an asset of /docs (like /docs/assets/*), not part of the API.
     // The console's pages (one HTML shell for client-side routes) are not API operations either.
     const consolePages = new Set(CONSOLE_PAGES.map((p) => `GET ${p.replace(/:(\w+)/g, '{$1}')}`));
     const api = appRoutes(t.app).filter((r) => r !== 'GET /docs/init.js' && !consolePages.has(r));
     expect(appRoutes(t.app)).toEqual(expect.arrayContaining([...consolePages]));
-    expect(documentedOperations()).toEqual(api);
+    expect(new Set(contractOperations()).size, 'an operation listed twice').toBe(OPERATIONS.length);
+    expect(documentedOperations()).toEqual(contractOperations());
+    expect(api).toEqual(contractOperations());
+    for (const op of OPERATIONS) expect(doc.paths[op.path][op.method].operationId, named(op)).toBe(op.id);
     // Spot checks that the walk found the routers at all.
     expect(appRoutes(t.app)).toEqual(
       expect.arrayContaining([
@@ -202,6 +211,31 @@ describe('the document', () => {
         'GET /healthz',
       ]),
     );
+  });
+
+  it('lists each error code under the status the catalogue (src/errors.ts) gives it', () => {
+    let listed = 0;
+    for (const [path, item] of Object.entries(doc.paths as Record<string, Json>)) {
+      for (const [method, op] of Object.entries(item)) {
+        for (const [status, r] of Object.entries(op.responses as Record<string, Json>)) {
+          const json = r.content?.['application/json'];
+          // (Error responses say so; /readyz's 503 is a response of its own.)
+          if (!String(r.description).startsWith('Error: ')) continue;
+          const codes = [...String(r.description).matchAll(/`([a-z_]+)`/g)].map((m) => m[1]!);
+          const where = `${method.toUpperCase()} ${path} ${status}`;
+          expect(codes.length, where).toBeGreaterThan(0);
+          for (const code of codes) {
+            expect(ERROR_CODES, `${where}: ${code}`).toContain(code);
+            expect(ERROR_CATALOGUE[code as keyof typeof ERROR_CATALOGUE], `${where}: ${code}`).toBe(
+              Number(status),
+            );
+          }
+          expect(codes, where).toContain(json.example.error.code);
+          listed += codes.length;
+        }
+      }
+    }
+    expect(listed).toBeGreaterThan(150);
   });
 
   it('has every schema compile under JSON Schema 2020-12, and every example fit its schema', () => {
@@ -225,7 +259,14 @@ describe('the document', () => {
             examples++;
           }
         }
-        for (const p of op.parameters ?? []) if (p.schema) validatorFor(p.schema);
+        for (const p of op.parameters ?? []) {
+          if (!p.schema) continue;
+          validatorFor(p.schema);
+          if (p.example !== undefined) {
+            expectValid(p.schema, p.example, `example of ${where} ?${p.name as string}`);
+            examples++;
+          }
+        }
         expect(op.summary, where).toBeTruthy();
         expect(op.responses['500'], `${where} documents 500`).toBeDefined();
       }
@@ -264,71 +305,102 @@ describe('the document', () => {
   });
 });
 
-describe('the rules the document states are the ones the routes enforce', () => {
+describe('the rules the contract states are the ones the document says and the routes enforce', () => {
   it('scopes, session-only routes and public routes', async () => {
     const allScopes = await keyWith(SCOPES);
-    for (const [path, item] of Object.entries(doc.paths as Record<string, Json>)) {
-      for (const [method, op] of Object.entries(item) as [Method, Json][]) {
-        const concrete = path.replace('{id}', crypto.randomUUID());
-        const where = `${method.toUpperCase()} ${path}`;
-        const scopes: string[] | undefined = op['x-scopes'];
-        if (op.security.length === 0) {
-          // (POST /v1/auth/verify answers 401 for a missing sign-in token: an HTML page, not this.)
-          const res = await request(t.app)[method](concrete);
-          expect(res.body?.error?.code, where).not.toBe('unauthorized');
-        } else if (op['x-session-only']) {
-          expect(op.security).toEqual([{ session: [] }]);
-          const res = await request(t.app)[method](concrete).set('Authorization', allScopes);
-          expect([res.status, res.body.error?.code], where).toEqual([403, 'session_required']);
-        } else if (scopes) {
-          const [scope] = scopes;
-          const others = await keyWith(SCOPES.filter((s) => s !== scope));
-          const refused = await request(t.app)[method](concrete).set('Authorization', others);
-          expect([refused.status, refused.body.error?.code], where).toEqual([403, 'insufficient_scope']);
-          const only = await keyWith([scope!]);
-          const allowed = await request(t.app)[method](concrete).set('Authorization', only);
-          expect(allowed.status, where).not.toBe(403);
-          expect(allowed.status, where).not.toBe(401);
-        } else {
-          // A session or any key (GET /v1/me).
-          const anyKey = await keyWith(['schedules:read']);
-          const res = await request(t.app)[method](concrete).set('Authorization', anyKey);
-          expect(res.status, where).toBe(200);
-        }
+    for (const contractOp of OPERATIONS) {
+      const { method, path, access } = contractOp;
+      const op = doc.paths[path][method];
+      const concrete = path.replace('{id}', crypto.randomUUID());
+      const where = named(contractOp);
+      if (access.kind === 'public') {
+        expect(op.security, where).toEqual([]);
+        // (POST /v1/auth/verify answers 401 for a missing sign-in token: an HTML page, not this.)
+        const res = await request(t.app)[method](concrete);
+        expect(res.body?.error?.code, where).not.toBe('unauthorized');
+      } else if (access.kind === 'session') {
+        expect([op.security, op['x-session-only']], where).toEqual([[{ session: [] }], true]);
+        const res = await request(t.app)[method](concrete).set('Authorization', allScopes);
+        expect([res.status, res.body.error?.code], where).toEqual([403, 'session_required']);
+      } else if (access.kind === 'scope') {
+        const { scope } = access;
+        expect(op['x-scopes'], where).toEqual([scope]);
+        const others = await keyWith(SCOPES.filter((s) => s !== scope));
+        const refused = await request(t.app)[method](concrete).set('Authorization', others);
+        expect([refused.status, refused.body.error?.code], where).toEqual([403, 'insufficient_scope']);
+        const only = await keyWith([scope]);
+        const allowed = await request(t.app)[method](concrete).set('Authorization', only);
+        expect(allowed.status, where).not.toBe(403);
+        expect(allowed.status, where).not.toBe(401);
+      } else {
+        // A session or any key (GET /v1/me).
+        expect([op.security.length, op['x-scopes'], op['x-session-only']], where).toEqual([
+          2,
+          undefined,
+          undefined,
+        ]);
+        const anyKey = await keyWith(['schedules:read']);
+        const res = await request(t.app)[method](concrete).set('Authorization', anyKey);
+        expect(res.status, where).toBe(200);
+      }
+      if (access.kind !== 'public') {
+        const res = await request(t.app)[method](concrete);
+        expect([res.status, res.body.error?.code], `${where} without a credential`).toEqual([
+          401,
+          'unauthorized',
+        ]);
       }
     }
   });
 });
 
-describe("the README's table of what each route needs", () => {
-  it('names every operation once, with the access the document states', () => {
-    const readme = fs.readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
-    const table = readme.split('\n| A route needs')[1]?.split('\n\n')[0];
-    expect(table, 'the table in README "Credentials"').toBeDefined();
+describe("the README's tables of routes", () => {
+  const readme = fs.readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+  /** The rows of the Markdown table whose header starts with `header`. */
+  const rows = (header: string) => {
+    const table = readme.split(`\n| ${header}`)[1]?.split('\n\n')[0];
+    expect(table, `the README table "${header}"`).toBeDefined();
+    return table!
+      .split('\n')
+      .slice(2)
+      .map((row) =>
+        row
+          .split('|')
+          .slice(1, 3)
+          .map((c) => c.trim()),
+      );
+  };
+  /** `METHOD /path` of every route a cell names (a query string is an example, not the path). */
+  const routesIn = (cell: string) =>
+    [...cell.matchAll(/`(GET|POST|PATCH|DELETE) (\/[^`?\s]*)/g)].map(([, m, p]) => `${m} ${p}`);
+
+  it('"Route": names every operation of the contract once', () => {
+    const listed = rows('Route').flatMap(([routes]) => routesIn(routes!));
+    expect(listed.sort()).toEqual(contractOperations());
+  });
+
+  it('"A route needs": names every operation once, with the access the contract states', () => {
     const listed: string[] = [];
-    for (const row of table!.split('\n').slice(2)) {
-      const [needs, routes] = row
-        .split('|')
-        .slice(1, 3)
-        .map((c) => c.trim());
-      for (const [, method, path] of routes!.matchAll(/`(GET|POST|PATCH|DELETE) ([^`]+)`/g)) {
-        const op = doc.paths[path!]?.[method!.toLowerCase()];
-        const where = `${method} ${path} (README: ${needs})`;
+    for (const [needs, routes] of rows('A route needs')) {
+      for (const route of routesIn(routes!)) {
+        const op = OPERATIONS.find((o) => named(o) === route);
+        const where = `${route} (README: ${needs})`;
         expect(op, where).toBeDefined();
         const scope = /^a session or `([a-z:]+)`$/.exec(needs!)?.[1];
-        if (needs === 'no credential') expect(op.security, where).toEqual([]);
-        else if (needs === 'a session (keys: 403)') expect(op['x-session-only'], where).toBe(true);
-        else if (needs === 'a session or any key') {
-          expect(op.security.length, where).toBeGreaterThan(0);
-          expect([op['x-scopes'], op['x-session-only']], where).toEqual([undefined, undefined]);
-        } else {
-          expect(scope, `README: unknown "${needs}"`).toBeDefined();
-          expect(op['x-scopes'], where).toEqual([scope]);
-        }
-        listed.push(`${method} ${path}`);
+        const expected =
+          needs === 'no credential'
+            ? { kind: 'public' }
+            : needs === 'a session (keys: 403)'
+              ? { kind: 'session' }
+              : needs === 'a session or any key'
+                ? { kind: 'any' }
+                : { kind: 'scope', scope };
+        expect(scope !== undefined || expected.kind !== 'scope', `README: unknown "${needs}"`).toBe(true);
+        expect(op!.access, where).toEqual(expected);
+        listed.push(route);
       }
     }
-    expect(listed.sort()).toEqual(documentedOperations());
+    expect(listed.sort()).toEqual(contractOperations());
   });
 });
 

@@ -17,7 +17,7 @@ import {
 } from '../helpers/scheduler.ts';
 import { Completer } from '../../src/scheduler/completer.ts';
 import { silentLogger } from '../../src/logger.ts';
-import type { AttemptRecord } from '../../src/sql/scheduler.ts';
+import type { AttemptRecord } from '../../src/sql/attempts.ts';
 
 let db: TestDb;
 const { target, closeAll } = targets();

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import request from 'supertest';
 import { createTestDb, type TestDb } from '../helpers/db.ts';
 import { createTestApp, sessionFor, type TestApp } from '../helpers/app.ts';
-import { startServer, waitFor, type TestServer } from '../helpers/http.ts';
+import { startServer, type TestServer } from '../helpers/http.ts';
 import { startScheduler, type TestScheduler } from '../helpers/scheduler.ts';
 import { verifyWebhook } from '../../src/webhooks/signing.ts';
 
@@ -45,7 +45,8 @@ const create = async (body: Record<string, unknown>) => {
 describe('API → scheduler → receiver', () => {
   it('a job due now fires at once (NOTIFY), not at the next poll', async () => {
     const job = await create({});
-    await waitFor(() => arrivals.has(job.id), 'arrival', 4000);
+    // Recorded after the receiver answered: the arrival is known by then.
+    await sched.finished(job.id, ['succeeded'], 4000);
     expect(arrivals.get(job.id)! - Date.parse(job.fire_at)).toBeLessThan(1000);
   });
 
@@ -53,7 +54,7 @@ describe('API → scheduler → receiver', () => {
     const jobs: { id: string; fire_at: string }[] = [];
     for (const ms of [1500, 800, 1200])
       jobs.push(await create({ fire_at: new Date(Date.now() + ms).toISOString() }));
-    await waitFor(() => jobs.every((j) => arrivals.has(j.id)), 'all arrivals', 6000);
+    await Promise.all(jobs.map((j) => sched.finished(j.id, ['succeeded'], 6000)));
     for (const j of jobs) {
       const late = arrivals.get(j.id)! - Date.parse(j.fire_at);
       // Never early beyond clock granularity, and far sooner than the 5 s poll would allow.
@@ -62,12 +63,12 @@ describe('API → scheduler → receiver', () => {
     }
     const order = [...jobs].sort((a, b) => arrivals.get(a.id)! - arrivals.get(b.id)!).map((j) => j.fire_at);
     expect(order).toEqual([...order].sort());
-    // The sample is observed when the scheduler has the response, a moment after the receiver
-    // recorded the arrival: wait for it rather than race it.
-    const samples = async () =>
-      (await sched.metrics.fireLateness.get()).values.find((v) => v.metricName?.endsWith('_count'))!.value;
-    await waitFor(async () => (await samples()) >= 4, 'four lateness samples');
-    expect(await samples()).toBeGreaterThanOrEqual(4);
+    // A sample is observed when the scheduler has the response, before its result is written: one
+    // for each of the four jobs so far, every one of them recorded.
+    const samples = (await sched.metrics.fireLateness.get()).values.find((v) =>
+      v.metricName?.endsWith('_count'),
+    )!.value;
+    expect(samples).toBeGreaterThanOrEqual(4);
   });
 
   it('the receiver verifies signatures with the secret from the API, across a rotation', async () => {
@@ -75,7 +76,7 @@ describe('API → scheduler → receiver', () => {
     expect(s1.secret).toMatch(/^whsec_/);
     expect(s1.previous_secret).toBeNull();
     const job = await create({});
-    await waitFor(() => receiver.requests.some((r) => r.headers['webhook-id'] === job.id), 'delivery');
+    await sched.finished(job.id, ['succeeded']);
     const r1 = receiver.requests.find((r) => r.headers['webhook-id'] === job.id)!;
     const h = (r: typeof r1) => ({
       id: String(r.headers['webhook-id']),
@@ -89,10 +90,7 @@ describe('API → scheduler → receiver', () => {
     expect(s2.previous_secret).toBe(s1.secret);
     expect(Date.parse(s2.previous_valid_until) - Date.now()).toBeGreaterThan(23 * 3600 * 1000);
     const job2 = await create({});
-    await waitFor(
-      () => receiver.requests.some((r) => r.headers['webhook-id'] === job2.id),
-      'delivery after rotation',
-    );
+    await sched.finished(job2.id, ['succeeded']);
     const r2 = receiver.requests.find((r) => r.headers['webhook-id'] === job2.id)!;
     expect(verifyWebhook(s2.secret, h(r2), r2.body, Math.floor(Date.now() / 1000))).toBe(true);
     expect(verifyWebhook(s1.secret, h(r2), r2.body, Math.floor(Date.now() / 1000))).toBe(true);
@@ -103,12 +101,7 @@ describe('API → scheduler → receiver', () => {
 
   it('the job and its executions read back through the API', async () => {
     const job = await create({});
-    await waitFor(
-      async () =>
-        (await request(t.app).get(`/v1/jobs/${job.id}`).set('Authorization', auth)).body.status ===
-        'succeeded',
-      'success',
-    );
+    await sched.finished(job.id, ['succeeded']);
     const got = await request(t.app).get(`/v1/jobs/${job.id}`).set('Authorization', auth);
     expect(got.body).toMatchObject({
       status: 'succeeded',

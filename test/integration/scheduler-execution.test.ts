@@ -12,18 +12,19 @@ import {
   jobState,
   SECRETS_KEY,
   startScheduler,
-  waitForStatus,
   type TestScheduler,
 } from '../helpers/scheduler.ts';
+import { recordEvents } from '../helpers/events.ts';
 import { verifyWebhook } from '../../src/webhooks/signing.ts';
 import { deriveSigningSecret } from '../../src/webhooks/secrets.ts';
-import { unreachableHostText, type LookupFn, type RefusedLookup } from '../../src/scheduler/executor.ts';
+import { unreachableHostText, type LookupFn } from '../../src/scheduler/executor.ts';
 
 let db: TestDb;
 let userId: string;
 let sched: TestScheduler | undefined;
 const { target, closeAll } = targets();
-const finished = (id: string) => waitForStatus(db, id);
+/** The job's last attempt recorded (the scheduler's log of attempts began before it started). */
+const finished = (id: string) => sched!.finished(id);
 
 beforeAll(async () => {
   db = await createTestDb();
@@ -214,8 +215,8 @@ describe('SSRF guard at connect time', () => {
       if (host === 'evil.example.com') return cb(null, [{ address: '127.0.0.1', family: 4 }]);
       return dns.lookup(host, { ...opts, all: true }, cb);
     }) as unknown as LookupFn;
-    const refused: RefusedLookup[] = [];
-    sched = await startScheduler(db, { allowlist: [], lookup, onRefusedLookup: (r) => refused.push(r) });
+    sched = await startScheduler(db, { allowlist: [], lookup });
+    const refused = recordEvents(sched.events, 'lookupRefused');
     const job = await createJob(db, userId, {
       url: `http://evil.example.com:${t.port}/`,
       retry: { strategy: 'linear', max_attempts: 3, base_delay_ms: 0, max_delay_ms: 0 },
@@ -227,7 +228,7 @@ describe('SSRF guard at connect time', () => {
     expect(ex.map((e) => e.outcome)).toEqual(['network_error', 'network_error', 'network_error']);
     expect(ex[0]!.error).toBe(unreachableHostText('evil.example.com'));
     expect(ex[0]!.error).not.toMatch(/127\.0\.0\.1|loopback/);
-    expect(refused).toContainEqual({
+    expect(refused.seen).toContainEqual({
       hostname: 'evil.example.com',
       reason: 'resolves to a loopback address',
     });

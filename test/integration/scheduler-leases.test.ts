@@ -2,7 +2,7 @@
 // request, graceful hand-back, fairness. Invariants are checked from what the target recorded.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDb, type TestDb } from '../helpers/db.ts';
-import { nextEvent } from '../helpers/events.ts';
+import { EventLog, nextEvent } from '../helpers/events.ts';
 import { targets, waitFor, type Recorded } from '../helpers/http.ts';
 import {
   createJob,
@@ -12,7 +12,6 @@ import {
   insertDueJobs,
   jobState,
   startScheduler,
-  waitForStatus,
   type TestScheduler,
 } from '../helpers/scheduler.ts';
 import { cancelJob } from '../../src/sql/jobs.ts';
@@ -30,6 +29,17 @@ const hold =
   (ms: number) => (_q: unknown, res: { writeHead(c: number): { end(): void }; destroyed?: boolean }) => {
     setTimeout(() => res.writeHead(200).end(), ms);
   };
+/** Resolves when `n` distinct jobs have succeeded on these schedulers (their logs began before they started). */
+function succeeded(on: TestScheduler[], n: number, timeoutMs?: number) {
+  const log = EventLog.merge(on.map((s) => s.attempts));
+  return log
+    .until(
+      (seen) => new Set(seen.filter((a) => a.status === 'succeeded').map((a) => a.jobId)).size >= n,
+      `${n} jobs to succeed`,
+      timeoutMs,
+    )
+    .finally(() => log.close());
+}
 const countByStatus = async () => {
   const { rows } = await db.pool.query(`SELECT status, count(*)::int AS n FROM jobs GROUP BY status`);
   return Object.fromEntries(rows.map((r) => [r.status, r.n])) as Record<string, number>;
@@ -68,12 +78,13 @@ describe('several schedulers on one database', () => {
        SELECT $1, 'POST', $2, now(), now(), 5000, 'linear', 3, 100, 1000 FROM generate_series(1, 600)`,
       [user.id, t.url],
     );
-    await Promise.all([
+    const three = await Promise.all([
       scheduler({ batchSize: 20 }),
       scheduler({ batchSize: 20 }),
       scheduler({ batchSize: 20 }),
     ]);
-    await waitFor(async () => (await countByStatus()).succeeded === 600, 'all 600 jobs to succeed', 60_000);
+    await succeeded(three, 600, 60_000);
+    expect(await countByStatus()).toEqual({ succeeded: 600 });
     expect(overlaps(t.requests)).toEqual([]);
     expect(t.requests).toHaveLength(600);
     expect(new Set(t.requests.map((r) => r.headers['webhook-id'])).size).toBe(600);
@@ -115,11 +126,15 @@ describe('leases', () => {
     expect(await nextEvent(b.events, 'reaped', (e) => e.rescued > 0)).toEqual({ rescued: 1 });
     expect(await jobState(db, job.id)).toMatchObject({ status: 'retrying', attempts: 1 });
     release();
-    await waitFor(async () => (await executionsOf(db, job.id)).length === 2, 'late result recorded');
+    expect(await a.attempts.first((e) => e.jobId === job.id, 'the late result recorded')).toMatchObject({
+      outcome: 'superseded',
+      status: null,
+    });
     const ex = await executionsOf(db, job.id);
     expect(ex.map((e) => e.outcome).sort()).toEqual(['lost', 'superseded']);
     expect(await jobState(db, job.id)).toMatchObject({ status: 'retrying', attempts: 1, lease_token: null });
-    await waitFor(async () => (await a.metrics.superseded.get()).values[0]?.value === 1, 'superseded metric');
+    // Derived from the same event, before anyone else heard of it.
+    expect((await a.metrics.superseded.get()).values[0]?.value).toBe(1);
   });
 
   it('the reaper fails a job whose last attempt was lost', async () => {
@@ -140,9 +155,9 @@ describe('leases', () => {
   it('heartbeats keep a long request leased past its initial lease', async () => {
     const t = await target(hold(2500));
     const user = await createUser(db);
-    await scheduler({ leaseMs: 1000, heartbeatIntervalMs: 300, reaperIntervalMs: 200 });
+    const s = await scheduler({ leaseMs: 1000, heartbeatIntervalMs: 300, reaperIntervalMs: 200 });
     const job = await createJob(db, user.id, { url: t.url });
-    await waitForStatus(db, job.id, ['succeeded']);
+    await s.finished(job.id, ['succeeded']);
     expect((await executionsOf(db, job.id)).map((e) => e.outcome)).toEqual(['succeeded']);
     expect(t.requests).toHaveLength(1);
   });
@@ -155,7 +170,7 @@ describe('cancel and shutdown', () => {
       req.socket.on('close', () => (closedAt = performance.now()));
     });
     const user = await createUser(db);
-    await scheduler({ heartbeatIntervalMs: 60_000, leaseMs: 120_000 });
+    const s = await scheduler({ heartbeatIntervalMs: 60_000, leaseMs: 120_000 });
     const job = await createJob(db, user.id, { url: t.url, timeoutMs: 60_000 });
     await waitFor(() => t.requests.length === 1, 'request to start');
     const cancelledAt = performance.now();
@@ -163,8 +178,8 @@ describe('cancel and shutdown', () => {
     expect(r?.before).toBe('running');
     await waitFor(() => closedAt > 0, 'target connection to be closed');
     expect(closedAt - cancelledAt).toBeLessThan(2000);
-    await waitFor(async () => (await executionsOf(db, job.id)).length === 1, 'attempt recorded');
-    expect((await executionsOf(db, job.id))[0]!.outcome).toBe('cancelled');
+    expect(await s.finished(job.id, ['cancelled'])).toMatchObject({ outcome: 'cancelled' });
+    expect((await executionsOf(db, job.id)).map((e) => e.outcome)).toEqual(['cancelled']);
     expect(await jobState(db, job.id)).toMatchObject({ status: 'cancelled' });
   });
 
@@ -219,12 +234,8 @@ describe('fairness', () => {
     await insertDueJobs(db, user.id, `${t.url}/capped`, 4);
     // One slot, and no polling that could find the freed slot instead (a minute between looks):
     // only the wake of each recorded result can start the next job in time.
-    await scheduler({ perUserCap: 1, pollIntervalMs: 60_000, cappedPollMs: 60_000 });
-    await waitFor(
-      async () => (await countByStatus()).succeeded === 4,
-      'the 4 jobs, one after another',
-      10_000,
-    );
+    const s = await scheduler({ perUserCap: 1, pollIntervalMs: 60_000, cappedPollMs: 60_000 });
+    await succeeded([s], 4, 10_000);
     const starts = t.requests.map((r) => r.start).sort((a, b) => a - b);
     const ends = t.requests.map((r) => r.end).sort((a, b) => a - b);
     // Never two at once.

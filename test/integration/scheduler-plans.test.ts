@@ -10,14 +10,9 @@ import type pg from 'pg';
 import { createTestDb, type TestDb } from '../helpers/db.ts';
 import { createUser, insertDueJobs, succeededAttempt } from '../helpers/scheduler.ts';
 import type { Queryable } from '../../src/db/pool.ts';
-import {
-  claimDueJobs,
-  handBack,
-  heartbeat,
-  recordAttempts,
-  rescueExpired,
-  type ClaimedJob,
-} from '../../src/sql/scheduler.ts';
+import { recordAttempts } from '../../src/sql/attempts.ts';
+import { handBack, heartbeat, rescueExpired } from '../../src/sql/leases.ts';
+import { claimDueJobs, type ClaimedJob } from '../../src/sql/scheduler.ts';
 import { skipOccurrences } from '../../src/sql/schedules.ts';
 
 let db: TestDb;
@@ -47,18 +42,24 @@ afterAll(async () => {
   await db?.drop();
 });
 
-/** The statement a call sends, captured instead of run. */
-async function statementOf(call: (q: Queryable) => Promise<unknown>): Promise<string> {
-  let text = '';
+/** The statement a call sends and its values, captured instead of run. */
+async function queryOf(
+  call: (q: Queryable) => Promise<unknown>,
+): Promise<{ text: string; values: unknown[] }> {
+  let sent = { text: '', values: [] as unknown[] };
   const capture = {
-    query: (q: { text: string } | string) => {
-      text = typeof q === 'string' ? q : q.text;
+    query: (q: { text: string; values?: unknown[] } | string, values?: unknown[]) => {
+      sent =
+        typeof q === 'string' ? { text: q, values: values ?? [] } : { text: q.text, values: q.values ?? [] };
       return Promise.resolve({ rows: [], rowCount: 0 });
     },
   } as unknown as Queryable;
   await call(capture);
-  return text;
+  return sent;
 }
+
+/** The statement a call sends, captured instead of run. */
+const statementOf = async (call: (q: Queryable) => Promise<unknown>) => (await queryOf(call)).text;
 
 interface PlanNode {
   'Node Type': string;
@@ -159,16 +160,17 @@ describe('tenant isolation in the claim: a capped user costs one row, whatever i
     );
     await insert(other.id, 5);
     await db.pool.query('ANALYZE jobs');
-    const text = await statementOf((q) =>
-      claimDueJobs(q, { workerId: 'w', batch: 10, perUserCap: 10, leaseMs: 1000 }),
+    const { text, values } = await queryOf((q) =>
+      claimDueJobs(q, { workerId: 'w2', batch: 10, perUserCap: 10, leaseMs: 30_000 }),
     );
     await client.query('DEALLOCATE ALL');
-    await client.query(`PREPARE c(text, int, int, float8) AS ${text}`);
+    // Parameter types inferred as for the driver's own prepared statement (it sends none).
+    await client.query(`PREPARE c AS ${text}`);
     for (const mode of ['force_custom_plan', 'force_generic_plan']) {
       await client.query(`SET plan_cache_mode = ${mode}`);
       await client.query('BEGIN');
       const { rows } = await client.query<{ 'QUERY PLAN': { Plan: PlanNode }[] }>(
-        `EXPLAIN (ANALYZE, FORMAT JSON) EXECUTE c('w2', 10, 10, 30000)`,
+        `EXPLAIN (ANALYZE, FORMAT JSON) EXECUTE c(${values.map((v) => client.escapeLiteral(String(v))).join(', ')})`,
       );
       const nodes: PlanNode[] = [];
       const walk = (n: PlanNode) => {

@@ -1,6 +1,8 @@
 // Each scheduler service on its own, against a real database: what one step of it does and returns.
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { EventEmitter } from 'node:events';
 import { createTestDb, type TestDb } from '../helpers/db.ts';
+import { recordEvents } from '../helpers/events.ts';
 import { startServer, waitFor, type TestServer } from '../helpers/http.ts';
 import {
   createJob,
@@ -16,7 +18,8 @@ import { Reaper } from '../../src/scheduler/reaper.ts';
 import { Dispatcher, ABORT } from '../../src/scheduler/dispatcher.ts';
 import { Completer } from '../../src/scheduler/completer.ts';
 import { Executor } from '../../src/scheduler/executor.ts';
-import { SchedulerEvents } from '../../src/scheduler/events.ts';
+import { SchedulerEvents, type SchedulerEventMap } from '../../src/scheduler/events.ts';
+import { metricsFromEvents } from '../../src/scheduler/metricsFromEvents.ts';
 import { SigningSecretCache } from '../../src/webhooks/secrets.ts';
 import { createTargetPolicy } from '../../src/jobs/urlPolicy.ts';
 import { Metrics } from '../../src/observability/metrics.ts';
@@ -51,18 +54,24 @@ const claimerOpts = {
 };
 
 function claimer(dispatched: ClaimedJob[], inFlight = () => 0) {
-  const metrics = new Metrics();
-  const c = new Claimer(claimerOpts, {
-    pool: db.pool,
-    log: silentLogger,
-    metrics,
-    events: new SchedulerEvents(),
-    inFlight,
-    dispatch: (job) => dispatched.push(job),
-    afterClaim: (_tx, jobs) => Promise.resolve(jobs),
-  });
-  return { c, metrics };
+  const events = new SchedulerEvents();
+  const c = new Claimer(
+    {
+      pool: db.pool,
+      log: silentLogger,
+      events,
+      inFlight,
+      dispatch: (job) => dispatched.push(job),
+      afterClaim: (_tx, jobs) => Promise.resolve({ run: jobs }),
+    },
+    claimerOpts,
+  );
+  return { c, events };
 }
+
+/** What `events` reports as `name` from now on. */
+const seen = <K extends keyof SchedulerEventMap>(events: EventEmitter<SchedulerEventMap>, name: K) =>
+  recordEvents(events, name).seen;
 
 describe('claimer.claimOnce', () => {
   it('nothing waiting: sleeps the poll interval', async () => {
@@ -113,10 +122,12 @@ describe('claimer.claimOnce', () => {
     try {
       await other.query('BEGIN');
       await other.query('SELECT id FROM jobs WHERE id = $1 FOR UPDATE', [job.id]);
-      const { c, metrics } = claimer([]);
+      const { c, events } = claimer([]);
+      const stuck = seen(events, 'dueNotClaimed');
       expect(await c.claimOnce()).toBe(0);
+      expect(stuck).toEqual([]);
       expect(await c.claimOnce()).toBe(50);
-      expect((await metrics.stuckWaits.get()).values[0]!.value).toBe(1);
+      expect(stuck).toEqual([{ retryInMs: 50 }]);
     } finally {
       await other.query('ROLLBACK');
       other.release();
@@ -130,12 +141,13 @@ describe('claimer.claimOnce', () => {
       Array.from({ length: 10 }, () => createJob(db, userId, { url: target.url })),
     );
     for (const h of held) await forceJobState(db, h.id, 'running');
-    const { c, metrics } = claimer([]);
+    const { c, events } = claimer([]);
+    const stuck = seen(events, 'dueNotClaimed');
     expect(c.waitsForFreedSlot).toBe(false);
     expect(await c.claimOnce()).toBe(100);
     expect(c.waitsForFreedSlot).toBe(true);
     expect(await c.claimOnce()).toBe(100);
-    expect((await metrics.stuckWaits.get()).values[0]?.value ?? 0).toBe(0);
+    expect(stuck).toEqual([]);
     expect((await jobState(db, job.id)).status).toBe('scheduled');
     // A slot frees: the next look takes the job.
     await forceJobState(db, held[0]!.id, 'succeeded');
@@ -157,10 +169,8 @@ describe('heartbeater.beatOnce', () => {
     await forceJobState(db, b.id, 'cancelled');
     const lost: string[] = [];
     const events = new SchedulerEvents();
-    const seen: unknown[] = [];
-    events.on('heartbeat', (e) => seen.push(e));
+    const beats = seen(events, 'heartbeat');
     const h = new Heartbeater(
-      { intervalMs: 1000, leaseMs: 60_000 },
       {
         pool: db.pool,
         log: silentLogger,
@@ -168,10 +178,11 @@ describe('heartbeater.beatOnce', () => {
         leases: () => got.map((j) => ({ id: j.id, leaseToken: j.lease_token })),
         onLost: (l) => lost.push(l.id),
       },
+      { intervalMs: 1000, leaseMs: 60_000 },
     );
     expect(await h.beatOnce()).toEqual({ held: 1, lost: 1 });
     expect(lost).toEqual([b.id]);
-    expect(seen).toEqual([{ held: 1, lost: 1 }]);
+    expect(beats).toEqual([{ held: 1, lost: 1 }]);
     const after = await db.pool.query(`SELECT lease_expires_at FROM jobs WHERE id = $1`, [a.id]);
     const was = before.rows.find((r) => r.id === a.id).lease_expires_at as Date;
     expect(new Date(after.rows[0].lease_expires_at).getTime()).toBeGreaterThan(was.getTime() + 40_000);
@@ -186,15 +197,15 @@ describe('reaper.runOnce', () => {
     for (const j of [retry, last]) await forceJobState(db, j.id, 'running', { leaseExpiresIn: '-1 second' });
     await forceJobState(db, live.id, 'running');
     const events = new SchedulerEvents();
-    const seen: unknown[] = [];
-    events.on('reaped', (e) => seen.push(e));
+    const reaped = seen(events, 'reaped');
     const metrics = new Metrics();
+    metricsFromEvents(events, metrics);
     const r = new Reaper(
+      { pool: db.pool, log: silentLogger, events },
       { intervalMs: 1000, random: () => 0.5 },
-      { pool: db.pool, log: silentLogger, metrics, events },
     );
     expect(await r.runOnce()).toEqual({ rescued: 2 });
-    expect(seen).toEqual([{ rescued: 2 }]);
+    expect(reaped).toEqual([{ rescued: 2 }]);
     expect((await metrics.reaperRescues.get()).values[0]!.value).toBe(2);
     const s = await jobState(db, retry.id);
     expect(s.status).toBe('retrying');
@@ -216,8 +227,8 @@ describe('reaper.runOnce', () => {
     await forceJobState(db, j.id, 'running', { leaseExpiresIn: '-1 second' });
     const events = new SchedulerEvents();
     const r = new Reaper(
+      { pool: db.pool, log: silentLogger, events },
       { intervalMs: 400, random: () => 0.5 },
-      { pool: db.pool, log: silentLogger, metrics: new Metrics(), events },
     );
     const t0 = performance.now();
     const first = new Promise<number>((resolve) =>
@@ -235,11 +246,11 @@ describe('reaper.runOnce', () => {
 
 /** A dispatcher wired as the scheduler wires it: a real executor, a completer writing to the database. */
 function dispatcher(on: { onRecorded?: (id: string) => void; onSettled?: (inFlight: number) => void }) {
-  const executor = new Executor({
-    policy: createTargetPolicy(['127.0.0.0/8']),
-    maxResponseBytes: 1024,
-    userAgent: 'test',
-  });
+  const events = new SchedulerEvents();
+  const executor = new Executor(
+    { events },
+    { policy: createTargetPolicy(['127.0.0.0/8']), maxResponseBytes: 1024, userAgent: 'test' },
+  );
   const completer = new Completer(db.pool, 'w1', silentLogger, {
     onRecorded: (r) => on.onRecorded?.(r.id),
   });
@@ -247,15 +258,15 @@ function dispatcher(on: { onRecorded?: (id: string) => void; onSettled?: (inFlig
     executor,
     completer,
     secrets: new SigningSecretCache(SECRETS_KEY),
-    metrics: new Metrics(),
     log: silentLogger,
+    events,
     onSettled: (n) => on.onSettled?.(n),
   });
   const close = async () => {
     completer.stop();
     await executor.close();
   };
-  return { d, completer, close };
+  return { d, events, completer, close };
 }
 
 describe('dispatcher', () => {
@@ -264,7 +275,9 @@ describe('dispatcher', () => {
     const got: ClaimedJob[] = [];
     await claimer(got).c.claimOnce();
     const settled: number[] = [];
-    const { d, completer, close } = dispatcher({ onSettled: (n) => settled.push(n) });
+    const { d, events, completer, close } = dispatcher({ onSettled: (n) => settled.push(n) });
+    const inFlight = seen(events, 'inFlight');
+    const ended = seen(events, 'requestEnded');
     try {
       d.dispatch(got[0]!, performance.now());
       expect(d.size).toBe(1);
@@ -272,6 +285,10 @@ describe('dispatcher', () => {
       await d.settled();
       expect(d.size).toBe(0);
       expect(settled).toEqual([0]);
+      expect(inFlight).toEqual([{ count: 1 }, { count: 0 }]);
+      expect(ended).toEqual([
+        expect.objectContaining({ jobId: job.id, round: 1, attempt: 1, outcome: 'succeeded' }),
+      ]);
       await completer.drain(5000);
       expect(await jobState(db, job.id)).toMatchObject({ status: 'succeeded' });
       expect(target.requests.at(-1)!.headers['webhook-id']).toBe(job.id);
@@ -286,7 +303,8 @@ describe('dispatcher', () => {
     const got: ClaimedJob[] = [];
     await claimer(got).c.claimOnce();
     const pushed: string[] = [];
-    const { d, completer, close } = dispatcher({ onRecorded: (id) => pushed.push(id) });
+    const { d, events, completer, close } = dispatcher({ onRecorded: (id) => pushed.push(id) });
+    const ended = seen(events, 'requestEnded');
     try {
       d.dispatch(got[0]!, performance.now());
       await waitFor(() => hang.requests.length === 1, 'the request to arrive');
@@ -296,6 +314,7 @@ describe('dispatcher', () => {
       await d.settled();
       await completer.drain(5000);
       expect(pushed).toEqual([]);
+      expect(ended.map((e) => e.outcome)).toEqual(['handed_back']);
       expect((await jobState(db, job.id)).status).toBe('running'); // stop() hands it back
     } finally {
       await close();

@@ -5,8 +5,8 @@ import request from 'supertest';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDb, type TestDb } from '../helpers/db.ts';
 import { createTestApp, sessionFor, type TestApp } from '../helpers/app.ts';
-import { targets, waitFor } from '../helpers/http.ts';
-import { forceJobState, startScheduler, waitForStatus, type TestScheduler } from '../helpers/scheduler.ts';
+import { targets } from '../helpers/http.ts';
+import { forceJobState, startScheduler, type TestScheduler } from '../helpers/scheduler.ts';
 
 let db: TestDb;
 let t: TestApp;
@@ -34,6 +34,23 @@ const create = async (body: Record<string, unknown>) => {
   expect(res.status, JSON.stringify(res.body)).toBe(201);
   return res.body as { id: string; next_runs: { at: string }[] };
 };
+/**
+ * Resolves when `n` attempts at `recv` have succeeded on `s`: each attempt's request reached the
+ * target before its result was recorded, so the target knows its job id by then.
+ */
+const succeededAt = (
+  s: TestScheduler,
+  recv: { requests: { headers: Record<string, unknown> }[] },
+  n: number,
+) =>
+  s.attempts.until(
+    (seen) => {
+      const ids = new Set(recv.requests.map((r) => r.headers['webhook-id']));
+      return seen.filter((a) => a.status === 'succeeded' && ids.has(a.jobId)).length >= n;
+    },
+    `${n} attempts at the target to succeed`,
+    10_000,
+  );
 const outcomes = async (scheduleId: string) =>
   (
     await db.pool.query<{ scheduled_for: Date; status: string; catch_up: boolean; outcomes: string[] }>(
@@ -50,7 +67,8 @@ describe('firing schedules', () => {
     const recv = await target((_q, res) => void res.writeHead(204).end());
     sched = await startScheduler(db, { random: () => 0.5 });
     const s = await create({ cron: '* * * * * *', request: { method: 'POST', url: recv.url, body: '{}' } });
-    await waitFor(() => recv.requests.length >= 4, '4 occurrences', 10_000);
+    // Four of its occurrences recorded (each one's request reached the target before its result).
+    await succeededAt(sched, recv, 4);
     const got = recv.requests.slice(0, 4);
     const planned = got.map((r) => Date.parse(String(r.headers['djs-scheduled-for'])));
     for (let i = 0; i < planned.length; i++) {
@@ -79,8 +97,8 @@ describe('firing schedules', () => {
       overlap: 'skip',
       request: { method: 'POST', url: slow.url },
     });
-    await waitFor(
-      async () => (await outcomes(s.id)).filter((r) => r.outcomes.includes('skipped')).length >= 2,
+    await sched.occurrences.until(
+      (seen) => seen.filter((o) => o.scheduleId === s.id && o.kind === 'skipped').length >= 2,
       'two skipped occurrences',
       10_000,
     );
@@ -112,8 +130,8 @@ describe('firing schedules', () => {
       .send({ cron: '* * * * * *', request: { method: 'POST', url: hang.url } });
     expect(res.status).toBe(201);
     const s = res.body as { id: string };
-    await waitFor(
-      async () => (await outcomes(s.id)).some((r) => r.outcomes.includes('skipped')),
+    await sched.occurrences.first(
+      (o) => o.scheduleId === s.id && o.kind === 'skipped' && o.reason === 'quota',
       'an occurrence skipped for the quota',
       10_000,
     );
@@ -152,7 +170,12 @@ describe('firing schedules', () => {
       (await request(t.app).post(`/v1/jobs/${rows[0].id}/cancel`).set('Authorization', auth)).status,
     ).toBe(200);
     sched = await startScheduler(db, { random: () => 0, planRepairIntervalMs: 200 });
-    await waitFor(() => recv.requests.length >= 2, 'the schedule to fire again after the repair', 10_000);
+    await sched.occurrences.first(
+      (o) => o.scheduleId === s.id && o.kind === 'created',
+      'the repair to plan an occurrence',
+      10_000,
+    );
+    await succeededAt(sched, recv, 2);
   });
 });
 
@@ -176,12 +199,8 @@ describe('re-driving an old occurrence', () => {
     const retried = await request(t.app).post(`/v1/jobs/${id}/retry`).set('Authorization', auth);
     expect(retried.status).toBe(200);
     sched = await startScheduler(db, { random: () => 0.5 });
-    await waitFor(() => recv.requests.length === 1, 'the re-driven occurrence to run', 10_000);
-    await waitFor(
-      async () => (await outcomes(s.id)).some((r) => r.outcomes.includes('succeeded')),
-      'its result',
-      10_000,
-    );
+    expect((await sched.finished(id, ['succeeded', 'failed', 'cancelled'], 10_000)).status).toBe('succeeded');
+    expect(recv.requests).toHaveLength(1);
     expect((await outcomes(s.id)).flatMap((r) => r.outcomes)).not.toContain('skipped');
   });
 
@@ -223,7 +242,7 @@ describe('re-driving an old occurrence', () => {
         const retried = await request(t.app).post(`/v1/jobs/${id}/retry`).set('Authorization', auth);
         expect(retried.status).toBe(200);
         sched = await startScheduler(db, { random: () => 0.5, planRepairIntervalMs: 60_000 });
-        await waitForStatus(db, id, ['succeeded', 'failed', 'cancelled'], 10_000);
+        await sched.finished(id, ['succeeded', 'failed', 'cancelled'], 10_000);
         const { rows: after } = await db.pool.query<{
           status: string;
           catch_up: boolean;
@@ -270,9 +289,7 @@ describe('re-driving an old occurrence', () => {
       [id],
     );
     sched = await startScheduler(db, { random: () => 0.5, planRepairIntervalMs: 60_000 });
-    expect((await waitForStatus(db, id, ['succeeded', 'failed', 'cancelled'], 10_000)).status).toBe(
-      'succeeded',
-    );
+    expect((await sched.finished(id, ['succeeded', 'failed', 'cancelled'], 10_000)).status).toBe('succeeded');
     expect(recv.requests[0]!.headers['webhook-id']).toBe(id);
     expect(recv.requests[0]!.headers['djs-catch-up']).toBeUndefined();
   });
@@ -321,19 +338,20 @@ describe('misfire after a 150 s outage', () => {
       [s.id],
     );
     sched = await startScheduler(db, { random: () => 0.5, planRepairIntervalMs: 60_000 });
-    await waitFor(
-      async () => {
-        const all = await outcomes(s.id);
-        const plain = all.some((r) => !r.catch_up && r.scheduled_for.getTime() > T);
-        if (plain) release();
-        const pending = all.some(
-          (r) => r.catch_up && !['succeeded', 'failed', 'cancelled'].includes(r.status),
-        );
-        return plain && !pending;
-      },
-      'the miss to be handled',
+    // The miss is handled once the first plain occurrence after it is planned (with the last
+    // catch-up, if any: each catch-up is planned in the claim of the one before) …
+    await sched.occurrences.first(
+      (o) => o.scheduleId === s.id && o.kind === 'created' && !o.catchUp && o.scheduledFor.getTime() > T,
+      'the first plain occurrence after the miss',
       20_000,
     );
+    release();
+    // … and every catch-up (all of them committed by then) has run.
+    const { rows: catchUps } = await db.pool.query<{ id: string }>(
+      `SELECT id FROM jobs WHERE schedule_id = $1 AND catch_up`,
+      [s.id],
+    );
+    for (const c of catchUps) await sched.finished(c.id, ['succeeded', 'failed', 'cancelled'], 20_000);
     const metric = await sched.metrics.registry.getSingleMetricAsString('djs_occurrences_skipped_total');
     await sched.stop(5000);
     sched = null;

@@ -15,7 +15,6 @@ import { claimDueJobs, type ClaimedJob } from '../../src/sql/scheduler.ts';
 import { OccurrencePlanner } from '../../src/scheduler/occurrences.ts';
 import { Claimer } from '../../src/scheduler/claimer.ts';
 import { SchedulerEvents } from '../../src/scheduler/events.ts';
-import { Metrics } from '../../src/observability/metrics.ts';
 import { silentLogger } from '../../src/logger.ts';
 
 let db: TestDb;
@@ -256,8 +255,8 @@ describe('concurrent creates with one Idempotency-Key', () => {
 describe('lock order: a claim and an edit, pause or delete of the same schedule', () => {
   const planner = () =>
     new OccurrencePlanner(
+      { pool: db.pool, log: silentLogger, events: new SchedulerEvents() },
       { repairIntervalMs: 60_000, notifyWithinMs: 5000, maxActivePerUser: 1000 },
-      { pool: db.pool, log: silentLogger },
     );
   const claimOpts = { workerId: 'w-lock', batch: 10, perUserCap: 50, leaseMs: 30_000 };
 
@@ -312,7 +311,7 @@ describe('lock order: a claim and an edit, pause or delete of the same schedule'
         );
         // The claim goes on to its schedules (before the fix: waited for the writer's schedule lock,
         // and one of the two was aborted with 40P01 after deadlock_timeout).
-        const run = await planner().afterClaim(claim, claimed);
+        const { run } = await planner().afterClaim(claim, claimed);
         await claim.query('COMMIT');
         expect(run.map((j) => j.id)).toContain(occ.id);
         const res = await writer;
@@ -344,7 +343,7 @@ describe('lock order: a claim and an edit, pause or delete of the same schedule'
       await claim.query('BEGIN');
       await claim.query(`SET LOCAL lock_timeout = '5s'`); // a claim that waited would fail, not hang
       const claimed = await claimDueJobs(claim, claimOpts);
-      const run = await planner().afterClaim(claim, claimed);
+      const { run } = await planner().afterClaim(claim, claimed);
       await claim.query('COMMIT');
       expect(run.map((j) => j.id)).toContain(occ.id);
       expect(await pendingOf(s.id)).toEqual([]); // not planned: the schedule was held
@@ -372,25 +371,24 @@ describe('lock order: a claim and an edit, pause or delete of the same schedule'
     let raced = false;
     const c = new Claimer(
       {
+        pool: db.pool,
+        log,
+        events: new SchedulerEvents(),
+        inFlight: () => 0,
+        dispatch: (j) => got.push(j),
+        afterClaim: (_tx, jobs) => {
+          if (raced) return Promise.resolve({ run: jobs });
+          raced = true; // what PostgreSQL raises in the transaction it aborts to break a deadlock
+          return Promise.reject(Object.assign(new Error('deadlock detected'), { code: '40P01' }));
+        },
+      },
+      {
         workerId: 'w-race',
         concurrency: 10,
         batchSize: 10,
         perUserCap: 50,
         leaseMs: 30_000,
         pollIntervalMs: 5000,
-      },
-      {
-        pool: db.pool,
-        log,
-        metrics: new Metrics(),
-        events: new SchedulerEvents(),
-        inFlight: () => 0,
-        dispatch: (j) => got.push(j),
-        afterClaim: (_tx, jobs) => {
-          if (raced) return Promise.resolve(jobs);
-          raced = true; // what PostgreSQL raises in the transaction it aborts to break a deadlock
-          return Promise.reject(Object.assign(new Error('deadlock detected'), { code: '40P01' }));
-        },
       },
     );
     c.start();

@@ -7,14 +7,9 @@ import type pg from 'pg';
 import { createTestDb, type TestDb } from '../helpers/db.ts';
 import { createJob, createUser, forceJobState, succeededAttempt } from '../helpers/scheduler.ts';
 import { insertJobs, redriveJob } from '../../src/sql/jobs.ts';
-import {
-  claimDueJobs,
-  handBack,
-  nextDue,
-  recordAttempts,
-  rescueExpired,
-  settleDue,
-} from '../../src/sql/scheduler.ts';
+import { recordAttempts } from '../../src/sql/attempts.ts';
+import { handBack, rescueExpired } from '../../src/sql/leases.ts';
+import { claimDueJobs, nextDue, settleDue } from '../../src/sql/scheduler.ts';
 import { waitFor } from '../helpers/http.ts';
 
 let db: TestDb;

@@ -1,6 +1,6 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { Coalescer, CoalescerFull } from '../../src/lib/coalescer.ts';
-import { createWeight } from '../../src/jobs/service.ts';
+import { createWeight } from '../../src/jobs/createInput.ts';
 
 /** A flush the test finishes by hand: every call is recorded with a way to answer it. */
 function manualFlush<T>() {
@@ -204,6 +204,155 @@ describe('Coalescer', () => {
   it('refuses a configuration that could never flush', () => {
     expect(() => new Coalescer(() => Promise.resolve([]), { maxInFlight: 0, maxBatch: 1 })).toThrow();
     expect(() => new Coalescer(() => Promise.resolve([]), { maxInFlight: 1, maxBatch: 0 })).toThrow();
+  });
+});
+
+describe('Coalescer for writes that must happen (retry, dropOldest, drain, stop)', () => {
+  // Timers faked, setImmediate real: the backoff moves only when the test says so.
+  const fakeTimers = () => vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+  afterEach(() => void vi.useRealTimers());
+  const down = new Error('database down');
+  const retrying = (onRetry?: (err: unknown, waiting: number) => void) =>
+    ({ maxInFlight: 1, maxBatch: 100, retry: { firstDelayMs: 50, maxDelayMs: 150, onRetry } }) as const;
+
+  it('a failed flush keeps its items, first in line, and flushes them again after the backoff', async () => {
+    fakeTimers();
+    const m = manualFlush<number>();
+    const told: [unknown, number][] = [];
+    const c = new Coalescer(
+      m.flush,
+      retrying((err, n) => told.push([err, n])),
+    );
+    const settled: string[] = [];
+    const ps = [1, 2].map((i) => c.submit(i).then((r) => void settled.push(r)));
+    await turn();
+    m.calls[0]!.fail(down);
+    await turn();
+    expect(told).toEqual([[down, 2]]);
+    const later = c.submit(3).then((r) => void settled.push(r));
+    await turn();
+    expect(m.calls).toHaveLength(1); // nothing starts during the backoff
+    expect(c.waiting).toBe(3);
+    vi.advanceTimersByTime(49);
+    await turn();
+    expect(m.calls).toHaveLength(1);
+    vi.advanceTimersByTime(1);
+    expect(m.calls[1]!.items).toEqual([1, 2, 3]); // the failed ones ahead of what came since
+    m.calls[1]!.answer(echo([1, 2, 3]));
+    await Promise.all([...ps, later]);
+    expect(settled).toEqual(['r1', 'r2', 'r3']);
+  });
+
+  it('only the items that failed wait again; the backoff doubles up to its cap and resets after a success', async () => {
+    fakeTimers();
+    const m = manualFlush<number>();
+    const delays: number[] = [];
+    const c = new Coalescer(m.flush, retrying());
+    const wait = async (n: number) => {
+      // How long until flush number n starts, counted from when the last failure is seen.
+      await turn();
+      for (let ms = 0; ms <= 1000; ms += 10) {
+        if (m.calls.length >= n) return delays.push(ms);
+        vi.advanceTimersByTime(10);
+        await turn();
+      }
+      throw new Error(`flush ${n} never started`);
+    };
+    const [a, b] = [c.submit(1), c.submit(2)];
+    await turn();
+    m.calls[0]!.answer([ok('r1'), { status: 'rejected', reason: down }]);
+    await expect(a).resolves.toBe('r1');
+    await wait(2);
+    expect(m.calls[1]!.items).toEqual([2]);
+    for (let n = 2; n <= 4; n++) {
+      m.calls[n - 1]!.fail(down);
+      await wait(n + 1);
+    }
+    expect(delays).toEqual([50, 100, 150, 150]);
+    m.calls[4]!.answer([ok('r2')]);
+    await expect(b).resolves.toBe('r2');
+    const d = c.submit(4);
+    await turn();
+    m.calls[5]!.fail(down);
+    await wait(7);
+    expect(delays.at(-1)).toBe(50); // back to the first delay after a success
+    m.calls[6]!.answer([ok('r4')]);
+    await expect(d).resolves.toBe('r4');
+  });
+
+  it("whenFull 'dropOldest' takes the new item and gives up the oldest waiting one", async () => {
+    const m = manualFlush<number>();
+    const c = new Coalescer(m.flush, {
+      maxInFlight: 1,
+      maxBatch: 100,
+      maxWaiting: 2,
+      whenFull: 'dropOldest',
+    });
+    const first = c.submit(1);
+    await turn(); // in flight: not waiting, never dropped
+    const [two, three, four] = [c.submit(2), c.submit(3), c.submit(4)];
+    await expect(two).rejects.toBeInstanceOf(CoalescerFull);
+    expect(c.waiting).toBe(2);
+    m.calls[0]!.answer(echo([1]));
+    await first;
+    expect(m.calls[1]!.items).toEqual([3, 4]);
+    m.calls[1]!.answer(echo([3, 4]));
+    expect(await Promise.all([three, four])).toEqual(['r3', 'r4']);
+  });
+
+  it('pending() lists every item not answered yet, in flight or waiting again after a failure', async () => {
+    fakeTimers();
+    const m = manualFlush<number>();
+    const c = new Coalescer(m.flush, retrying());
+    const ps = [c.submit(1)];
+    await turn();
+    ps.push(c.submit(2));
+    expect(c.pending()).toEqual([1, 2]);
+    m.calls[0]!.fail(down);
+    await turn();
+    expect(c.pending()).toEqual([1, 2]);
+    vi.advanceTimersByTime(50);
+    m.calls[1]!.answer(echo([1, 2]));
+    await Promise.all(ps);
+    expect(c.pending()).toEqual([]);
+  });
+
+  it('drain resolves once nothing waits or is in flight, or false at its timeout', async () => {
+    fakeTimers();
+    const m = manualFlush<number>();
+    const c = new Coalescer(m.flush, retrying());
+    expect(await c.drain(10)).toBe(true);
+    void c.submit(1);
+    const drained = c.drain(1000);
+    await turn();
+    m.calls[0]!.fail(down); // waits again: not drained
+    await turn();
+    vi.advanceTimersByTime(50);
+    m.calls[1]!.answer(echo([1]));
+    expect(await drained).toBe(true);
+    void c.submit(2);
+    const late = c.drain(100);
+    await turn();
+    vi.advanceTimersByTime(100);
+    expect(await late).toBe(false);
+  });
+
+  it('stop cancels a pending retry and starts no more flushes; what waits stays unanswered', async () => {
+    fakeTimers();
+    const m = manualFlush<number>();
+    const c = new Coalescer(m.flush, retrying());
+    let answered = false;
+    void c.submit(1).finally(() => (answered = true));
+    await turn();
+    m.calls[0]!.fail(down);
+    await turn();
+    c.stop();
+    expect(vi.getTimerCount()).toBe(0);
+    void c.submit(2);
+    await turn();
+    expect(m.calls).toHaveLength(1);
+    expect(c.pending()).toEqual([1, 2]);
+    expect(answered).toBe(false);
   });
 });
 

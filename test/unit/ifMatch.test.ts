@@ -1,6 +1,6 @@
 // If-Match as RFC 9110 §13.1.1 reads it: `*`, or a list of entity-tags compared strongly.
 import { describe, expect, it } from 'vitest';
-import { ifMatchAllows } from '../../src/schedules/service.ts';
+import { ifMatchAllows } from '../../src/schedules/ifMatch.ts';
 
 describe('ifMatchAllows', () => {
   it.each([

@@ -2,7 +2,7 @@
 // credential that may read schedules; everything else about the job, and one-off jobs, never change.
 import { describe, expect, it } from 'vitest';
 import { jobAsSeenBy, jobJson, REDACTED } from '../../src/jobs/representation.ts';
-import type { JobRow } from '../../src/sql/jobs.ts';
+import type { JobRow } from '../../src/sql/jobRows.ts';
 
 const SCHEDULE_ID = '8b1d2c3e-4f5a-4b6c-8d7e-9f0a1b2c3d4e';
 const at = new Date('2026-11-24T09:00:00.000Z');

@@ -1,5 +1,8 @@
+// The loops of the scheduler's services: runPeriodically (pass, pause, repeat) and the start/stop
+// shape every service with a lifecycle has (service.ts, PeriodicService).
 import { describe, expect, it } from 'vitest';
-import { runPeriodically } from '../../src/scheduler/periodic.ts';
+import { PeriodicService, runPeriodically } from '../../src/scheduler/periodic.ts';
+import { StartStopService } from '../../src/scheduler/service.ts';
 import { delay } from '../../src/lib/delay.ts';
 
 describe('runPeriodically', () => {
@@ -8,17 +11,20 @@ describe('runPeriodically', () => {
     const passes: number[] = [];
     const errors: unknown[] = [];
     const t0 = performance.now();
+    let fourth = () => {};
+    const fourPasses = new Promise<void>((resolve) => (fourth = resolve));
     const loop = runPeriodically({
       intervalMs: 20,
       firstDelayMs: 50,
       signal: ctl.signal,
       pass: () => {
         passes.push(performance.now() - t0);
+        if (passes.length === 4) fourth();
         return passes.length === 2 ? Promise.reject(new Error('boom')) : Promise.resolve();
       },
       onError: (e) => errors.push(e),
     });
-    while (passes.length < 4) await delay(5);
+    await fourPasses;
     ctl.abort();
     await loop;
     expect(passes[0]).toBeGreaterThanOrEqual(49);
@@ -58,5 +64,67 @@ describe('runPeriodically', () => {
     });
     await loop2;
     expect(finished).toBe(true);
+  });
+});
+
+/** A service whose run() waits for stop() and then takes `finishMs` to finish. */
+class Service extends StartStopService {
+  runs = 0;
+  finished = false;
+  constructor(private readonly finishMs = 0) {
+    super();
+  }
+  protected async run(signal: AbortSignal) {
+    this.runs++;
+    await new Promise((r) => signal.addEventListener('abort', r, { once: true }));
+    await delay(this.finishMs);
+    this.finished = true;
+  }
+}
+
+describe('StartStopService', () => {
+  it('runs once however often started; stop() resolves when the run has finished', async () => {
+    const s = new Service(30);
+    s.start();
+    s.start();
+    expect(s.runs).toBe(1);
+    await s.stop();
+    expect(s.finished).toBe(true);
+    await s.stop(); // twice is fine
+  });
+
+  it('stop() before start() resolves at once, and a later start() runs nothing', async () => {
+    const s = new Service();
+    await s.stop();
+    s.start();
+    expect(s.runs).toBe(0);
+  });
+});
+
+describe('PeriodicService', () => {
+  it('passes on its timing until stopped; a failed pass goes to passFailed and the next runs', async () => {
+    const failed: unknown[] = [];
+    let third = () => {};
+    const threePasses = new Promise<void>((resolve) => (third = resolve));
+    const p = new (class extends PeriodicService {
+      passes = 0;
+      protected timing() {
+        return { intervalMs: 10, firstDelayMs: 0 };
+      }
+      protected pass() {
+        if (++this.passes === 3) third();
+        return this.passes === 1 ? Promise.reject(new Error('first')) : Promise.resolve();
+      }
+      protected passFailed(err: unknown) {
+        failed.push(err);
+      }
+    })();
+    p.start();
+    await threePasses;
+    await p.stop();
+    expect(failed.map((e) => (e as Error).message)).toEqual(['first']);
+    const after = p.passes;
+    await delay(30);
+    expect(p.passes).toBe(after);
   });
 });

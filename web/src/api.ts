@@ -2,10 +2,7 @@
 // (HttpOnly: this code never sees it) and the header that marks a request as the console's own
 // (the CSRF defence the server checks, see src/http/sessionCookie.ts).
 
-export interface ValidationDetail {
-  path: string;
-  message: string;
-}
+import type { ErrorEnvelope, JobStatus, Scope, ValidationDetail } from './types.ts';
 
 /** An API error envelope as an exception: status, stable code, message, details. */
 export class ApiError extends Error {
@@ -66,8 +63,8 @@ export async function api<T = unknown>(method: string, path: string, opts: CallO
     // Not JSON (a proxy's error page): reported below with the status.
   }
   if (!res.ok) {
-    const e = (json as { error?: { code?: string; message?: string; details?: ValidationDetail[] } } | null)
-      ?.error;
+    // Typed as the API's envelope, but read defensively: a proxy's JSON error has another shape.
+    const e = (json as { error?: Partial<ErrorEnvelope['error']> } | null)?.error;
     if (res.status === 401) for (const f of onUnauthorized) f();
     throw new ApiError(
       res.status,
@@ -90,115 +87,26 @@ export function qs(q: Record<string, string | number | undefined | null>): strin
 /** A fresh Idempotency-Key: a retried or double-clicked submit creates one job, not two. */
 export const idempotencyKey = () => crypto.randomUUID();
 
-// The API's shapes, as the console uses them (the OpenAPI document at /openapi.json is the reference).
-export type JobStatus = 'scheduled' | 'running' | 'retrying' | 'succeeded' | 'failed' | 'cancelled';
-export const JOB_STATUSES: JobStatus[] = [
-  'scheduled',
-  'running',
-  'retrying',
-  'succeeded',
-  'failed',
-  'cancelled',
-];
+/**
+ * Every value of a string union, each once, in the order written. The object literal must name every
+ * member and nothing else, so a value the server adds or drops fails to compile here.
+ */
+const allOf = <T extends string>(members: Record<T, true>) => Object.keys(members) as T[];
 
-export interface RetryPolicy {
-  strategy: 'linear' | 'exponential';
-  max_attempts: number;
-  base_delay_ms: number;
-  max_delay_ms: number;
-}
-export interface JobRequest {
-  method: string;
-  url: string;
-  headers: Record<string, string>;
-  body: string | null;
-}
-export interface Execution {
-  /** 1, plus one per re-drive; attempts count from 1 in each round. */
-  round: number;
-  attempt: number;
-  started_at: string | null;
-  finished_at: string;
-  duration_ms: number | null;
-  outcome: string;
-  status_code: number | null;
-  error: string | null;
-  response_body: string | null;
-  response_body_encoding: 'utf8' | 'base64';
-  response_truncated: boolean;
-}
-export interface Job {
-  id: string;
-  name: string | null;
-  status: JobStatus;
-  request: JobRequest;
-  /**
-   * True on a schedule occurrence shown to an API key without schedules:read (header values
-   * "[redacted]", body null). The console signs in with a session, so it always sees false.
-   */
-  redacted: boolean;
-  fire_at: string;
-  next_attempt_at: string | null;
-  timeout_ms: number;
-  retry: RetryPolicy;
-  /** Attempts made in the current round. */
-  attempts: number;
-  round: number;
-  schedule_id: string | null;
-  scheduled_for: string | null;
-  created_at: string;
-  updated_at: string;
-  completed_at: string | null;
-  last_execution: Omit<Execution, 'response_body' | 'response_body_encoding' | 'response_truncated'> | null;
-}
-export interface Page<T> {
-  data: T[];
-  next_cursor: string | null;
-}
-export interface FireTime {
-  at: string;
-  local: string;
-}
-export interface Schedule {
-  id: string;
-  name: string | null;
-  cron: string;
-  timezone: string;
-  request: JobRequest;
-  timeout_ms: number;
-  retry: RetryPolicy;
-  start_at: string | null;
-  end_at: string | null;
-  overlap: 'allow' | 'skip';
-  misfire: 'skip' | 'run_once' | 'run_all';
-  paused: boolean;
-  status: string;
-  next_runs: FireTime[];
-  skipped_count: number;
-  etag: string;
-  created_at: string;
-  updated_at: string;
-}
-export const SCOPES = ['jobs:read', 'jobs:write', 'schedules:read', 'schedules:write'] as const;
-export interface ApiKey {
-  id: string;
-  name: string;
-  scopes: string[];
-  prefix: string;
-  last_four: string;
-  created_at: string;
-  expires_at: string | null;
-  last_used_at: string | null;
-}
-export interface SigningSecret {
-  secret: string;
-  previous_secret: string | null;
-  previous_valid_until: string | null;
-}
-export interface Me {
-  id: string;
-  email: string;
-  created_at: string;
-  /** The console's is always a session; an API key's names its id and scopes. */
-  credential: { kind: 'session' } | { kind: 'api_key'; key_id: string; scopes: string[] };
-}
+/** The job statuses in lifecycle order (the jobs list's chips). */
+export const JOB_STATUSES = allOf<JobStatus>({
+  scheduled: true,
+  running: true,
+  retrying: true,
+  succeeded: true,
+  failed: true,
+  cancelled: true,
+});
+
+/** The scopes an API key may carry, in the order the form offers them. */
+export const SCOPES = allOf<Scope>({
+  'jobs:read': true,
+  'jobs:write': true,
+  'schedules:read': true,
+  'schedules:write': true,
+});

@@ -1,8 +1,9 @@
 // The console: a shell (navigation, who is signed in, sign out) around one page per path.
-import { render } from 'preact';
+import { render, type VNode } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import './styles.css';
-import { api, ApiError, whenSignedOut, type Me } from './api.ts';
+import { api, ApiError, whenSignedOut } from './api.ts';
+import type { Me } from './types.ts';
 import { interceptLinks, navigate, setTitle, useLocation } from './router.ts';
 import { ErrorBox, Loading } from './ui.tsx';
 import { SignIn } from './pages/SignIn.tsx';
@@ -15,38 +16,36 @@ import { NewSchedule } from './pages/ScheduleForm.tsx';
 import { ApiKeys } from './pages/ApiKeys.tsx';
 import { SigningSecretPage } from './pages/SigningSecret.tsx';
 import { browserZone } from './time.ts';
+import { NAV, PAGES, matchPage, type ConsolePageId } from '../../src/contract/consolePages.ts';
 
-const NAV = [
-  { href: '/jobs', label: 'Jobs' },
-  { href: '/schedules', label: 'Schedules' },
-  { href: '/api-keys', label: 'API keys' },
-  { href: '/signing-secret', label: 'Signing secret' },
-];
+/** The view of each console page (the table in src/contract/consolePages.ts has its path and title). */
+const VIEWS: Record<
+  ConsolePageId,
+  (p: { params: Record<string, string>; query: URLSearchParams }) => VNode | null
+> = {
+  home: ({ query }) => <JobsList query={query} />,
+  // Signed out, App shows <SignIn /> at every path; signed in, it replaces /sign-in with /jobs.
+  signIn: () => null,
+  jobs: ({ query }) => <JobsList query={query} />,
+  newJob: ({ query }) => <JobForm cloneOf={query.get('clone')} />,
+  job: ({ params }) => <JobPage id={params.id!} />,
+  schedules: () => <SchedulesList />,
+  newSchedule: () => <NewSchedule />,
+  schedule: ({ params, query }) => <SchedulePage id={params.id!} edit={query.get('edit') === '1'} />,
+  apiKeys: () => <ApiKeys />,
+  signingSecret: () => <SigningSecretPage />,
+};
 
 /** The title of each page (each history entry gets its own; screen readers announce it). */
 function titleFor(path: string, signedIn: boolean): string {
-  if (!signedIn) return 'Sign in';
-  if (path === '/jobs/new') return 'New job';
-  if (path.startsWith('/jobs/')) return 'Job';
-  if (path === '/schedules/new') return 'New schedule';
-  if (path.startsWith('/schedules/')) return 'Schedule';
-  if (path === '/schedules') return 'Schedules';
-  if (path === '/api-keys') return 'API keys';
-  if (path === '/signing-secret') return 'Signing secret';
-  return 'Jobs';
+  if (!signedIn) return PAGES.signIn.title;
+  const page = matchPage(path);
+  return page ? PAGES[page.id].title : 'Not found';
 }
 
 function Page({ path, query }: { path: string; query: URLSearchParams }) {
-  const m = (re: RegExp) => re.exec(path);
-  let r: RegExpExecArray | null;
-  if (path === '/' || path === '/jobs') return <JobsList query={query} />;
-  if (path === '/jobs/new') return <JobForm cloneOf={query.get('clone')} />;
-  if ((r = m(/^\/jobs\/([^/]+)$/))) return <JobPage id={r[1]!} />;
-  if (path === '/schedules') return <SchedulesList />;
-  if (path === '/schedules/new') return <NewSchedule />;
-  if ((r = m(/^\/schedules\/([^/]+)$/))) return <SchedulePage id={r[1]!} edit={query.get('edit') === '1'} />;
-  if (path === '/api-keys') return <ApiKeys />;
-  if (path === '/signing-secret') return <SigningSecretPage />;
+  const page = matchPage(path);
+  if (page) return VIEWS[page.id]({ params: page.params, query });
   return (
     <section>
       <h1>Not found</h1>

@@ -1,11 +1,12 @@
 // The request-and-retry part of a job or schedule form (both validate alike on the server), with a
 // live preview of the retry schedule.
-import { ApiError, type JobRequest, type RetryPolicy } from './api.ts';
+import { ApiError } from './api.ts';
+import type { JobRequest, RetryPolicy } from './types.ts';
 import { retrySchedule, JITTER_RATIO } from './retry.ts';
 import { formatDuration } from './time.ts';
 import { Field, describedBy, fieldError } from './ui.tsx';
 
-export const METHODS = ['POST', 'GET', 'PUT', 'PATCH', 'DELETE'] as const;
+export const METHODS: readonly JobRequest['method'][] = ['POST', 'GET', 'PUT', 'PATCH', 'DELETE'];
 
 export interface RequestDraft {
   name: string;
@@ -15,7 +16,7 @@ export interface RequestDraft {
   headers: string;
   body: string;
   timeoutMs: string;
-  strategy: 'linear' | 'exponential';
+  strategy: RetryPolicy['strategy'];
   maxAttempts: string;
   baseDelayMs: string;
   maxDelayMs: string;

@@ -1,7 +1,7 @@
 // The retry schedule a policy gives, computed by the server's own backoff code (bundled from
 // src/jobs/backoff.ts), so the preview cannot drift from what the scheduler does.
 import { JITTER_RATIO, baseDelayMs } from '../../src/jobs/backoff.ts';
-import type { RetryPolicy } from './api.ts';
+import type { RetryPolicy } from './types.ts';
 
 export interface PlannedAttempt {
   attempt: number;

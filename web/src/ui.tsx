@@ -1,7 +1,8 @@
 // Small shared pieces: times, status chips, errors, empty states, masked values, polling.
 import type { ComponentChildren } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { ApiError, type JobStatus } from './api.ts';
+import { ApiError } from './api.ts';
+import type { JobStatus } from './types.ts';
 import { formatLocal, formatUtc, relative } from './time.ts';
 
 export function Time({ iso, rel = false }: { iso: string | null | undefined; rel?: boolean }) {

@@ -1,35 +1,27 @@
-// /v1/api-keys: a signed-in person manages the keys their backends use. A session is required: keys
-// cannot mint, list or revoke keys.
-import { Router, type RequestHandler } from 'express';
+// /v1/api-keys on the contract's operations (src/contract/apiKeys.ts): a signed-in person manages the
+// keys their backends use; the guard requires a session for everything under the prefix.
+import type { Router } from 'express';
 import type { ApiKeyService } from '../../auth/apiKeyService.ts';
+import { apiKeyGuards, apiKeyOperations as ops } from '../../contract/apiKeys.ts';
 import type { Logger } from '../../logger.ts';
-import { requireJson, requireSession } from '../middleware.ts';
+import type { Registrar } from '../registrar.ts';
 
-export function apiKeysRoutes(deps: {
-  /** Authenticates (bearer or console cookie): see middleware.ts. */
-  requireUser: RequestHandler;
-  apiKeys: ApiKeyService;
-  log: Logger;
-}): Router {
-  const r = Router();
+export function apiKeysRoutes(deps: { routes: Registrar; apiKeys: ApiKeyService; log: Logger }): Router {
   const { apiKeys, log } = deps;
-  r.use('/v1/api-keys', deps.requireUser, requireSession());
+  const r = deps.routes.router(apiKeyGuards);
 
-  r.post('/v1/api-keys', requireJson(), async (req, res) => {
-    const created = await apiKeys.create(req.user!.id, req.body);
+  r.json(ops.createApiKey, async ({ req, user }) => {
+    // The service validates the body as sent (the registrar has checked it with the same schema).
+    const created = await apiKeys.create(user.id, req.body);
     // The id and prefix only: the key itself is never logged.
     log.info({ request_id: req.id, key_id: created.id, prefix: created.prefix }, 'API key created');
-    res.set('Cache-Control', 'no-store');
-    res.setHeader('Location', `/v1/api-keys/${created.id}`);
-    res.status(201).json(created);
+    return { status: 201, body: created, headers: { Location: `/v1/api-keys/${created.id}` } };
   });
-  r.get('/v1/api-keys', async (req, res) => {
-    res.json(await apiKeys.list(req.user!.id));
+  r.json(ops.listApiKeys, async ({ user }) => ({ status: 200, body: await apiKeys.list(user.id) }));
+  r.json(ops.revokeApiKey, async ({ req, user, id }) => {
+    await apiKeys.revoke(user.id, id);
+    log.info({ request_id: req.id, key_id: id }, 'API key revoked');
+    return { status: 204 };
   });
-  r.delete('/v1/api-keys/:id', async (req, res) => {
-    await apiKeys.revoke(req.user!.id, req.params.id);
-    log.info({ request_id: req.id, key_id: req.params.id }, 'API key revoked');
-    res.status(204).end();
-  });
-  return r;
+  return r.router;
 }

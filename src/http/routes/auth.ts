@@ -1,8 +1,9 @@
-// /v1/auth/* and /v1/me.
-import express, { Router } from 'express';
-import { z } from 'zod';
-import { AppError, parseOrThrow } from '../../errors.ts';
-import { emailSchema, type AuthService } from '../../auth/service.ts';
+// /v1/auth/* and /v1/me on the contract's operations (src/contract/auth.ts). The sign-in page and its
+// form answer HTML, so they are registered by hand (raw), from the same table.
+import express, { type Router } from 'express';
+import { AppError } from '../../errors.ts';
+import type { AuthService } from '../../auth/service.ts';
+import { authOperations as ops } from '../../contract/auth.ts';
 import {
   CONFIRM_PAGE_HEADERS,
   PAGE_HEADERS,
@@ -10,13 +11,9 @@ import {
   crossSiteRefusedPage,
   invalidLinkPage,
 } from '../pages.ts';
-import { requireJson, requireSession } from '../middleware.ts';
+import type { Registrar } from '../registrar.ts';
 import { clearedSessionCookie, csrfRefusal, sessionCookie } from '../sessionCookie.ts';
 import type { Request, RequestHandler } from 'express';
-
-// Exported for the OpenAPI document, which is generated from them.
-export const magicLinkBody = z.strictObject({ email: emailSchema });
-export const sessionBody = z.strictObject({ token: z.string().min(1).max(500) });
 
 /**
  * Login CSRF: may this POST to the sign-in form be processed? Otherwise a page on another site could
@@ -42,24 +39,23 @@ function isSameOriginFormPost(req: Request, publicOrigin: string): boolean {
 }
 
 export function authRoutes(deps: {
+  routes: Registrar;
   auth: AuthService;
   publicUrl: string;
-  requireUser: RequestHandler;
   /** The console's session cookie: Secure or not, and its lifetime (the session's). */
   cookie: { secure: boolean; maxAgeSeconds: number };
 }): Router {
-  const r = Router();
-  const { auth, requireUser } = deps;
+  const { auth } = deps;
+  const r = deps.routes.router();
   const publicOrigin = new URL(deps.publicUrl).origin;
 
-  r.post('/v1/auth/magic-link', requireJson(), async (req, res) => {
-    const { email } = parseOrThrow(magicLinkBody, req.body ?? {});
-    await auth.requestLink(email, req.ip);
-    res.status(202).json({ status: 'sent' });
+  r.json(ops.requestMagicLink, async ({ req, body }) => {
+    await auth.requestLink(body.email, req.ip);
+    return { status: 202, body: { status: 'sent' } };
   });
 
   // No side effect: link scanners and previews open GET links.
-  r.get('/v1/auth/verify', async (req, res) => {
+  r.raw(ops.showSignInPage, async (req, res) => {
     const token = typeof req.query.token === 'string' ? req.query.token : '';
     res.set(PAGE_HEADERS);
     if (!token || token.length > 500) {
@@ -77,8 +73,8 @@ export function authRoutes(deps: {
     res.status(200).type('html').send(confirmPage(token, email));
   });
 
-  r.post(
-    '/v1/auth/verify',
+  r.raw(
+    ops.signInWithForm,
     // Refused before the body is read, so a refused POST never touches (or uses up) the link.
     (req, res, next) => {
       if (isSameOriginFormPost(req, publicOrigin)) {
@@ -109,11 +105,7 @@ export function authRoutes(deps: {
     },
   );
 
-  r.post('/v1/auth/session', requireJson(), async (req, res) => {
-    const { token } = parseOrThrow(sessionBody, req.body ?? {});
-    res.set('Cache-Control', 'no-store');
-    res.status(200).json(await auth.signIn(token));
-  });
+  r.json(ops.createSession, async ({ body }) => ({ status: 200, body: await auth.signIn(body.token) }));
 
   // Logout ends sessions; API keys live on until revoked (a backend must not stop when a person signs out).
   // The console's cookie is cleared before authenticating, so even a request whose session already
@@ -124,23 +116,29 @@ export function authRoutes(deps: {
       res.append('Set-Cookie', clearedSessionCookie(deps.cookie.secure));
     next();
   };
-  r.post('/v1/auth/logout', clearCookie, requireUser, requireSession(), async (req, res) => {
-    await auth.logout(req.user!.id);
-    res.status(204).end();
-  });
+  r.json(
+    ops.logout,
+    async ({ user }) => {
+      await auth.logout(user.id);
+      return { status: 204 };
+    },
+    { before: [clearCookie] },
+  );
 
   // Who is calling, and with what: a session may call every route; a key, the routes its scopes allow.
-  r.get('/v1/me', requireUser, (req, res) => {
-    const u = req.user!;
+  r.json(ops.getMe, ({ req, user }) => {
     const c = req.credential!;
-    res.json({
-      id: u.id,
-      email: u.email,
-      created_at: u.created_at.toISOString(),
-      credential:
-        c.kind === 'session' ? { kind: 'session' } : { kind: 'api_key', key_id: c.keyId, scopes: c.scopes },
-    });
+    return {
+      status: 200,
+      body: {
+        id: user.id,
+        email: user.email,
+        created_at: user.created_at.toISOString(),
+        credential:
+          c.kind === 'session' ? { kind: 'session' } : { kind: 'api_key', key_id: c.keyId, scopes: c.scopes },
+      },
+    };
   });
 
-  return r;
+  return r.router;
 }

@@ -1,25 +1,18 @@
 // The web console: a static single-page app (web/, built by `npm run build` into dist/console) served
 // under `/`. It talks to the public JSON API only; this router just hands out its files. The page
-// URLs below all answer the same index.html, and the app picks the view from the path.
+// URLs (src/contract/consolePages.ts) all answer the same index.html; the app picks the view from the path.
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import express, { Router } from 'express';
+import { PAGES } from '../../contract/consolePages.ts';
 import { PAGE_HEADERS } from '../pages.ts';
 
-/** The console's own URLs (client-side routes). Not API operations: OpenAPI leaves them out. */
-export const CONSOLE_PAGES = [
-  '/',
-  '/sign-in',
-  '/jobs',
-  '/jobs/new',
-  '/jobs/:id',
-  '/schedules',
-  '/schedules/new',
-  '/schedules/:id',
-  '/api-keys',
-  '/signing-secret',
-] as const;
+/**
+ * The console's own URLs (client-side routes), from its page table. Not API operations: OpenAPI
+ * leaves them out.
+ */
+export const CONSOLE_PAGES: readonly string[] = Object.values(PAGES).map((p) => p.path);
 
 /** Scripts and styles from our origin only; no inline code, no eval, never framed. */
 export const CONSOLE_CSP =

@@ -1,16 +1,15 @@
-// GET /openapi.json (the OpenAPI 3.1 document, generated from the schemas the routes validate with)
+// GET /openapi.json (the OpenAPI 3.1 document, generated from the contract and the schemas the routes
+// validate with)
 // and GET /docs (Swagger UI, served from our own node_modules: no CDN). The page runs no inline script
 // (its init is /docs/init.js), so its CSP allows scripts from our origin only.
 import { createRequire } from 'node:module';
-import express, { Router } from 'express';
-import { z } from 'zod';
+import express, { type Router } from 'express';
 import type { Config } from '../../config.ts';
-import { createBody as apiKeyCreateBody } from '../../auth/apiKeyService.ts';
-import type { JobsService } from '../../jobs/service.ts';
-import type { SchedulesService } from '../../schedules/service.ts';
+import { docsOperations } from '../../contract/docs.ts';
+import type { RequestSchemas } from '../../contract/index.ts';
 import { VERSION } from '../../version.ts';
 import { openApiDocument } from '../openapi/document.ts';
-import { magicLinkBody, sessionBody } from './auth.ts';
+import type { Registrar } from '../registrar.ts';
 
 /**
  * swagger-ui-dist's folder, from its CommonJS helper (the package's main module would also load the
@@ -82,46 +81,30 @@ const PAGE_HEADERS = {
 };
 
 export function docsRoutes(deps: {
+  routes: Registrar;
   config: Pick<Config, 'PUBLIC_URL'>;
-  jobs: Pick<JobsService, 'schemas'>;
-  schedules: Pick<SchedulesService, 'schemas'>;
+  /** The services' own request schemas, with this deployment's limits. */
+  schemas: RequestSchemas;
 }): Router {
-  const r = Router();
-  // Built on first use (and once): the schemas are the services' own, with this deployment's limits.
+  const r = deps.routes.router();
+  // Built on first use (and once).
   let doc: string | undefined;
   const document = () =>
     (doc ??= JSON.stringify(
-      openApiDocument({
-        publicUrl: deps.config.PUBLIC_URL,
-        version: VERSION,
-        schemas: {
-          magicLink: magicLinkBody,
-          session: sessionBody,
-          apiKeyCreate: apiKeyCreateBody,
-          jobCreate: deps.jobs.schemas.create,
-          // Each item is a job as POST /v1/jobs takes it (the service validates items one by one).
-          jobBatch: z.strictObject({ jobs: z.array(deps.jobs.schemas.create).min(1).max(1000) }),
-          jobList: deps.jobs.schemas.list,
-          jobCounts: deps.jobs.schemas.counts,
-          executions: deps.jobs.schemas.executions,
-          scheduleCreate: deps.schedules.schemas.create,
-          schedulePatch: deps.schedules.schemas.patch,
-          scheduleList: deps.schedules.schemas.list,
-          preview: deps.schedules.schemas.preview,
-        },
-      }),
+      openApiDocument({ publicUrl: deps.config.PUBLIC_URL, version: VERSION, schemas: deps.schemas }),
     ));
 
-  r.get('/openapi.json', (_req, res) => {
+  r.raw(docsOperations.openapi, (_req, res) => {
     res.set('Cache-Control', 'no-cache').type('json').send(document());
   });
-  r.get('/docs', (_req, res) => {
+  r.raw(docsOperations.docs, (_req, res) => {
     res.set(PAGE_HEADERS).type('html').send(PAGE);
   });
-  r.get('/docs/init.js', (_req, res) => {
+  // The page's assets: part of /docs, not operations of their own.
+  r.router.get('/docs/init.js', (_req, res) => {
     res.set({ 'X-Content-Type-Options': 'nosniff', 'Cache-Control': 'no-cache' }).type('js').send(INIT);
   });
-  r.use(
+  r.router.use(
     '/docs/assets',
     (req, _res, next) => next(ASSETS.has(req.path.slice(1)) ? undefined : 'router'),
     express.static(SWAGGER_UI_DIR, {
@@ -130,5 +113,5 @@ export function docsRoutes(deps: {
       setHeaders: (res) => res.setHeader('X-Content-Type-Options', 'nosniff'),
     }),
   );
-  return r;
+  return r.router;
 }

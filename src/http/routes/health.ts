@@ -8,6 +8,8 @@ import { ReadOnlyDatabaseError, readOnlyReason, type Pool } from '../../db/pool.
 import type { Logger } from '../../logger.ts';
 import type { Metrics } from '../../observability/metrics.ts';
 import { schemaVersion } from '../../sql/meta.ts';
+import { healthOperations } from '../../contract/health.ts';
+import type { Registrar } from '../registrar.ts';
 
 export interface ReadinessCheck {
   name: string;
@@ -52,17 +54,20 @@ async function readiness(checks: ReadinessCheck[]) {
   };
 }
 
-/** The public port's probes: `{"status": …}` only (the load balancer needs no more). */
-export function publicHealthRoutes(checks: ReadinessCheck[]): Router {
-  const r = Router();
-  r.get('/healthz', (_req, res) => {
-    res.json({ status: 'ok' });
-  });
-  r.get('/readyz', async (_req, res) => {
+/**
+ * The public port's probes (src/contract/health.ts): `{"status": …}` only (the load balancer needs no
+ * more).
+ */
+export function publicHealthRoutes(routes: Registrar, checks: ReadinessCheck[]): Router {
+  const r = routes.router();
+  r.json(healthOperations.liveness, () => ({ status: 200, body: { status: 'ok' } }));
+  r.json(healthOperations.readiness, async () => {
     const { ready } = await readiness(checks);
-    res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'unavailable' });
+    return ready
+      ? { status: 200, body: { status: 'ready' } }
+      : { status: 503, body: { status: 'unavailable' } };
   });
-  return r;
+  return r.router;
 }
 
 /** The operations listener's routes: liveness, readiness with each check's verdict, /metrics. */

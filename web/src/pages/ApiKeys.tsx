@@ -1,6 +1,7 @@
 // API keys for backends: create (the key is shown once), list, revoke.
 import { useEffect, useState } from 'preact/hooks';
-import { ApiError, SCOPES, api, type ApiKey } from '../api.ts';
+import { ApiError, SCOPES, api } from '../api.ts';
+import type { ApiKey, ApiKeyCreated, ApiKeyList } from '../types.ts';
 import {
   CopyButton,
   Empty,
@@ -23,7 +24,7 @@ export function ApiKeys() {
   const [busy, setBusy] = useState(false);
 
   const load = () =>
-    api<{ data: ApiKey[] }>('GET', '/v1/api-keys')
+    api<ApiKeyList>('GET', '/v1/api-keys')
       .then((r) => {
         setKeys(r.data);
         setError(null);
@@ -36,7 +37,7 @@ export function ApiKeys() {
     setBusy(true);
     setFormError(null);
     try {
-      const k = await api<ApiKey & { key: string }>('POST', '/v1/api-keys', {
+      const k = await api<ApiKeyCreated>('POST', '/v1/api-keys', {
         body: { name: name.trim(), scopes },
       });
       setCreated(k);

@@ -1,7 +1,8 @@
 // Create a job (optionally cloned from another). The API validates; its messages are shown next to
 // the fields they name. "Fire at" is entered in the browser's zone and shown in UTC too.
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { ApiError, api, idempotencyKey, type Job } from '../api.ts';
+import { ApiError, api, idempotencyKey } from '../api.ts';
+import type { Job } from '../types.ts';
 import { navigate } from '../router.ts';
 import { RequestFields, draftFrom, emptyDraft, requestBody, type RequestDraft } from '../requestFields.tsx';
 import { browserZone, formatUtc, localInputToIso } from '../time.ts';

@@ -1,7 +1,8 @@
 // One job: its request (credentials masked), the retry policy and schedule, every attempt as a
 // timeline, and cancel / re-drive / clone. Refreshes itself while the job is live.
 import { useState } from 'preact/hooks';
-import { ApiError, api, type Execution, type Job, type Page } from '../api.ts';
+import { ApiError, api } from '../api.ts';
+import type { CancelledJob, Execution, ExecutionPage, Job } from '../types.ts';
 import { navigate } from '../router.ts';
 import { RetryPreview } from '../requestFields.tsx';
 import { formatDuration } from '../time.ts';
@@ -24,7 +25,7 @@ async function allExecutions(id: string, signal: AbortSignal): Promise<Execution
   const out: Execution[] = [];
   let cursor: string | null = null;
   for (let i = 0; i < 10; i++) {
-    const p: Page<Execution> = await api(
+    const p: ExecutionPage = await api(
       'GET',
       `/v1/jobs/${id}/executions?limit=100${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`,
       { signal },
@@ -95,9 +96,9 @@ export function JobPage({ id }: { id: string }) {
     setBusy(true);
     setActionError(null);
     try {
-      const answer = await api<Job & { attempt_in_flight?: boolean }>('POST', `/v1/jobs/${id}/${what}`);
+      const answer = await api<Job | CancelledJob>('POST', `/v1/jobs/${id}/${what}`);
       setJob(answer);
-      setInFlightCancelled(answer.attempt_in_flight === true);
+      setInFlightCancelled('attempt_in_flight' in answer && answer.attempt_in_flight);
       setTick((t) => t + 1); // restart polling: a re-driven job is live again
     } catch (err) {
       setActionError(err);

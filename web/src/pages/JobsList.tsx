@@ -2,16 +2,12 @@
 // range, name search and keyset pages. The filters live in the URL (back, reload and sharing keep
 // them). Refreshes itself while something is live.
 import { useEffect, useState } from 'preact/hooks';
-import { api, qs, JOB_STATUSES, type Job, type JobStatus, type Page } from '../api.ts';
+import { api, qs, JOB_STATUSES } from '../api.ts';
+import type { Job, JobCounts, JobPage } from '../types.ts';
 import { navigate } from '../router.ts';
 import { isoToLocalInput, browserZone, inputStep } from '../time.ts';
 import { dateFilter, statusesOf, toggleStatus } from '../filters.ts';
 import { Empty, ErrorBox, LIVE, Loading, StatusChip, Time, usePolling } from '../ui.tsx';
-
-interface Counts {
-  counts: Record<JobStatus, number>;
-  total: number;
-}
 
 const hostOf = (url: string) => {
   try {
@@ -37,8 +33,8 @@ export function JobsList({ query }: { query: URLSearchParams }) {
   const cursor = query.get('cursor') ?? '';
   // `?status=failed,retrying` (a shared link, the API's syntax) presses both chips.
   const pressed = statusesOf(status, JOB_STATUSES);
-  const [page, setPage] = useState<Page<Job> | null>(null);
-  const [counts, setCounts] = useState<Counts | null>(null);
+  const [page, setPage] = useState<JobPage | null>(null);
+  const [counts, setCounts] = useState<JobCounts | null>(null);
   const [error, setError] = useState<unknown>(null);
   // The inputs are drafts of the filters in the URL, applied by Search (or Enter, or leaving a date
   // field); Back and Forward bring the URL's values back into them.
@@ -62,8 +58,8 @@ export function JobsList({ query }: { query: URLSearchParams }) {
     async (signal) => {
       try {
         const [p, c] = await Promise.all([
-          api<Page<Job>>('GET', `/v1/jobs${qs({ ...filters, status, cursor, limit: 25 })}`, { signal }),
-          api<Counts>('GET', `/v1/jobs/counts${qs(filters)}`, { signal }),
+          api<JobPage>('GET', `/v1/jobs${qs({ ...filters, status, cursor, limit: 25 })}`, { signal }),
+          api<JobCounts>('GET', `/v1/jobs/counts${qs(filters)}`, { signal }),
         ]);
         setPage(p);
         setCounts(c);

@@ -1,7 +1,8 @@
 // Create or edit a schedule: cron in an IANA zone with a live preview of the next runs (the API's
 // preview endpoint: the same engine that plans the real occurrences), plus the request and retries.
 import { useEffect, useState } from 'preact/hooks';
-import { ApiError, api, idempotencyKey, qs, type FireTime, type Schedule } from '../api.ts';
+import { ApiError, api, idempotencyKey, qs } from '../api.ts';
+import type { FireTime, Preview, Schedule } from '../types.ts';
 import { navigate } from '../router.ts';
 import { RequestFields, draftFrom, emptyDraft, requestBody, type RequestDraft } from '../requestFields.tsx';
 import { browserZone, formatUtc } from '../time.ts';
@@ -27,7 +28,7 @@ function Preview({ cron, timezone }: { cron: string; timezone: string }) {
     const ctl = new AbortController();
     // Waits for a pause in typing.
     const t = setTimeout(() => {
-      api<{ data: FireTime[] }>('GET', `/v1/schedules/preview${qs({ cron, timezone, count: 5 })}`, {
+      api<Preview>('GET', `/v1/schedules/preview${qs({ cron, timezone, count: 5 })}`, {
         signal: ctl.signal,
       })
         .then((r) => {

@@ -1,6 +1,7 @@
 // One schedule: its rule and next runs, pause/resume, edit, delete, and its occurrences (jobs).
 import { useState } from 'preact/hooks';
-import { api, type Job, type Page, type Schedule } from '../api.ts';
+import { api } from '../api.ts';
+import type { Job, JobPage, Schedule } from '../types.ts';
 import { navigate } from '../router.ts';
 import { formatUtc } from '../time.ts';
 import { Empty, ErrorBox, LIVE, Loading, StatusChip, Time, usePolling } from '../ui.tsx';
@@ -18,7 +19,7 @@ export function SchedulePage({ id, edit }: { id: string; edit: boolean }) {
       try {
         const [sched, occ] = await Promise.all([
           api<Schedule>('GET', `/v1/schedules/${id}`, { signal }),
-          api<Page<Job>>('GET', `/v1/schedules/${id}/jobs?limit=20`, { signal }),
+          api<JobPage>('GET', `/v1/schedules/${id}/jobs?limit=20`, { signal }),
         ]);
         if (!edit) setS(sched);
         else setS((old) => old ?? sched);

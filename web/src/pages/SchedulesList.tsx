@@ -1,6 +1,7 @@
 // Schedules: each with its cron, zone, next run and state.
 import { useState } from 'preact/hooks';
-import { api, type Page, type Schedule } from '../api.ts';
+import { api } from '../api.ts';
+import type { Schedule, SchedulePage } from '../types.ts';
 import { Empty, ErrorBox, Loading, StatusChip, Time, usePolling } from '../ui.tsx';
 
 export function SchedulesList() {
@@ -11,7 +12,7 @@ export function SchedulesList() {
   usePolling(
     async (signal) => {
       try {
-        const p = await api<Page<Schedule>>('GET', '/v1/schedules?limit=100', { signal });
+        const p = await api<SchedulePage>('GET', '/v1/schedules?limit=100', { signal });
         setItems(p.data);
         setNext(p.next_cursor);
         setError(null);
@@ -28,10 +29,7 @@ export function SchedulesList() {
   const more = async () => {
     setExtraPages(true);
     try {
-      const p = await api<Page<Schedule>>(
-        'GET',
-        `/v1/schedules?limit=100&cursor=${encodeURIComponent(next!)}`,
-      );
+      const p = await api<SchedulePage>('GET', `/v1/schedules?limit=100&cursor=${encodeURIComponent(next!)}`);
       setItems([...(items ?? []), ...p.data]);
       setNext(p.next_cursor);
     } catch (err) {

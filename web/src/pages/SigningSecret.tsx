@@ -1,6 +1,7 @@
 // The secret that signs every delivery (Standard Webhooks): view, rotate, and how to verify.
 import { useEffect, useState } from 'preact/hooks';
-import { api, type SigningSecret } from '../api.ts';
+import { api } from '../api.ts';
+import type { SigningSecret } from '../types.ts';
 import { CopyButton, ErrorBox, Loading, Masked, Time } from '../ui.tsx';
 
 const snippet = (secret: string) => `// npm install standardwebhooks
